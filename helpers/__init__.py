@@ -1,0 +1,20 @@
+"""helpers: the small, tested functions behind the notebooks of "diffusion models, step by step"."""
+
+from .data import load_dataset, sample_images, to_float, to_uint8
+from .forward import q_sample, q_sample_chain, q_step
+from .posterior import predict_eps_from_x0, predict_x0_from_eps, q_posterior_mean_variance
+from .quick import QUICK, quick_or_full
+from .schedules import (
+    DiffusionSchedule,
+    cosine_beta_schedule,
+    get_beta_schedule,
+    linear_beta_schedule,
+    report_beta_schedule,
+)
+
+__all__ = [
+    "DiffusionSchedule", "cosine_beta_schedule", "get_beta_schedule", "linear_beta_schedule",
+    "report_beta_schedule", "q_sample", "q_sample_chain", "q_step", "q_posterior_mean_variance",
+    "predict_x0_from_eps", "predict_eps_from_x0", "load_dataset", "sample_images", "to_float", "to_uint8",
+    "QUICK", "quick_or_full",
+]

@@ -98,7 +98,7 @@ class DiffusionSchedule:
         self.log_snr = torch.log(self.alphas_cumprod) - torch.log1p(-self.alphas_cumprod)
 
     @classmethod
-    def from_name(cls, name: str, timesteps: int) -> "DiffusionSchedule":
+    def from_name(cls, name: str, timesteps: int) -> DiffusionSchedule:
         """``DiffusionSchedule.from_name("report", 300)``."""
         return cls(get_beta_schedule(name, timesteps), name=name)
 

@@ -1,0 +1,74 @@
+"""Seed style against modern style at equal training time (issue: the network and the data).
+
+Each network trains on the Fashion-MNIST training set for the same number of minutes, with the
+same optimiser, batch size and EMA; we then compare the EMA weights' ε-MSE on held-out test images
+(same t and ε for every model). Writes benchmarks/results/compare_styles.json and the exported
+models under runs/compare_styles/ (for the sample-quality metric).
+
+    python benchmarks/compare_styles.py --minutes 6
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+from helpers.data import load_dataset
+from helpers.pretrained import export_training_checkpoint, load_checkpoint
+from helpers.training import TrainConfig, heldout_loss, train
+from helpers.unet import UNet, count_parameters
+
+CANDIDATES = {
+    "seed-128": {"style": "seed", "base_channels": 128},
+    "seed-64": {"style": "seed", "base_channels": 64},
+    "modern-32": {"style": "modern", "base_channels": 32},
+}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser()
+    p.add_argument("--minutes", type=float, default=6.0)
+    p.add_argument("--only", nargs="*", default=list(CANDIDATES))
+    p.add_argument("--heldout", type=int, default=2000)
+    p.add_argument("--out", default="benchmarks/results/compare_styles.json")
+    args = p.parse_args(argv)
+    torch.set_num_threads(2)
+    command = "python " + " ".join(sys.argv)
+    hardware = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    print(f"command: {command}\nhardware: {hardware}")
+    train_set = load_dataset("fashion-mnist", "train")
+    test_set = load_dataset("fashion-mnist", "test")
+    out_path = Path(args.out)
+    results = json.loads(out_path.read_text())["results"] if out_path.exists() else {}
+    for name in args.only:
+        model_cfg = CANDIDATES[name]
+        config = TrainConfig(epochs=1000, batch_size=128, lr=1e-3, warmup_steps=200, ema_decay=0.995,
+                             model=model_cfg, seed=0)
+        run_dir = Path("runs/compare_styles")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        t0 = time.time()
+        ckpt = train(config, run_dir / f"{name}.train.pt", data=train_set, progress=False,
+                     time_limit=args.minutes * 60, log=lambda m: None)
+        minutes = (time.time() - t0) / 60
+        export_training_checkpoint(ckpt, run_dir / f"{name}.pt")
+        model, schedule, _ = load_checkpoint(run_dir / f"{name}.pt")
+        loss = heldout_loss(model, schedule, test_set.images[:args.heldout], seed=1)
+        results[name] = {
+            "model": model_cfg, "parameters": count_parameters(UNet(**model_cfg)),
+            "minutes": round(minutes, 2), "steps": ckpt["state"]["step"],
+            "images_seen": ckpt["state"]["step"] * config.batch_size,
+            "heldout_eps_mse_ema": round(loss, 5),
+        }
+        print(name, results[name], flush=True)
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        out_path.write_text(json.dumps({"command": command, "hardware": hardware, "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()

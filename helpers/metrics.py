@@ -1,0 +1,103 @@
+"""Sample quality without downloading a network: FID in a small classifier's feature space, and
+class accuracy of labelled samples.
+
+    FD(a, b) = ‖μ_a − μ_b‖² + Tr(Σ_a + Σ_b − 2 (Σ_a Σ_b)^{1/2})        (Fréchet distance of Gaussians)
+
+Any score is read beside references computed by the same code at the same sample size: real
+training images against the test set (the floor) and real images with N(0, 0.05²) pixel noise
+(visible grain); notebook 09 adds blur.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .classifier import Classifier, load_classifier, predict
+from .data import load_dataset, to_float
+
+
+@torch.no_grad()
+def classifier_features(model: Classifier, images: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+    """Penultimate features [N, D] (float64) of float images in [−1, 1]."""
+    dev = next(model.parameters()).device
+    return torch.cat([model.features(images[i:i + batch_size].to(dev)).double().cpu()
+                      for i in range(0, images.shape[0], batch_size)])
+
+
+def _sqrtm_psd(m: torch.Tensor) -> torch.Tensor:
+    vals, vecs = torch.linalg.eigh(m)
+    return (vecs * vals.clamp(min=0).sqrt()) @ vecs.T
+
+
+def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> float:
+    """FD between Gaussians fitted to two feature sets [N, D].
+
+    Tr((Σ_a Σ_b)^{1/2}) is computed as Tr((Σ_a^{1/2} Σ_b Σ_a^{1/2})^{1/2}), a symmetric PSD root.
+    """
+    if features_a.dim() != 2 or features_b.dim() != 2 or features_a.shape[1] != features_b.shape[1]:
+        raise ValueError(f"features must be [N, D] with the same D, got {tuple(features_a.shape)} and "
+                         f"{tuple(features_b.shape)}")
+    if min(features_a.shape[0], features_b.shape[0]) < 2:
+        raise ValueError("each feature set needs at least 2 rows")
+    a, b = features_a.double(), features_b.double()
+    mu_a, mu_b = a.mean(0), b.mean(0)
+    cov_a, cov_b = torch.cov(a.T), torch.cov(b.T)
+    root_a = _sqrtm_psd(cov_a)
+    cross = _sqrtm_psd(root_a @ cov_b @ root_a)
+    fd = (mu_a - mu_b).pow(2).sum() + torch.trace(cov_a) + torch.trace(cov_b) - 2 * torch.trace(cross)
+    return float(fd.clamp(min=0))
+
+
+def class_accuracy(model: Classifier, images: torch.Tensor, labels: torch.Tensor) -> float:
+    """Fraction of images that the classifier assigns to their intended label."""
+    if images.shape[0] != labels.shape[0]:
+        raise ValueError(f"images and labels differ in length: {images.shape[0]} and {labels.shape[0]}")
+    return float((predict(model, images) == labels.cpu()).float().mean())
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
+    """Blur each channel with a Gaussian kernel of std ``sigma`` pixels (the "blur" reference)."""
+    radius = max(1, int(3 * sigma))
+    k = torch.exp(-torch.arange(-radius, radius + 1, dtype=x.dtype) ** 2 / (2 * sigma ** 2))
+    k = (k / k.sum()).to(x.device)
+    c = x.shape[1]
+    x = F.conv2d(F.pad(x, (radius, radius, 0, 0), mode="reflect"), k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
+    return F.conv2d(F.pad(x, (0, 0, radius, radius), mode="reflect"), k.view(1, 1, -1, 1).repeat(c, 1, 1, 1),
+                    groups=c)
+
+
+class QualityEvaluator:
+    """FID in classifier space against a dataset's real test set, with the references beside it.
+
+    >>> ev = QualityEvaluator("fashion-mnist")
+    >>> ev.fid(samples); ev.references(n=2000)
+    """
+
+    def __init__(self, dataset: str = "fashion-mnist", device="cpu", test_images: int | None = None):
+        self.dataset = dataset
+        self.classifier = load_classifier(dataset, device)
+        test = load_dataset(dataset, "test")
+        images = test.images if test_images is None else test.images[:test_images]
+        self.test_features = classifier_features(self.classifier, to_float(images))
+        self.test_source = test.source
+
+    def fid(self, images: torch.Tensor) -> float:
+        """FID in classifier space of float images in [−1, 1] against the test set."""
+        return frechet_distance(classifier_features(self.classifier, images), self.test_features)
+
+    def accuracy(self, images: torch.Tensor, labels: torch.Tensor) -> float:
+        return class_accuracy(self.classifier, images, labels)
+
+    def references(self, n: int, seed: int = 0, noise_std: float = 0.05, blur_sigma: float | None = None) -> dict:
+        """Scores of real images at sample size ``n``: "floor" (n training images), "grain" (the same
+        with N(0, noise_std²) added, clamped to [−1, 1]) and, if ``blur_sigma``, "blur"."""
+        train = load_dataset(self.dataset, "train")
+        gen = torch.Generator().manual_seed(seed)
+        idx = torch.randperm(len(train), generator=gen)[:n]
+        real = to_float(train.images[idx])
+        grain = (real + noise_std * torch.randn(real.shape, generator=gen)).clamp(-1, 1)
+        out = {"floor": self.fid(real), "grain": self.fid(grain)}
+        if blur_sigma:
+            out["blur"] = self.fid(gaussian_blur(real, blur_sigma))
+        return out

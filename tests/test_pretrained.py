@@ -1,0 +1,89 @@
+"""Checkpoints rebuild model and schedule alone; the registry matches the shipped files."""
+
+import json
+
+import pytest
+import torch
+
+from helpers import pretrained
+from helpers.pretrained import CheckpointError, load_checkpoint, load_pretrained, save_checkpoint, sha256
+from helpers.schedules import DiffusionSchedule
+from helpers.unet import UNet
+
+
+def _model(**kw):
+    torch.manual_seed(0)
+    return UNet(style="modern", base_channels=16, channel_mult=(1, 2), depth=1, attention=False, **kw).eval()
+
+
+def test_round_trip_rebuilds_model_and_schedule(tmp_path):
+    model = _model(num_classes=10)
+    sched = DiffusionSchedule.from_name("report", 300)
+    save_checkpoint(tmp_path / "m.pt", model, sched, {"dataset": "fashion-mnist", "epochs": 3}, half=False)
+    loaded, sched2, meta = load_checkpoint(tmp_path / "m.pt")
+    assert meta == {"dataset": "fashion-mnist", "epochs": 3}
+    assert sched2.T == 300 and sched2.name == "report"
+    torch.testing.assert_close(sched2.alphas_cumprod, sched.alphas_cumprod, rtol=0, atol=0)
+    assert not loaded.training and loaded.num_classes == 10
+    x, t, y = torch.randn(2, 1, 28, 28), torch.tensor([5, 200]), torch.tensor([1, 10])
+    torch.testing.assert_close(loaded(x, t, y), model(x, t, y), rtol=0, atol=0)
+
+
+def test_half_precision_file_is_close(tmp_path):
+    model = _model()
+    sched = DiffusionSchedule.from_name("cosine", 100)
+    save_checkpoint(tmp_path / "m.pt", model, sched)
+    loaded, _, _ = load_checkpoint(tmp_path / "m.pt")
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    x, t = torch.randn(2, 1, 28, 28), torch.tensor([5, 50])
+    torch.testing.assert_close(loaded(x, t), model(x, t), rtol=1e-2, atol=1e-2)
+
+
+def test_missing_and_corrupt_files_raise_clear_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "nope.pt")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint at all")
+    with pytest.raises(CheckpointError, match="could not be read"):
+        load_checkpoint(bad)
+    other = tmp_path / "other.pt"
+    torch.save({"weights": {}}, other)
+    with pytest.raises(CheckpointError, match="is not a"):
+        load_checkpoint(other)
+
+
+def test_unknown_name_lists_the_names():
+    with pytest.raises(ValueError, match="name must be one of"):
+        load_pretrained("no-such-model")
+
+
+def test_registry_sha256_match_the_shipped_files():
+    registry = pretrained._registry()
+    for name, entry in registry.items():
+        path = pretrained.checkpoint_path(name)
+        assert path.is_file(), f"{name}: {path} is missing"
+        assert sha256(path) == entry["sha256"], name
+
+
+def test_shipped_checkpoints_load_in_eval_mode():
+    for name in pretrained.available():
+        model, sched = load_pretrained(name)
+        assert not model.training
+        assert isinstance(sched, DiffusionSchedule)
+        with torch.no_grad():
+            out = model(torch.zeros(1, model.in_channels, 28, 28), torch.tensor([0]))
+        assert out.shape == (1, model.in_channels, 28, 28) and torch.isfinite(out).all()
+
+
+def test_tampered_shipped_file_is_detected(tmp_path, monkeypatch):
+    model = _model()
+    path = tmp_path / "x.pt"
+    save_checkpoint(path, model, DiffusionSchedule.from_name("report", 300))
+    reg = {"x": {"file": "x.pt", "sha256": "0" * 64}}
+    monkeypatch.setattr(pretrained, "_registry", lambda: reg)
+    monkeypatch.setattr(pretrained, "checkpoint_path", lambda name: path)
+    with pytest.raises(CheckpointError, match="sha256"):
+        load_pretrained("x")
+    reg["x"]["sha256"] = sha256(path)
+    loaded, _ = load_pretrained("x")
+    assert json.dumps(loaded.config)

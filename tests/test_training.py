@@ -1,0 +1,139 @@
+"""The loss, label dropout, EMA, and a resumable training loop on a tiny model."""
+
+import math
+
+import pytest
+import torch
+
+from helpers.data import ImageDataset, sample_images
+from helpers.schedules import DiffusionSchedule
+from helpers.training import EMA, TrainConfig, TrainingDiverged, diffusion_loss, drop_labels, train
+from helpers.unet import UNet
+
+TINY = {"style": "modern", "base_channels": 16, "channel_mult": (1, 2), "depth": 1, "attention": False}
+
+
+@pytest.fixture(scope="module")
+def tiny_data():
+    x, y = sample_images(64, as_uint8=True)
+    return ImageDataset("fashion-mnist", "train", x, y, classes=tuple(range(10)), source="sample")
+
+
+def test_drop_labels_rate_matches_p_uncond():
+    y = torch.zeros(200_000, dtype=torch.long)
+    for p in (0.1, 0.5):
+        dropped = drop_labels(y, p, null_label=10, generator=torch.Generator().manual_seed(0))
+        rate = (dropped == 10).float().mean().item()
+        # binomial standard error, 5 sigma
+        assert abs(rate - p) < 5 * math.sqrt(p * (1 - p) / y.numel())
+        assert set(dropped.unique().tolist()) <= {0, 10}
+    assert torch.equal(drop_labels(y, 0.0, 10), y)
+    with pytest.raises(ValueError, match="p_uncond"):
+        drop_labels(y, 1.5, 10)
+
+
+def test_loss_is_mse_of_noise_prediction():
+    """With a model that predicts zero, the loss is E[ε²] ≈ 1."""
+
+    class Zero(torch.nn.Module):
+        num_classes = None
+
+        def forward(self, x, t, y=None):
+            return torch.zeros_like(x)
+
+    sched = DiffusionSchedule.from_name("report", 300)
+    x0 = torch.zeros(256, 1, 8, 8)
+    loss = diffusion_loss(Zero(), sched, x0, generator=torch.Generator().manual_seed(0)).item()
+    n = x0.numel()
+    assert abs(loss - 1.0) < 5 * math.sqrt(2 / n)
+
+
+def test_loss_is_finite_and_falls_on_a_tiny_model():
+    torch.manual_seed(0)
+    sched = DiffusionSchedule.from_name("report", 300)
+    x0, _ = sample_images(32)
+    model = UNet(**TINY)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
+    gen = torch.Generator().manual_seed(0)
+    losses = []
+    for _ in range(30):
+        loss = diffusion_loss(model, sched, x0, generator=gen)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert all(math.isfinite(v) for v in losses)
+    assert sum(losses[-5:]) / 5 < 0.8 * sum(losses[:5]) / 5
+
+
+def test_loss_rejects_labels_for_unconditional_model():
+    sched = DiffusionSchedule.from_name("report", 300)
+    with pytest.raises(ValueError, match="unconditional"):
+        diffusion_loss(UNet(**TINY), sched, torch.zeros(2, 1, 28, 28), y=torch.tensor([1, 2]))
+
+
+def test_ema_update_follows_its_formula():
+    model = torch.nn.Linear(3, 1)
+    ema = EMA(model, decay=0.9, warmup=False)
+    before = [p.clone() for p in ema.model.parameters()]
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    ema.update(model)
+    for b, e, p in zip(before, ema.model.parameters(), model.parameters()):
+        torch.testing.assert_close(e, 0.9 * b + 0.1 * p)
+    ema_w = EMA(model, decay=0.999)
+    assert ema_w.current_decay() == pytest.approx(0.1)  # (1 + 0) / (10 + 0)
+
+
+def _config(epochs):
+    return TrainConfig(epochs=epochs, batch_size=16, lr=2e-3, warmup_steps=3, model=TINY, conditional=True,
+                       p_uncond=0.2, seed=3)
+
+
+def test_resume_matches_uninterrupted_run(tmp_path, tiny_data):
+    full = train(_config(3), tmp_path / "full.pt", progress=False, data=tiny_data, log=lambda m: None)
+    train(_config(1), tmp_path / "part.pt", progress=False, data=tiny_data, log=lambda m: None)
+    resumed = train(_config(3), tmp_path / "part.pt", resume=True, progress=False, data=tiny_data,
+                    log=lambda m: None)
+    assert resumed["state"]["epoch"] == 3
+    for key in ("model",):
+        for k, v in full[key].items():
+            assert torch.equal(v, resumed[key][k]), k
+    for k, v in full["ema"]["model"].items():
+        assert torch.equal(v, resumed["ema"]["model"][k]), k
+    assert full["state"]["losses"] == resumed["state"]["losses"]
+
+
+def test_checkpoint_written_atomically_and_loads_weights_only(tmp_path, tiny_data):
+    path = tmp_path / "run.pt"
+    train(_config(1), path, progress=False, data=tiny_data, log=lambda m: None)
+    assert path.exists() and not (tmp_path / "run.pt.tmp").exists()
+    ckpt = torch.load(path, weights_only=True)
+    assert {"config", "model", "ema", "optimizer", "rng", "state", "hardware"} <= set(ckpt)
+
+
+def test_resume_with_another_configuration_is_refused(tmp_path, tiny_data):
+    path = tmp_path / "run.pt"
+    train(_config(1), path, progress=False, data=tiny_data, log=lambda m: None)
+    other = _config(2)
+    other.lr = 1.0
+    with pytest.raises(ValueError, match="another configuration"):
+        train(other, path, resume=True, progress=False, data=tiny_data, log=lambda m: None)
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, tiny_data, monkeypatch):
+    import helpers.training as training
+
+    path = tmp_path / "run.pt"
+    train(_config(1), path, progress=False, data=tiny_data, log=lambda m: None)
+    good = torch.load(path, weights_only=True)
+    original = training.diffusion_loss
+    # As after an exploding step: every loss from now on is NaN.
+    monkeypatch.setattr(training, "diffusion_loss", lambda *a, **k: original(*a, **k) * float("nan"))
+    with pytest.raises(TrainingDiverged, match="last good checkpoint"):
+        train(_config(2), path, resume=True, progress=False, data=tiny_data, log=lambda m: None)
+    after = torch.load(path, weights_only=True)
+    assert after["state"]["epoch"] == good["state"]["epoch"] == 1
+    for k, v in good["model"].items():
+        assert torch.equal(v, after["model"][k])

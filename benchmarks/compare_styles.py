@@ -5,20 +5,19 @@ same optimiser, batch size and EMA; we then compare the EMA weights' ε-MSE on h
 (same t and ε for every model). Writes benchmarks/results/compare_styles.json and the exported
 models under runs/compare_styles/ (for the sample-quality metric).
 
-    python benchmarks/compare_styles.py --minutes 6
+    python -m benchmarks.compare_styles --minutes 6
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
-import sys
 import time
 from pathlib import Path
 
 import torch
 
+from benchmarks.common import RESULTS, command, hardware, write_results
 from helpers.data import load_dataset
 from helpers.pretrained import export_training_checkpoint, load_checkpoint
 from helpers.training import TrainConfig, heldout_loss, train
@@ -36,15 +35,12 @@ def main(argv=None):
     p.add_argument("--minutes", type=float, default=6.0)
     p.add_argument("--only", nargs="*", default=list(CANDIDATES))
     p.add_argument("--heldout", type=int, default=2000)
-    p.add_argument("--out", default="benchmarks/results/compare_styles.json")
     args = p.parse_args(argv)
     torch.set_num_threads(2)
-    command = "python " + " ".join(sys.argv)
-    hardware = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
-    print(f"command: {command}\nhardware: {hardware}")
+    print(f"command: {command()}\nhardware: {hardware()}")
     train_set = load_dataset("fashion-mnist", "train")
     test_set = load_dataset("fashion-mnist", "test")
-    out_path = Path(args.out)
+    out_path = RESULTS / "compare_styles.json"
     results = json.loads(out_path.read_text())["results"] if out_path.exists() else {}
     for name in args.only:
         model_cfg = CANDIDATES[name]
@@ -66,8 +62,7 @@ def main(argv=None):
             "heldout_eps_mse_ema": round(loss, 5),
         }
         print(name, results[name], flush=True)
-        out_path.parent.mkdir(parents=True, exist_ok=True)
-        out_path.write_text(json.dumps({"command": command, "hardware": hardware, "results": results}, indent=2))
+        write_results("compare_styles", {"minutes_each": args.minutes, "results": results})
 
 
 if __name__ == "__main__":

@@ -2,6 +2,16 @@
 
 from .data import load_dataset, sample_images, to_float, to_uint8
 from .forward import q_sample, q_sample_chain, q_step
+from .plotting import (
+    gaussian_pdf,
+    image_grid,
+    plot_curves,
+    plot_histograms,
+    plot_image_table,
+    plot_schedules,
+    show_images,
+    show_source,
+)
 from .posterior import predict_eps_from_x0, predict_x0_from_eps, q_posterior_mean_variance
 from .quick import QUICK, quick_or_full
 from .schedules import (
@@ -16,5 +26,6 @@ __all__ = [
     "DiffusionSchedule", "cosine_beta_schedule", "get_beta_schedule", "linear_beta_schedule",
     "report_beta_schedule", "q_sample", "q_sample_chain", "q_step", "q_posterior_mean_variance",
     "predict_x0_from_eps", "predict_eps_from_x0", "load_dataset", "sample_images", "to_float", "to_uint8",
-    "QUICK", "quick_or_full",
+    "QUICK", "quick_or_full", "image_grid", "show_images", "plot_image_table", "plot_curves", "plot_schedules",
+    "plot_histograms", "gaussian_pdf", "show_source",
 ]

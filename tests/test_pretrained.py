@@ -87,3 +87,26 @@ def test_tampered_shipped_file_is_detected(tmp_path, monkeypatch):
     reg["x"]["sha256"] = sha256(path)
     loaded, _ = load_pretrained("x")
     assert json.dumps(loaded.config)
+
+
+def test_export_keeps_ema_and_raw_weights_and_the_loss_curve(tmp_path):
+    from helpers.data import ImageDataset, sample_images
+    from helpers.pretrained import export_training_checkpoint
+    from helpers.training import TrainConfig, train
+
+    x, y = sample_images(32, as_uint8=True)
+    data = ImageDataset("fashion-mnist", "train", x, y, classes=tuple(range(10)), source="sample")
+    tiny = {"style": "modern", "base_channels": 16, "channel_mult": (1, 2), "depth": 1, "attention": False}
+    cfg = TrainConfig(epochs=2, batch_size=8, warmup_steps=2, model=tiny, conditional=True, p_uncond=0.1)
+    ckpt = train(cfg, tmp_path / "run.pt", progress=False, data=data, log=lambda m: None)
+    export_training_checkpoint(ckpt, tmp_path / "m.pt", metrics={"fid": 1.0})
+    ema, sched, meta = load_checkpoint(tmp_path / "m.pt")
+    raw, _, _ = load_checkpoint(tmp_path / "m.pt", weights="raw")
+    assert meta["epochs"] == 2 and meta["steps"] == 8 and meta["metrics"] == {"fid": 1.0}
+    assert len(meta["epoch_losses"]) == 2 and len(meta["loss_curve"]["mean_loss"]) == 1
+    assert ema.num_classes == 10 and sched.name == "report"
+    for (k, a), b in zip(ema.state_dict().items(), raw.state_dict().values()):
+        torch.testing.assert_close(a, ckpt["ema"]["model"][k].half().float())
+        torch.testing.assert_close(b, ckpt["model"][k].half().float())
+    with pytest.raises(ValueError, match="weights"):
+        load_checkpoint(tmp_path / "m.pt", weights="best")

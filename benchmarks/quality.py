@@ -1,0 +1,84 @@
+"""Sample quality of a checkpoint: FID in classifier space (and class accuracy for a conditional
+model) on N DDIM samples, beside the real-image references at the same N.
+
+    python -m benchmarks.quality --model fashion-mnist-cfg --n 2000 --steps 50 --guidance 3
+    python -m benchmarks.quality --checkpoint runs/fmnist-cfg/model.pt --n 2000
+
+Writes benchmarks/results/quality-<name>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import torch
+
+from benchmarks.common import hardware, write_results
+from helpers.metrics import QualityEvaluator
+from helpers.pretrained import load_checkpoint, load_pretrained
+from helpers.sampling import ddim_sample
+
+
+def generate(model, schedule, n, steps, guidance, seed, batch, eta=0.0, spacing="trailing", shape=(1, 28, 28)):
+    """n samples (labels balanced over the classes for a conditional model); returns (images, labels)."""
+    gen = torch.Generator().manual_seed(seed)
+    labels = (torch.arange(n) % model.num_classes) if model.num_classes else None
+    out = []
+    for i in range(0, n, batch):
+        x_T = torch.randn(min(batch, n - i), *shape, generator=gen)
+        y = labels[i:i + batch] if labels is not None else None
+        out.append(ddim_sample(model, schedule, x_T, steps=steps, eta=eta, spacing=spacing, y=y,
+                               guidance_scale=guidance if y is not None else 1.0, generator=gen))
+    return torch.cat(out), labels
+
+
+def evaluate(model, schedule, metadata, n, steps, guidances, seed=0, batch=500, evaluator=None):
+    ev = evaluator or QualityEvaluator(metadata["dataset"])
+    rows = []
+    for s in guidances:
+        t0 = time.time()
+        images, labels = generate(model, schedule, n, steps, s, seed, batch)
+        seconds = time.time() - t0
+        row = {"guidance_scale": s if model.num_classes else None, "steps": steps, "n": n,
+               "fid": round(ev.fid(images), 3), "sampling_seconds": round(seconds, 1)}
+        if labels is not None:
+            row["accuracy"] = round(ev.accuracy(images, labels), 4)
+        rows.append(row)
+        print(row, flush=True)
+    return rows, ev
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", help="a shipped checkpoint name")
+    p.add_argument("--checkpoint", help="or a checkpoint file")
+    p.add_argument("--n", type=int, default=2000)
+    p.add_argument("--steps", type=int, default=50)
+    p.add_argument("--guidance", type=float, nargs="*", default=[3.0])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch", type=int, default=500)
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    if args.model:
+        model, schedule, metadata = load_pretrained(args.model, return_metadata=True)
+        name = args.model
+    else:
+        model, schedule, metadata = load_checkpoint(args.checkpoint)
+        name = Path(args.checkpoint).stem
+    print(f"hardware: {hardware()}")
+    rows, ev = evaluate(model, schedule, metadata, args.n, args.steps, args.guidance, args.seed, args.batch)
+    refs = {k: round(v, 3) for k, v in ev.references(args.n, seed=args.seed).items()}
+    print("references:", refs)
+    clf = ev.classifier.metadata
+    write_results(f"quality-{name}", {
+        "model": name, "epochs": metadata.get("epochs"), "train_minutes": metadata.get("train_minutes"),
+        "train_hardware": metadata.get("hardware"), "sampler": f"DDIM, {args.steps} steps, trailing, eta=0",
+        "references": refs, "classifier_test_accuracy": clf["test_accuracy"], "rows": rows,
+    })
+
+
+if __name__ == "__main__":
+    main()

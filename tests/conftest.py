@@ -1,0 +1,49 @@
+"""Shared fixtures: a few schedules and a seeded generator. Tests run on CPU, in float64 where exactness matters."""
+
+import matplotlib
+import pytest
+import torch
+
+matplotlib.use("agg")  # headless everywhere: tests draw figures but never show them
+
+from helpers.schedules import DiffusionSchedule
+
+
+@pytest.fixture
+def report_schedule():
+    """The report's MNIST schedule: T=300, β 0.001 → 0.1."""
+    return DiffusionSchedule.from_name("report", 300)
+
+
+@pytest.fixture(params=[("report", 300), ("linear", 1000), ("cosine", 1000)], ids=lambda p: f"{p[0]}-{p[1]}")
+def any_schedule(request):
+    """Each named schedule once, at the T it is used with."""
+    return DiffusionSchedule.from_name(*request.param)
+
+
+@pytest.fixture
+def gen():
+    """A fresh CPU generator with a fixed seed, so every test sees the same draws."""
+    return torch.Generator().manual_seed(0)
+
+
+# Timesteps that every function taking t must refuse, for a batch of B=3 and T=300.
+BAD_T = {
+    "negative": -1,
+    "equal-T": 300,
+    "above-T": 10_000,
+    "python-float": 1.5,
+    "float-tensor": torch.tensor([1.0, 2.0, 3.0]),
+    "bool": True,
+    "wrong-batch-length": torch.tensor([1, 2]),
+    "shape-B1": torch.tensor([[1], [2], [3]]),
+    "tensor-out-of-range": torch.tensor([0, 5, 300]),
+    "tensor-negative": torch.tensor([0, -1, 2]),
+    "list": [1, 2, 3],
+}
+
+
+@pytest.fixture(params=list(BAD_T.values()), ids=list(BAD_T))
+def bad_t(request):
+    """One invalid ``t`` for a batch of 3 images under a T=300 schedule."""
+    return request.param

@@ -14,6 +14,7 @@ from .plotting import (
 )
 from .posterior import predict_eps_from_x0, predict_x0_from_eps, q_posterior_mean_variance
 from .quick import QUICK, quick_or_full
+from .sampling import cfg_eps, ddim_invert, ddim_sample, ddim_step, ddim_timesteps, ddpm_sample, ddpm_step
 from .schedules import (
     DiffusionSchedule,
     cosine_beta_schedule,
@@ -27,5 +28,6 @@ __all__ = [
     "report_beta_schedule", "q_sample", "q_sample_chain", "q_step", "q_posterior_mean_variance",
     "predict_x0_from_eps", "predict_eps_from_x0", "load_dataset", "sample_images", "to_float", "to_uint8",
     "QUICK", "quick_or_full", "image_grid", "show_images", "plot_image_table", "plot_curves", "plot_schedules",
-    "plot_histograms", "gaussian_pdf", "show_source",
+    "plot_histograms", "gaussian_pdf", "show_source", "cfg_eps", "ddim_invert", "ddim_sample", "ddim_step",
+    "ddim_timesteps", "ddpm_sample", "ddpm_step",
 ]

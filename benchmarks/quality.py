@@ -16,22 +16,9 @@ from pathlib import Path
 import torch
 
 from benchmarks.common import hardware, write_results
+from helpers.evaluation import generate
 from helpers.metrics import QualityEvaluator
 from helpers.pretrained import load_checkpoint, load_pretrained
-from helpers.sampling import ddim_sample
-
-
-def generate(model, schedule, n, steps, guidance, seed, batch, eta=0.0, spacing="trailing", shape=(1, 28, 28)):
-    """n samples (labels balanced over the classes for a conditional model); returns (images, labels)."""
-    gen = torch.Generator().manual_seed(seed)
-    labels = (torch.arange(n) % model.num_classes) if model.num_classes else None
-    out = []
-    for i in range(0, n, batch):
-        x_T = torch.randn(min(batch, n - i), *shape, generator=gen)
-        y = labels[i:i + batch] if labels is not None else None
-        out.append(ddim_sample(model, schedule, x_T, steps=steps, eta=eta, spacing=spacing, y=y,
-                               guidance_scale=guidance if y is not None else 1.0, generator=gen))
-    return torch.cat(out), labels
 
 
 def evaluate(model, schedule, metadata, n, steps, guidances, seed=0, batch=500, evaluator=None):
@@ -39,7 +26,7 @@ def evaluate(model, schedule, metadata, n, steps, guidances, seed=0, batch=500, 
     rows = []
     for s in guidances:
         t0 = time.time()
-        images, labels = generate(model, schedule, n, steps, s, seed, batch)
+        images, labels = generate(model, schedule, n, steps=steps, guidance_scale=s, seed=seed, batch=batch)
         seconds = time.time() - t0
         row = {"guidance_scale": s if model.num_classes else None, "steps": steps, "n": n,
                "fid": round(ev.fid(images), 3), "sampling_seconds": round(seconds, 1)}

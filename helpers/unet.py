@@ -109,15 +109,18 @@ class _Attention(nn.Module):
 class UNet(nn.Module):
     """ε_θ(x_t, t[, y]) for images [B, C, H, W]; see the module docstring for the two styles.
 
+    ``base_channels``: default 128 for "seed" (the report's) and 32 for "modern".
     ``depth``: number of halvings (2 for 28×28: 28 → 14 → 7; the report's CIFAR-10 variant uses 3).
     ``channel_mult`` (modern only): channels per level, ``base_channels · channel_mult[i]``.
     """
 
-    def __init__(self, in_channels: int = 1, base_channels: int = 128, num_classes: int | None = None,
+    def __init__(self, in_channels: int = 1, base_channels: int | None = None, num_classes: int | None = None,
                  style: str = "seed", depth: int | None = None, channel_mult=None, num_res_blocks: int = 1,
                  attention: bool = True, dropout: float = 0.0, groups: int = 8):
         super().__init__()
         check_choice(style, STYLES, "style")
+        if base_channels is None:
+            base_channels = 128 if style == "seed" else 32  # the report's width; ours, sized for a CPU
         if num_classes is not None and (isinstance(num_classes, bool) or not isinstance(num_classes, int)
                                         or num_classes < 1):
             raise ValueError(f"num_classes must be None or a positive int, got {num_classes!r}")

@@ -9,7 +9,7 @@ matplotlib.use("agg")  # headless everywhere: tests draw figures but never show 
 # busy 2-core machine (milliseconds per tiny op with 2 threads against microseconds with 1).
 torch.set_num_threads(1)
 
-from helpers.schedules import DiffusionSchedule
+from helpers.schedules import DiffusionSchedule  # noqa: E402
 
 
 @pytest.fixture

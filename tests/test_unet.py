@@ -1,0 +1,463 @@
+"""The network: the time embedding against its formula, the seed style against the report's facts,
+conditioning, determinism, gradient flow, argument checks, and the anatomy helpers.
+
+Models are small (seed: base_channels=32, modern: 16) and batches tiny, so the file runs in seconds on CPU.
+"""
+
+import math
+
+import pytest
+import torch
+from torch import nn
+
+from helpers.inspect_model import (
+    blocks_changed,
+    format_table,
+    model_blocks,
+    parameter_table,
+    source_lines,
+    trace_shapes,
+)
+from helpers.unet import UNet, count_parameters, timestep_embedding
+
+SMALL = {"seed": {"style": "seed", "base_channels": 32}, "modern": {"style": "modern", "base_channels": 16}}
+STYLES = list(SMALL)
+
+
+def _embedding_by_formula(t, dim, max_period=10000.0):
+    """e(t) = [cos(t·ω_0) … cos(t·ω_{d/2−1}), sin(t·ω_0) … sin(t·ω_{d/2−1})], ω_i = P^(−i/(d/2)), in float64."""
+    half = dim // 2
+    rows = []
+    for ti in t:
+        w = [max_period ** (-i / half) for i in range(half)]
+        rows.append([math.cos(ti * wi) for wi in w] + [math.sin(ti * wi) for wi in w])
+    return torch.tensor(rows, dtype=torch.float64)
+
+
+def _batch(model, b=2, hw=None, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    hw = hw or (28 if model.in_channels == 1 else 32)
+    x = torch.randn(b, model.in_channels, hw, hw, generator=g)
+    t = torch.randint(0, 300, (b,), generator=g)
+    return x, t
+
+
+def _perturb_conv_out(model, seed=0):
+    """Give the modern style's zero-initialised output layer small random weights (see the tests below)."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        model.conv_out.weight.copy_(0.05 * torch.randn(model.conv_out.weight.shape, generator=g))
+        model.conv_out.bias.copy_(0.05 * torch.randn(model.conv_out.bias.shape, generator=g))
+    return model
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """These models are tiny: one thread is as fast, and far faster when the cores are shared with other jobs."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module", params=STYLES)
+def small_model(request):
+    torch.manual_seed(0)
+    return UNet(**SMALL[request.param]).eval()
+
+
+# ------------------------------------------------------------------ timestep_embedding
+@pytest.mark.parametrize("dim", [2, 8, 128])
+def test_embedding_small_t_matches_formula_tightly(dim):
+    t = list(range(11))
+    got = timestep_embedding(torch.tensor(t), dim)
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got.double(), _embedding_by_formula(t, dim), atol=2e-6, rtol=0)
+
+
+@pytest.mark.parametrize("max_period", [10000.0, 100.0])
+def test_embedding_large_t_matches_formula(max_period):
+    # float32 arguments t·ω carry an absolute error of ~t·1e-7, so the tolerance grows with t;
+    # a wrong exponent (i/(d/2 − 1)), swapped halves or a missing factor would be off by O(1).
+    t = [0, 1, 17, 150, 299, 999]
+    got = timestep_embedding(torch.tensor(t), 64, max_period=max_period)
+    torch.testing.assert_close(got.double(), _embedding_by_formula(t, 64, max_period), atol=5e-4, rtol=0)
+
+
+def test_embedding_cos_half_first_and_unit_pairs():
+    e = timestep_embedding(torch.tensor([0, 5]), 16)
+    torch.testing.assert_close(e[0], torch.cat([torch.ones(8), torch.zeros(8)]))
+    # each (cos, sin) pair lies on the unit circle, so every embedding has norm √(d/2)
+    torch.testing.assert_close(e[:, :8] ** 2 + e[:, 8:] ** 2, torch.ones(2, 8))
+    torch.testing.assert_close(e.norm(dim=1), torch.full((2,), math.sqrt(8.0)))
+
+
+def test_embedding_shape_and_distinct_rows():
+    t = torch.arange(300)
+    e = timestep_embedding(t, 128)
+    assert e.shape == (300, 128)
+    d = torch.cdist(e, e)
+    d.fill_diagonal_(float("inf"))
+    assert d.min() > 1e-3, "two timesteps share an embedding"
+
+
+def test_embedding_scalar_and_int_t():
+    assert timestep_embedding(7, 8).shape == (1, 8)
+    torch.testing.assert_close(timestep_embedding(torch.tensor(7), 8), timestep_embedding(torch.tensor([7]), 8))
+
+
+@pytest.mark.parametrize("dim", [7, 1, 0])
+def test_embedding_rejects_odd_or_tiny_dim(dim):
+    with pytest.raises(ValueError, match="dim"):
+        timestep_embedding(torch.arange(3), dim)
+
+
+def test_embedding_rejects_2d_t():
+    with pytest.raises(ValueError, match="t must have shape"):
+        timestep_embedding(torch.zeros(2, 3, dtype=torch.long), 8)
+
+
+# ------------------------------------------------------------------ shapes and the report's facts
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("in_channels,hw,depth", [(1, 28, 2), (3, 32, 3)], ids=["28x28x1", "32x32x3-depth3"])
+def test_output_shape_equals_input_shape(style, in_channels, hw, depth):
+    torch.manual_seed(0)
+    model = UNet(in_channels=in_channels, depth=depth, **SMALL[style]).eval()
+    x, t = _batch(model, b=2, hw=hw)
+    with torch.no_grad():
+        assert model(x, t).shape == x.shape
+
+
+def test_seed_style_has_the_reports_parameter_count():
+    assert count_parameters(UNet(in_channels=1, base_channels=128, style="seed")) == 3_281_153
+
+
+def test_seed_style_depth3_channels_are_128_256_512():
+    model = UNet(in_channels=3, base_channels=128, style="seed", depth=3)
+    assert [c.out_channels for c in model.down_convs] == [128, 256, 512]
+    assert model.up_convs[-1].out_channels == 3
+
+
+@pytest.mark.parametrize("num_classes", [10, 3])
+def test_seed_class_embedding_adds_exactly_its_table(num_classes):
+    c = 32
+    plain = count_parameters(UNet(base_channels=c, style="seed"))
+    cond = count_parameters(UNet(base_channels=c, style="seed", num_classes=num_classes))
+    assert cond - plain == (num_classes + 1) * 2 * c
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_class_embedding_has_a_null_row(style):
+    model = UNet(num_classes=10, **SMALL[style])
+    assert isinstance(model.class_embed, nn.Embedding)
+    assert model.class_embed.num_embeddings == 11
+    assert UNet(**SMALL[style]).class_embed is None
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_no_label_means_the_null_label(style):
+    torch.manual_seed(0)
+    model = UNet(num_classes=10, **SMALL[style])
+    if style == "modern":   # conv_out starts at zero (ε̂ ≡ 0 for any input): perturb it, or all outputs are equal
+        _perturb_conv_out(model)
+    model.eval()
+    x, t = _batch(model)
+    with torch.no_grad():
+        out_none = model(x, t)
+        out_null = model(x, t, torch.full((2,), 10))
+        out_null_int = model(x, t, 10)
+        out_3 = model(x, t, torch.full((2,), 3))
+        out_7 = model(x, t, torch.tensor([7, 3]))
+    assert torch.equal(out_none, out_null)
+    assert torch.equal(out_null, out_null_int)
+    assert (out_3 - out_null).abs().max() > 1e-4
+    assert (out_7[0] - out_3[0]).abs().max() > 1e-4     # example 0: label 7 vs 3 differ
+    torch.testing.assert_close(out_7[1], out_3[1])       # example 1: label 3 in both, per-example labels
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_output_depends_on_t(style):
+    torch.manual_seed(0)
+    model = UNet(**SMALL[style])
+    if style == "modern":
+        _perturb_conv_out(model)
+    model.eval()
+    x, _ = _batch(model)
+    with torch.no_grad():
+        assert (model(x, 0) - model(x, 250)).abs().max() > 1e-4
+
+
+def test_modern_style_starts_at_zero():
+    """The zero-initialised output layer: ε̂ ≡ 0 before training, so the first loss is E[ε²] = 1."""
+    torch.manual_seed(0)
+    model = UNet(**SMALL["modern"])
+    x, t = _batch(model)
+    with torch.no_grad():
+        assert torch.equal(model(x, t), torch.zeros_like(x))
+
+
+def test_deterministic_in_eval_mode(small_model):
+    x, t = _batch(small_model)
+    with torch.no_grad():
+        a = small_model(x, t)
+        b = small_model(x.clone(), t.clone())
+    assert torch.equal(a, b)
+
+
+def test_int_t_equals_broadcast_tensor_t(small_model):
+    x, _ = _batch(small_model)
+    with torch.no_grad():
+        assert torch.equal(small_model(x, 42), small_model(x, torch.full((2,), 42)))
+        assert torch.equal(small_model(x, torch.tensor(42)), small_model(x, 42))
+
+
+# ------------------------------------------------------------------ gradients
+def _grads_after_one_backward(model, seed=0):
+    model.train()
+    model.zero_grad(set_to_none=True)
+    x, t = _batch(model, seed=seed)
+    y = torch.tensor([1, 4]) if model.num_classes else None
+    loss = (model(x, t, y) - torch.randn_like(x)).pow(2).mean()
+    loss.backward()
+    return {n: p.grad for n, p in model.named_parameters()}
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("num_classes", [None, 10])
+def test_gradients_reach_every_parameter(style, num_classes):
+    """Every parameter gets a nonzero gradient from one loss.
+
+    The modern style's conv_out is zero at initialisation, which blocks all gradient upstream of it
+    (∂loss/∂h = W_outᵀ·… = 0) for exactly one step; we give conv_out small random weights first, as one
+    optimiser step would (test_modern_zero_init_first_step_only_trains_conv_out checks that stage).
+    For the class table only the rows of the labels used can receive gradient.
+    """
+    torch.manual_seed(0)
+    model = UNet(num_classes=num_classes, **SMALL[style])
+    if style == "modern":
+        _perturb_conv_out(model)
+    grads = _grads_after_one_backward(model)
+    missing = [n for n, g in grads.items() if g is None]
+    assert not missing, f"no gradient reaches {missing}"
+    for name, g in grads.items():
+        if name == "class_embed.weight":
+            used = torch.tensor([1, 4])
+            assert (g[used].abs().sum(1) > 0).all()
+            assert torch.equal(g[[0, 2, 3, 5, 6, 7, 8, 9, 10]], torch.zeros_like(g[[0, 2, 3, 5, 6, 7, 8, 9, 10]]))
+        else:
+            assert g.abs().max() > 0, f"zero gradient for {name}"
+
+
+def test_modern_zero_init_first_step_only_trains_conv_out():
+    """With conv_out = 0, only conv_out's own gradient is nonzero; after one step everything trains."""
+    torch.manual_seed(0)
+    model = UNet(**SMALL["modern"])
+    grads = _grads_after_one_backward(model)
+    nonzero = {n for n, g in grads.items() if g is not None and g.abs().max() > 0}
+    assert nonzero == {"conv_out.weight", "conv_out.bias"}
+    with torch.no_grad():
+        for p, g in zip(model.parameters(), grads.values()):
+            p -= 1e-2 * g                             # one SGD step moves conv_out off zero
+    grads = _grads_after_one_backward(model, seed=1)
+    assert all(g is not None and g.abs().max() > 0 for g in grads.values())
+
+
+# ------------------------------------------------------------------ argument checks
+@pytest.fixture(scope="module", params=STYLES)
+def cond_model(request):
+    torch.manual_seed(0)
+    return UNet(num_classes=10, **SMALL[request.param]).eval()
+
+
+def test_rejects_wrong_channel_count(small_model):
+    with pytest.raises(ValueError, match="channels.*in_channels=1"):
+        small_model(torch.zeros(2, 3, 28, 28), 0)
+
+
+@pytest.mark.parametrize("hw", [(30, 28), (28, 26), (27, 27)])
+def test_rejects_size_not_divisible_by_2_pow_depth(small_model, hw):
+    with pytest.raises(ValueError, match=r"2\*\*depth = 4"):
+        small_model(torch.zeros(2, 1, *hw), 0)
+
+
+def test_rejects_non_4d_x(small_model):
+    with pytest.raises(ValueError, match="x must have shape"):
+        small_model(torch.zeros(1, 28, 28), 0)
+
+
+def test_rejects_labels_for_unconditional_model(small_model):
+    with pytest.raises(ValueError, match="unconditional"):
+        small_model(torch.zeros(2, 1, 28, 28), 0, torch.tensor([1, 2]))
+
+
+@pytest.mark.parametrize("y", [torch.tensor([-1, 0]), torch.tensor([0, 11]), -1, 11],
+                         ids=["tensor-negative", "tensor-above-null", "int-negative", "int-above-null"])
+def test_rejects_labels_out_of_range(cond_model, y):
+    with pytest.raises(ValueError, match=r"y must be in 0\.\.9, or 10"):
+        cond_model(torch.zeros(2, 1, 28, 28), 0, y)
+
+
+@pytest.mark.parametrize("y", [torch.tensor([1.0, 2.0]), torch.tensor([1, 2, 3]), torch.tensor([True, False]), 1.0],
+                         ids=["float", "wrong-length", "bool", "python-float"])
+def test_rejects_malformed_labels(cond_model, y):
+    with pytest.raises(ValueError, match="y must be"):
+        cond_model(torch.zeros(2, 1, 28, 28), 0, y)
+
+
+@pytest.mark.parametrize("t", [torch.tensor([1, 2, 3]), torch.tensor([[1], [2]]), torch.tensor([1])],
+                         ids=["too-long", "shape-Bx1", "length-1"])
+def test_rejects_t_not_matching_batch(small_model, t):
+    with pytest.raises(ValueError, match=r"t must have shape \[B\]"):
+        small_model(torch.zeros(2, 1, 28, 28), t)
+
+
+@pytest.mark.parametrize("t", [1.5, torch.tensor([1.0, 2.0]), True, [1, 2]],
+                         ids=["float", "float-tensor", "bool", "list"])
+def test_rejects_non_integer_t(small_model, t):
+    with pytest.raises(ValueError, match="t must be an int"):
+        small_model(torch.zeros(2, 1, 28, 28), t)
+
+
+def test_rejects_unknown_style():
+    with pytest.raises(ValueError, match="style must be one of 'seed', 'modern'"):
+        UNet(style="transformer")
+
+
+@pytest.mark.parametrize("c", [16, 48, 100])
+def test_seed_style_needs_base_channels_multiple_of_32(c):
+    with pytest.raises(ValueError, match="base_channels must be a multiple of 32"):
+        UNet(style="seed", base_channels=c)
+
+
+@pytest.mark.parametrize("num_classes", [0, -3, True, 2.5])
+def test_rejects_bad_num_classes(num_classes):
+    with pytest.raises(ValueError, match="num_classes"):
+        UNet(num_classes=num_classes, **SMALL["seed"])
+
+
+def test_modern_channel_mult_must_match_depth():
+    with pytest.raises(ValueError, match="channel_mult"):
+        UNet(style="modern", base_channels=16, depth=2, channel_mult=(1, 2))
+
+
+# ------------------------------------------------------------------ anatomy helpers
+def test_trace_shapes_follows_the_seed_u():
+    model = UNet(**SMALL["seed"]).eval()
+    calls = trace_shapes(model, torch.zeros(1, 1, 28, 28), 0)
+    got = [(c["block"], c["out_shape"]) for c in calls]
+    assert got == [
+        ("down_convs.0", "[1, 32, 28, 28]"), ("down_samples.0", "[1, 32, 14, 14]"),
+        ("down_convs.1", "[1, 64, 14, 14]"), ("down_samples.1", "[1, 64, 7, 7]"),
+        ("time_embed", "[1, 64]"), ("middle", "[1, 64, 7, 7]"),
+        ("up_samples.0", "[1, 64, 14, 14]"), ("up_convs.0", "[1, 32, 14, 14]"),
+        ("up_samples.1", "[1, 32, 28, 28]"), ("up_convs.1", "[1, 1, 28, 28]"),
+    ]
+    assert [c["step"] for c in calls] == list(range(len(calls)))
+    # the hooks are gone afterwards, also when the forward pass fails
+    with pytest.raises(ValueError):
+        trace_shapes(model, torch.zeros(1, 2, 28, 28), 0)
+    assert all(not m._forward_hooks for _, m in model_blocks(model))
+
+
+def test_parameter_table_adds_up(small_model):
+    rows = parameter_table(small_model)
+    assert rows[-1]["block"] == "total"
+    assert rows[-1]["params"] == count_parameters(small_model) == sum(r["params"] for r in rows[:-1])
+    text = format_table(rows)
+    assert text.splitlines()[0].split() == ["block", "type", "params", "share"]
+    assert f"{count_parameters(small_model):,}" in text.splitlines()[-1]
+
+
+def _depends_on(model, x, args_a, args_b):
+    """Block name → whether its output changes between model(x, *args_a) and model(x, *args_b)."""
+    rows = blocks_changed(model, (x, *args_a), (x, *args_b))
+    assert all(r["changed"] == (r["max_abs_diff"] > 0) for r in rows)
+    return {r["block"]: r["changed"] for r in rows}
+
+
+def test_seed_style_sees_t_and_y_only_after_the_middle_block():
+    """The report's wiring: the encoder and the middle block are blind to t and y; the decoder is not."""
+    torch.manual_seed(0)
+    model = UNet(num_classes=10, **SMALL["seed"]).eval()
+    x = torch.randn(1, 1, 28, 28)
+    by_t = _depends_on(model, x, (0, 3), (299, 3))
+    by_y = _depends_on(model, x, (7, 3), (7, 10))
+    encoder = ["down_convs.0", "down_samples.0", "down_convs.1", "down_samples.1", "middle"]
+    decoder = ["up_samples.0", "up_convs.0", "up_samples.1", "up_convs.1"]
+    assert not any(by_t[b] or by_y[b] for b in encoder)
+    assert all(by_t[b] and by_y[b] for b in decoder)
+    assert by_t["time_embed"] and not by_y["time_embed"]
+    assert by_y["class_embed"] and not by_t["class_embed"]
+
+
+def test_modern_style_tells_t_to_every_residual_block():
+    torch.manual_seed(0)
+    model = _perturb_conv_out(UNet(**SMALL["modern"])).eval()
+    x = torch.randn(1, 1, 28, 28)
+    by_t = _depends_on(model, x, (0,), (299,))
+    assert not by_t["conv_in"]
+    res_blocks = [name for name, m in model_blocks(model) if type(m).__name__ == "_ResBlock"]
+    assert len(res_blocks) == 3 + 2 + 6 and all(by_t[b] for b in res_blocks)
+    assert by_t["conv_out"]
+
+
+def test_source_lines_point_at_the_embedding():
+    hits = source_lines(UNet._forward_seed, r"\bemb\b")
+    assert any("time_embed" in text for _, text in hits)
+    lines = open(UNet._forward_seed.__code__.co_filename, encoding="utf-8").read().splitlines()
+    assert all(lines[n - 1].strip() == text for n, text in hits)
+    assert source_lines(UNet._forward_seed, "no such text") == []
+
+
+def test_format_table_float_formats():
+    rows = [{"name": "a", "mse": 0.031234, "share": 0.5}, {"name": "bb", "mse": 0.1, "share": 0.25}]
+    text = format_table(rows, floatfmt={"mse": ".4f"})
+    assert text.splitlines()[2].split() == ["a", "0.0312", "0.500"]
+    assert format_table([]) == ""
+
+
+def test_plot_trace_draws_every_feature_map():
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+
+    from helpers.inspect_model import plot_trace
+
+    calls = trace_shapes(UNet(**SMALL["seed"]), torch.zeros(1, 1, 28, 28), 0)
+    fig = plot_trace(calls, title="seed")
+    ax = fig.axes[0]
+    assert [tick.get_text() for tick in ax.get_xticklabels()] == [c["block"] for c in calls]
+    dots, triangles = ax.collections[:2]
+    assert len(dots.get_offsets()) == 9 and len(triangles.get_offsets()) == 1   # 9 maps + time_embed
+    assert sorted({float(h) for _, h in dots.get_offsets()}) == [7.0, 14.0, 28.0]
+    plt.close(fig)
+
+
+def test_blocks_changed_same_inputs_and_different_paths():
+    model = UNet(num_classes=10, **SMALL["seed"]).eval()
+    x = torch.zeros(1, 1, 28, 28)
+    rows = blocks_changed(model, (x, 5), (x, 5))
+    assert len(rows) == 11 and not any(r["changed"] for r in rows)
+
+    class Branchy(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(2, 2), nn.Linear(2, 2)
+
+        def forward(self, x, flag):
+            return self.a(x) if flag else self.b(x)
+
+    with pytest.raises(ValueError, match="different blocks"):
+        blocks_changed(Branchy(), (torch.zeros(1, 2), True), (torch.zeros(1, 2), False))
+
+
+def test_parameter_table_in_call_order():
+    model = UNet(num_classes=10, **SMALL["seed"])
+    calls = trace_shapes(model, torch.zeros(1, 1, 28, 28), 0)
+    rows = parameter_table(model, order=calls)
+    assert [r["block"] for r in rows[:-1]] == [c["block"] for c in calls]     # every block runs once here
+    plain = parameter_table(model)
+    assert [r["block"] for r in plain[:3]] == ["down_convs.0", "down_convs.1", "down_samples.0"]
+    partial = parameter_table(model, order=["middle"])
+    assert partial[0]["block"] == "middle" and partial[1]["block"] == "down_convs.0"
+    assert sorted(r["params"] for r in rows) == sorted(r["params"] for r in plain)

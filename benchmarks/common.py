@@ -26,7 +26,10 @@ def hardware() -> str:
 
 
 def command() -> str:
-    return "python " + " ".join([Path(sys.argv[0]).as_posix().split("/work/main/")[-1], *sys.argv[1:]])
+    """The command line that ran this script, as a reader would type it from the repository root."""
+    spec = getattr(sys.modules["__main__"], "__spec__", None)
+    head = f"-m {spec.name}" if spec is not None else Path(sys.argv[0]).name
+    return " ".join(["python", head, *sys.argv[1:]])
 
 
 def write_results(name: str, payload: dict) -> Path:

@@ -5,7 +5,10 @@ same optimiser, batch size and EMA; we then compare the EMA weights' ε-MSE on h
 (same t and ε for every model). Writes benchmarks/results/compare_styles.json and the exported
 models under runs/compare_styles/ (for the sample-quality metric).
 
-    python -m benchmarks.compare_styles --minutes 6
+    python -m benchmarks.compare_styles --minutes 5 --only seed-128 modern-32
+    python -m benchmarks.compare_styles --fid 500 --only seed-128 modern-32   # then: sample quality
+
+The second command adds FID in classifier space (DDIM, 50 steps) of the exported EMA models.
 """
 
 from __future__ import annotations
@@ -35,9 +38,12 @@ def main(argv=None):
     p.add_argument("--minutes", type=float, default=6.0)
     p.add_argument("--only", nargs="*", default=list(CANDIDATES))
     p.add_argument("--heldout", type=int, default=2000)
+    p.add_argument("--fid", type=int, default=0, help="only add FID of N samples for already-trained models")
     args = p.parse_args(argv)
     torch.set_num_threads(2)
     print(f"command: {command()}\nhardware: {hardware()}")
+    if args.fid:
+        return add_fid(args)
     train_set = load_dataset("fashion-mnist", "train")
     test_set = load_dataset("fashion-mnist", "test")
     out_path = RESULTS / "compare_styles.json"
@@ -63,6 +69,25 @@ def main(argv=None):
         }
         print(name, results[name], flush=True)
         write_results("compare_styles", {"minutes_each": args.minutes, "results": results})
+
+
+def add_fid(args):
+    from helpers.evaluation import generate
+    from helpers.metrics import QualityEvaluator
+
+    out_path = RESULTS / "compare_styles.json"
+    saved = json.loads(out_path.read_text())
+    ev = QualityEvaluator("fashion-mnist")
+    for name in args.only:
+        model, schedule, _ = load_checkpoint(Path("runs/compare_styles") / f"{name}.pt")
+        images, _ = generate(model, schedule, args.fid, steps=50, seed=0)
+        saved["results"][name].update(fid=round(ev.fid(images), 3), fid_n=args.fid)
+        print(name, saved["results"][name], flush=True)
+    refs = {k: round(v, 3) for k, v in ev.references(args.fid).items()}
+    saved["fid_references"] = refs
+    print("references:", refs)
+    saved["fid_command"] = command()
+    out_path.write_text(json.dumps(saved, indent=2) + "\n")
 
 
 if __name__ == "__main__":

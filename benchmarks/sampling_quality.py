@@ -1,0 +1,102 @@
+"""Sample quality against the sampler's settings, for a shipped checkpoint: FID in classifier space (and
+class accuracy for a conditional model) against DDIM steps (and DDPM's T steps), and against the
+guidance scale s, each at the same n beside the real-image references at that n.
+
+    python -m benchmarks.sampling_quality --n 500            # steps and guidance sweeps (notebooks 07, 08)
+    python -m benchmarks.sampling_quality --n 500 --ddpm-variants --etas 0.5 1 --spacings report
+                                                             # + notebook 06's DDPM variants, 07's η and spacing
+    python -m benchmarks.sampling_quality --n 20 --out sampling_quality-smoke
+
+Scores come from ``helpers.sampling_plots.sample_quality`` (``helpers.evaluation.generate`` +
+``QualityEvaluator``), the code the notebooks call: at the same n, seed, batch and steps the numbers
+agree with theirs. Results are written after every row (benchmarks/results/<out>.json).
+Sweeps: "steps" (DDIM steps, then DDPM), "guidance" (scales at --scale-steps DDIM steps), and on request
+"ddpm_variants" (posterior/beta variance, clipping), "ddim_variants" (η, spacing at --variant-steps).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from benchmarks.common import hardware, write_results
+from helpers.metrics import QualityEvaluator
+from helpers.pretrained import load_pretrained
+from helpers.sampling_plots import sample_quality
+
+
+def _round(row: dict) -> dict:
+    return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="fashion-mnist-cfg", help="a shipped checkpoint name")
+    p.add_argument("--n", type=int, default=500, help="samples per setting (and for the references)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch", type=int, default=64, help="images per sampler call (DDPM's noise depends on it)")
+    p.add_argument("--steps", type=int, nargs="*", default=[10, 20, 50, 100], help="DDIM steps of the first sweep")
+    p.add_argument("--no-ddpm", action="store_true", help="leave DDPM out of the steps sweep")
+    p.add_argument("--steps-guidance", type=float, default=1.0, help="the guidance scale of the steps sweep")
+    p.add_argument("--scales", type=float, nargs="*", default=[0.0, 1.0, 2.0, 3.0, 5.0, 7.5],
+                   help="guidance scales of the second sweep (conditional models only)")
+    p.add_argument("--scale-steps", type=int, default=20, help="DDIM steps of the guidance sweep")
+    p.add_argument("--ddpm-variants", action="store_true",
+                   help="also DDPM with the fixed-large variance (beta) and without clipping x0")
+    p.add_argument("--etas", type=float, nargs="*", default=[], help="DDIM eta values to add (eta=0 is the default)")
+    p.add_argument("--spacings", nargs="*", default=[], help="DDIM spacings to add, e.g. report leading")
+    p.add_argument("--variant-steps", type=int, default=20, help="DDIM steps of the eta and spacing rows")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", default="sampling_quality", help="results file name (benchmarks/results/<out>.json)")
+    args = p.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    model, schedule, metadata = load_pretrained(args.model, return_metadata=True)
+    conditional = bool(model.num_classes)
+    print(f"hardware: {hardware()}", flush=True)
+    ev = QualityEvaluator(metadata["dataset"])
+    refs = {k: round(v, 4) for k, v in ev.references(args.n, seed=args.seed).items()}
+    print(f"references at n = {args.n}:", refs, flush=True)
+
+    results = {
+        "model": args.model, "epochs": metadata.get("epochs"), "n": args.n, "seed": args.seed, "batch": args.batch,
+        "references": refs, "classifier_test_accuracy": ev.classifier.metadata.get("test_accuracy"),
+        "steps_sweep": {"guidance_scale": args.steps_guidance if conditional else None,
+                        "sampler": "DDIM trailing, eta=0 (and DDPM, posterior variance)", "rows": []},
+        "guidance_sweep": {"steps": args.scale_steps, "sampler": "DDIM trailing, eta=0", "rows": []},
+    }
+    if args.ddpm_variants:
+        results["ddpm_variants"] = {"guidance_scale": args.steps_guidance if conditional else None, "rows": []}
+    if args.etas or args.spacings:
+        results["ddim_variants"] = {"guidance_scale": args.steps_guidance if conditional else None,
+                                    "steps": args.variant_steps, "rows": []}
+
+    def record(sweep: str, row: dict) -> None:
+        row = _round(row)
+        print(sweep, row, flush=True)
+        results[sweep]["rows"].append(row)
+        write_results(args.out, results)
+
+    s = args.steps_guidance if conditional else 1.0
+    for steps in args.steps:
+        record("steps_sweep", sample_quality(model, schedule, ev, args.n, steps=steps, guidance_scale=s,
+                                             seed=args.seed, batch=args.batch)[0])
+    if not args.no_ddpm:
+        record("steps_sweep", sample_quality(model, schedule, ev, args.n, sampler="ddpm", guidance_scale=s,
+                                             seed=args.seed, batch=args.batch)[0])
+    if args.ddpm_variants:
+        for variance, clip in [("posterior", True), ("beta", True), ("posterior", False)]:
+            record("ddpm_variants", sample_quality(model, schedule, ev, args.n, sampler="ddpm", guidance_scale=s,
+                                                   seed=args.seed, batch=args.batch, variance=variance,
+                                                   clip_x0=clip)[0])
+    for kwargs in [{"eta": eta} for eta in args.etas] + [{"spacing": sp} for sp in args.spacings]:
+        record("ddim_variants", sample_quality(model, schedule, ev, args.n, steps=args.variant_steps,
+                                               guidance_scale=s, seed=args.seed, batch=args.batch, **kwargs)[0])
+    if conditional:
+        for scale in args.scales:
+            record("guidance_sweep", sample_quality(model, schedule, ev, args.n, steps=args.scale_steps,
+                                                    guidance_scale=scale, seed=args.seed, batch=args.batch)[0])
+
+
+if __name__ == "__main__":
+    main()

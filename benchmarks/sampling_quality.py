@@ -71,31 +71,34 @@ def main(argv=None):
         results["ddim_variants"] = {"guidance_scale": args.steps_guidance if conditional else None,
                                     "steps": args.variant_steps, "rows": []}
 
-    def record(sweep: str, row: dict) -> None:
-        row = _round(row)
-        print(sweep, row, flush=True)
-        results[sweep]["rows"].append(row)
+    done = {}  # a setting that two sweeps share (DDPM, s = 1 at 20 steps, …) is sampled once
+
+    def record(sweep: str, **kwargs) -> None:
+        key = tuple(sorted(kwargs.items()))
+        if key not in done:
+            done[key] = _round(sample_quality(model, schedule, ev, args.n, seed=args.seed, batch=args.batch,
+                                              **kwargs)[0])
+        print(sweep, done[key], flush=True)
+        results[sweep]["rows"].append(done[key])
         write_results(args.out, results)
 
     s = args.steps_guidance if conditional else 1.0
+    # the defaults (variance="posterior", clip_x0=True, eta=0, spacing="trailing") are spelled out, so that
+    # equal settings are recognised as such
+    ddim = dict(sampler="ddim", eta=0.0, spacing="trailing")
+    ddpm = dict(sampler="ddpm", variance="posterior", clip_x0=True)
     for steps in args.steps:
-        record("steps_sweep", sample_quality(model, schedule, ev, args.n, steps=steps, guidance_scale=s,
-                                             seed=args.seed, batch=args.batch)[0])
+        record("steps_sweep", **ddim, steps=steps, guidance_scale=s)
     if not args.no_ddpm:
-        record("steps_sweep", sample_quality(model, schedule, ev, args.n, sampler="ddpm", guidance_scale=s,
-                                             seed=args.seed, batch=args.batch)[0])
+        record("steps_sweep", **ddpm, guidance_scale=s)
     if args.ddpm_variants:
         for variance, clip in [("posterior", True), ("beta", True), ("posterior", False)]:
-            record("ddpm_variants", sample_quality(model, schedule, ev, args.n, sampler="ddpm", guidance_scale=s,
-                                                   seed=args.seed, batch=args.batch, variance=variance,
-                                                   clip_x0=clip)[0])
-    for kwargs in [{"eta": eta} for eta in args.etas] + [{"spacing": sp} for sp in args.spacings]:
-        record("ddim_variants", sample_quality(model, schedule, ev, args.n, steps=args.variant_steps,
-                                               guidance_scale=s, seed=args.seed, batch=args.batch, **kwargs)[0])
+            record("ddpm_variants", **{**ddpm, "variance": variance, "clip_x0": clip}, guidance_scale=s)
+    for change in [{"eta": eta} for eta in args.etas] + [{"spacing": sp} for sp in args.spacings]:
+        record("ddim_variants", **{**ddim, **change}, steps=args.variant_steps, guidance_scale=s)
     if conditional:
         for scale in args.scales:
-            record("guidance_sweep", sample_quality(model, schedule, ev, args.n, steps=args.scale_steps,
-                                                    guidance_scale=scale, seed=args.seed, batch=args.batch)[0])
+            record("guidance_sweep", **ddim, steps=args.scale_steps, guidance_scale=scale)
 
 
 if __name__ == "__main__":

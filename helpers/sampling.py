@@ -287,7 +287,7 @@ def ddim_timesteps(T: int, steps: int, spacing: str = "trailing") -> torch.Tenso
     - ``"linspace"``: round(linspace(0, T−1, steps)), reversed.
     - ``"report"``: the report's own sequence, c = T // steps, τ = (0, c, 2c, …) + 1 reversed
       (so it may hold more than ``steps`` entries when c does not divide T). ``ddim_sample`` ends this
-      one at index 0 (ᾱ_0 ≠ 1) as the report does: the pitfall notebook 06 shows.
+      one at index 0 (ᾱ_0 ≠ 1) as the report does: the pitfall notebook 07 shows.
 
     diffusers' trailing formula uses a float ``np.arange`` that, for some (T, steps) such as (300, 7),
     yields an extra entry −1; we keep the first ``steps`` entries, which equal diffusers' everywhere else.

@@ -104,8 +104,8 @@ resolved by $t$. Training draws $t$ uniformly, so each point of this curve weigh
 """),
     code(r"""
 # NBVAL_IGNORE_OUTPUT
-images, labels = sample_images(quick_or_full(50, 500), as_uint8=True)
-t_grid = torch.linspace(0, schedule.T - 1, quick_or_full(10, 60)).long()
+images, labels = sample_images(quick_or_full(20, 500), as_uint8=True)
+t_grid = torch.linspace(0, schedule.T - 1, quick_or_full(4, 60)).long()
 per_t = loss_per_timestep(model, schedule, images, t_grid, labels=labels, seed=0)
 fig = plot_curves(t_grid, {"ε-MSE of the shipped model": per_t}, logy=True, title="loss by timestep",
                   xlabel="t", ylabel="mean (ε̂ − ε)²")
@@ -189,16 +189,17 @@ The weights after the last optimiser step jitter with the last few mini-batches.
 average, $\theta_\text{EMA} \leftarrow d\,\theta_\text{EMA} + (1-d)\,\theta$ with $d = 0.999$, averages the
 last few thousand steps; samplers use it. The shipped file keeps both, so we can sample each from the same
 $x_T$ (DDIM, 50 steps, notebook 07) and score them with FID in a small classifier's feature space
-(notebook 09), beside two references at the same sample size: real training images (the floor) and real
+(notebook 09), beside two references at the same sample size (quick mode uses 20 samples of 10 steps:
+its numbers only show that the code runs): real training images (the floor) and real
 images with faint $\mathcal N(0, 0.05^2)$ grain.
 """),
     code(r"""
 # NBVAL_IGNORE_OUTPUT
 raw_model, _ = load_pretrained("fashion-mnist-cfg", weights="raw")
-n = quick_or_full(100, 1000)
+n, steps = quick_or_full(20, 500), quick_or_full(10, 50)
 samples = {}
 for name, m in [("EMA weights", model), ("raw weights", raw_model)]:
-    samples[name], labels = generate(m, schedule, n, steps=50, guidance_scale=1.0, seed=0)
+    samples[name], labels = generate(m, schedule, n, steps=steps, guidance_scale=1.0, seed=0)
 fig = plot_image_table(torch.stack([s[:10] for s in samples.values()]), row_labels=list(samples),
                        col_labels=[FASHION_MNIST_CLASSES[int(c)] for c in labels[:10]], title="same x_T, same labels")
 """),

@@ -9,35 +9,8 @@ Editing the .ipynb files directly is fine too; this script is only a convenient 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-
-COLAB = '''# Colab only: install helpers from the repository. Elsewhere this cell does nothing.
-import sys
-if "google.colab" in sys.modules:
-    %pip install -q "diffusion-step-by-step @ git+https://github.com/diffusion-step-by-step/diffusion-step-by-step"'''
-
-
-def md(text: str):
-    return new_markdown_cell(text.strip("\n"))
-
-
-def code(text: str):
-    return new_code_cell(text.strip("\n"))
-
-
-def notebook(cells) -> nbformat.NotebookNode:
-    nb = new_notebook(cells=cells)
-    nb.metadata = {
-        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-    }
-    return nb
-
+from nbtemplate import COLAB, code, md, write
 
 # ====================================================================================== 01
 NB01 = [
@@ -721,8 +694,7 @@ def main(argv=None) -> None:
     wanted = set(argv or names)
     for name, cells in names.items():
         if name in wanted:
-            nbformat.write(notebook(cells), NOTEBOOKS / name)
-            print("wrote", NOTEBOOKS / name)
+            print("wrote", write(name, cells))
 
 
 if __name__ == "__main__":

@@ -8,26 +8,8 @@ Editing the .ipynb file directly is fine too; this script is only a convenient w
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-NOTEBOOK = Path(__file__).resolve().parent.parent / "notebooks" / "04_unet_and_time_embedding.ipynb"
-
-COLAB = '''# Colab only: install helpers from the repository. Elsewhere this cell does nothing.
-import sys
-if "google.colab" in sys.modules:
-    %pip install -q "diffusion-step-by-step @ git+https://github.com/diffusion-step-by-step/diffusion-step-by-step"'''
-
-
-def md(text: str):
-    return new_markdown_cell(text.strip("\n"))
-
-
-def code(text: str):
-    return new_code_cell(text.strip("\n"))
-
+from nbtemplate import COLAB, code, md, write
 
 CELLS = [
     md(r"""
@@ -414,13 +396,7 @@ with another seed or a longer budget. Sample quality is measured in notebook 09.
 
 
 def main(argv=None) -> None:
-    nb = new_notebook(cells=CELLS)
-    nb.metadata = {
-        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-    }
-    nbformat.write(nb, NOTEBOOK)
-    print(f"wrote {NOTEBOOK}", file=sys.stderr)
+    print(f"wrote {write('04_unet_and_time_embedding.ipynb', CELLS)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

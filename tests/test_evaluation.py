@@ -1,0 +1,60 @@
+"""generate() and loss_per_timestep(), the code paths behind the notebooks' metrics and benchmarks."""
+
+import pytest
+import torch
+
+from helpers.data import sample_images, to_float
+from helpers.evaluation import generate, loss_per_timestep
+from helpers.forward import q_sample
+from helpers.schedules import DiffusionSchedule
+from helpers.unet import UNet
+
+TINY = {"style": "modern", "base_channels": 16, "channel_mult": (1, 2), "depth": 1, "attention": False}
+
+
+@pytest.fixture(scope="module")
+def cond_model():
+    torch.manual_seed(0)
+    m = UNet(num_classes=10, **TINY).eval()
+    torch.nn.init.normal_(m.conv_out.weight, std=0.05)  # so the output depends on the input
+    return m
+
+
+@pytest.fixture(scope="module")
+def schedule():
+    return DiffusionSchedule.from_name("report", 100)
+
+
+def test_generate_balances_labels_and_is_seeded(cond_model, schedule):
+    x, y = generate(cond_model, schedule, 12, steps=3, seed=1, batch=5)
+    assert x.shape == (12, 1, 28, 28) and torch.equal(y, torch.arange(12) % 10)
+    x2, _ = generate(cond_model, schedule, 12, steps=3, seed=1, batch=5)
+    x3, _ = generate(cond_model, schedule, 12, steps=3, seed=2, batch=5)
+    assert torch.equal(x, x2) and not torch.equal(x, x3)
+    assert x.min() >= -1 - 1e-6 and x.max() <= 1 + 1e-6
+
+
+def test_generate_unconditional_and_ddpm(schedule):
+    torch.manual_seed(0)
+    m = UNet(**TINY).eval()
+    x, y = generate(m, schedule, 3, sampler="ddpm", seed=0)
+    assert y is None and x.shape == (3, 1, 28, 28)
+
+
+def test_generate_rejects_bad_arguments(cond_model, schedule):
+    with pytest.raises(ValueError, match="sampler"):
+        generate(cond_model, schedule, 2, sampler="euler")
+    with pytest.raises(ValueError, match="n must be"):
+        generate(cond_model, schedule, 0)
+
+
+def test_loss_per_timestep_matches_its_definition(cond_model, schedule):
+    images, labels = sample_images(4, as_uint8=True)
+    ts = [0, 50, 99]
+    got = loss_per_timestep(cond_model, schedule, images, ts, labels=labels, seed=3)
+    x0 = to_float(images)
+    noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(3))
+    for t, value in zip(ts, got):
+        with torch.no_grad():
+            eps = cond_model(q_sample(schedule, x0, t, noise), t, labels)
+        assert value.item() == pytest.approx((eps - noise).pow(2).mean().item(), rel=1e-5)

@@ -177,7 +177,8 @@ for i in range(len(x0)):
     xi = x0[i:i + 1].expand(len(ts), -1, -1, -1)
     x_t = q_sample(schedule, xi, torch.tensor(ts), torch.randn_like(xi))
     with torch.no_grad():
-        x0_hat = predict_x0_from_eps(schedule, x_t, torch.tensor(ts), model(x_t, torch.tensor(ts), y[i].expand(len(ts))))
+        eps_hat = model(x_t, torch.tensor(ts), y[i].expand(len(ts)))
+        x0_hat = predict_x0_from_eps(schedule, x_t, torch.tensor(ts), eps_hat)
     rows += [x_t.clamp(-1, 1), x0_hat.clamp(-1, 1)]
 fig = plot_image_table(torch.stack(rows), row_labels=[f"{k} {i}" for i in range(len(x0)) for k in ("x_t", "x̂_0")],
                        col_labels=[f"t = {t}" for t in ts], title="x_t and the network's one-step x̂_0")

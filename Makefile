@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export OMP_WAIT_POLICY ?= PASSIVE
 NBVAL  := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: lab test unit nbtest notebooks lint env clean
+.PHONY: lab test unit nbtest notebooks notebook-memory check-notebooks links lint env clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,16 +29,29 @@ unit: $(STAMP)
 nbtest: $(STAMP)
 	DIFFUSION_QUICK=1 MPLBACKEND=agg $(BIN)/python -m pytest notebooks/ $(NBVAL) -p no:cacheprovider
 
-# Re-execute every notebook in full mode and store the outputs.
-notebooks: $(STAMP)
-	cd notebooks && for nb in [0-9]*.ipynb; do \
-		echo "== $$nb"; \
-		MPLBACKEND=agg ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace \
-			--ExecutePreprocessor.timeout=3600 "$$nb" || exit 1; \
-	done
+# Re-execute every notebook in full mode and store the outputs; records each kernel's peak memory and
+# time in benchmarks/results/notebooks.json (NB="05 09" runs only those).
+notebooks: $(STAMP) links
+	$(BIN)/python tools/run_notebooks.py --store $(NB)
+
+# Peak memory of every notebook in quick mode (outputs not stored).
+notebook-memory: $(STAMP)
+	$(BIN)/python tools/run_notebooks.py --quick $(NB)
+
+# Re-execute every notebook in full mode and fail if a stored output drifted (figures are not compared;
+# cells marked NBVAL_IGNORE_OUTPUT are run but not compared). Takes about as long as `make notebooks`.
+check-notebooks: $(STAMP)
+	$(BIN)/python tools/links.py --check
+	DIFFUSION_QUICK=0 MPLBACKEND=agg $(BIN)/python -m pytest $(if $(NB),$(foreach n,$(NB),notebooks/$(n)*.ipynb),notebooks/) \
+		--nbval --nbval-current-env --nbval-cell-timeout=3600 \
+		--nbval-sanitize-with tests/nbval_sanitize.cfg -p no:cacheprovider
+
+# The Colab/Binder links at the top of every notebook and the README's table of notebooks.
+links: $(STAMP)
+	$(BIN)/python tools/links.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check helpers tests benchmarks notebooks
+	$(BIN)/ruff check helpers tests benchmarks tools notebooks
 
 clean:
 	rm -rf $(VENV) .pytest_cache

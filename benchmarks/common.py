@@ -37,5 +37,5 @@ def write_results(name: str, payload: dict) -> Path:
     path = RESULTS / f"{name}.json"
     payload = {"command": command(), "hardware": hardware(), "date": time.strftime("%Y-%m-%d"), **payload}
     path.write_text(json.dumps(payload, indent=2) + "\n")
-    print(f"wrote {path}")
+    print(f"wrote {path} (command: {payload['command']}; hardware: {payload['hardware']})")
     return path

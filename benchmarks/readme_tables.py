@@ -66,18 +66,77 @@ def table_quality() -> str | None:
     return "\n".join(lines) + "\n\nCommands: " + "; ".join(footers) + "."
 
 
-TABLES = {"compare_styles": table_compare_styles, "quality": table_quality}
+def table_evaluation() -> str | None:
+    res = _load("evaluation")
+    if res is None:
+        return None
+    from helpers.summary import summary_table
+
+    return (f"{res['model']} ({res['epochs']} epochs), n = {res['n']}, seed {res['seed']}, s = 1 unless guided.\n\n"
+            + summary_table(res) + _footer(res))
+
+
+def table_sampling_speed() -> str | None:
+    res = _load("sampling_speed")
+    if res is None:
+        return None
+    lines = ["| sampler | steps | guidance s | network passes per step | seconds per image | ms per image per step |",
+             "| --- | ---: | ---: | ---: | ---: | ---: |"]
+    for r in res["rows"]:
+        s = "—" if r["guidance_scale"] is None else f"{r['guidance_scale']:g}"
+        passes = r["network_batch"] // r["batch"]
+        lines.append(f"| {r['sampler'].upper()} | {r['steps']} | {s} | {passes} | {r['seconds_per_image']:.3f} | "
+                     f"{r['ms_per_image_step']:.2f} |")
+    return (f"{res['model']} ({res['parameters']:,} parameters), batch {res['batch']}.\n\n" + "\n".join(lines)
+            + _footer(res))
+
+
+def table_training_throughput() -> str | None:
+    res = _load("training_throughput")
+    if res is None:
+        return None
+    lines = ["| network | parameters | memory layout | images/s | minutes per Fashion-MNIST epoch |",
+             "| --- | ---: | --- | ---: | ---: |"]
+    for r in res["rows"]:
+        layout = "channels_last" if r["channels_last"] else "default"
+        lines.append(f"| {r['network']} | {r['parameters']:,} | {layout} | {r['images_per_second']:.0f} | "
+                     f"{r['minutes_per_fashion_mnist_epoch']:.1f} |")
+    return f"Batch {res['batch']}, class-conditional, one step = loss + backward + AdamW + EMA.\n\n" + \
+        "\n".join(lines) + _footer(res)
+
+
+def table_notebooks() -> str | None:
+    res = _load("notebooks")
+    if res is None:
+        return None
+    names = sorted(set(res.get("quick", {})) | set(res.get("full", {})))
+    lines = ["| notebook | peak memory, quick mode | peak memory, full mode | run time, full mode |",
+             "| --- | ---: | ---: | ---: |"]
+    def mb(row):
+        return f"{row['peak_mb']:,} MB" if row else "—"
+
+    for name in names:
+        q, f = res.get("quick", {}).get(name), res.get("full", {}).get(name)
+        minutes = f"{f['seconds'] / 60:.1f} min" if f else "—"
+        lines.append(f"| {name} | {mb(q)} | {mb(f)} | {minutes} |")
+    hw = "; ".join(f"{mode}: {res[mode + '_hardware']}" for mode in ("quick", "full") if mode + "_hardware" in res)
+    return "\n".join(lines) + f"\n\nCommands: `python tools/run_notebooks.py --quick` and `make notebooks` ({hw})."
+
+
+TABLES = {"compare_styles": table_compare_styles, "quality": table_quality, "evaluation": table_evaluation,
+          "sampling_speed": table_sampling_speed, "training_throughput": table_training_throughput,
+          "notebooks": table_notebooks}
 
 
 def main() -> None:
     text = README.read_text()
     for name, make in TABLES.items():
         table = make()
-        pattern = re.compile(rf"(<!-- results:{name} -->\n).*?(\n<!-- /results:{name} -->)", re.S)
+        pattern = re.compile(rf"(<!-- results:{name} -->\n)(?:.*?\n)?(<!-- /results:{name} -->)", re.S)
         if table is None or not pattern.search(text):
             print(f"{name}: {'no results yet' if table is None else 'no markers in README.md'}")
             continue
-        text = pattern.sub(lambda m, t=table: m.group(1) + t + m.group(2), text)
+        text = pattern.sub(lambda m, t=table: m.group(1) + t + "\n" + m.group(2), text)
         print(f"{name}: written")
     README.write_text(text)
 

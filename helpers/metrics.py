@@ -101,3 +101,48 @@ class QualityEvaluator:
         if blur_sigma:
             out["blur"] = self.fid(gaussian_blur(real, blur_sigma))
         return out
+
+
+@torch.no_grad()
+def nearest_neighbours(queries: torch.Tensor, reference: torch.Tensor, k: int = 1, batch_size: int = 256,
+                       chunk_size: int = 8192):
+    """The ``k`` nearest images of ``reference`` to each query in pixel space (Euclidean distance).
+
+    Both are images [N, C, H, W]: floats in [−1, 1], or uint8 (converted with ``to_float``, a chunk at a
+    time, so that 60,000 training images cost tens of MB, not hundreds). Returns ``(distances [Nq, k],
+    indices [Nq, k])``, nearest first. A memorisation check: a sample much closer to its nearest training
+    image than real test images are to theirs is a copy.
+    """
+    if queries.dim() != 4 or reference.dim() != 4 or queries.shape[1:] != reference.shape[1:]:
+        raise ValueError(f"queries and reference must be [N, C, H, W] with the same C, H, W, got "
+                         f"{tuple(queries.shape)} and {tuple(reference.shape)}")
+    if not 1 <= k <= reference.shape[0]:
+        raise ValueError(f"k must be in 1 … {reference.shape[0]} (the number of reference images), got {k}")
+    if queries.dtype == torch.uint8:
+        queries = to_float(queries)
+    dists, idxs = [], []
+    for i in range(0, queries.shape[0], batch_size):
+        q = queries[i:i + batch_size].flatten(1).double()
+        q_sq = q.pow(2).sum(1, keepdim=True)
+        best_d, best_j = [], []
+        for j in range(0, reference.shape[0], chunk_size):
+            r = reference[j:j + chunk_size]
+            r = (to_float(r) if r.dtype == torch.uint8 else r).flatten(1).double()
+            # ‖q − r‖² = ‖q‖² − 2 q·r + ‖r‖², in float64 so that an exact copy gives 0
+            d2 = (q_sq - 2 * q @ r.T + r.pow(2).sum(1)).clamp(min=0)
+            d, jj = d2.topk(min(k, r.shape[0]), dim=1, largest=False)
+            best_d.append(d)
+            best_j.append(jj + j)
+        d, pick = torch.cat(best_d, 1).topk(k, dim=1, largest=False)
+        dists.append(d.sqrt())
+        idxs.append(torch.cat(best_j, 1).gather(1, pick))
+    return torch.cat(dists).float(), torch.cat(idxs)
+
+
+def memorisation_check(samples: torch.Tensor, train_images: torch.Tensor, test_images: torch.Tensor) -> dict:
+    """Median distance from samples to their nearest training image, beside the same for real test images
+    (which the model never saw): ``ratio`` = samples / test. A ratio well below 1 means copying."""
+    d_samples = nearest_neighbours(samples, train_images)[0][:, 0]
+    d_test = nearest_neighbours(test_images, train_images)[0][:, 0]
+    return {"sample_to_train": float(d_samples.median()), "test_to_train": float(d_test.median()),
+            "ratio": float(d_samples.median() / d_test.median()), "n": int(samples.shape[0])}

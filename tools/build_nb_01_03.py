@@ -361,7 +361,7 @@ ax = fig.axes[0]
 for j, color in zip((0, 2, 3), ("C0", "C1", "C2")):
     ax.plot(ts_check, [chain[t][:, j].mean().item() for t in ts_check], "o", color=color, ms=5)
 ax.plot(ts_check, [chain[t].var(0).mean().item() for t in ts_check], "s", color="C3", ms=5)
-ax.legend(fontsize=7, loc="center right");
+_ = ax.legend(fontsize=7, loc="center right")
 """),
     md(r"""
 Every estimate from the chain lies within a few standard errors of the closed form, at every $t$: the one-jump
@@ -658,7 +658,7 @@ fig = plot_curves(line_x, {r"$\tilde\mu_t(x_t)$": mu, r"$\tilde\mu_t \pm 2\sqrt{
 ax = fig.axes[0]
 ax.plot(line_x, mu - band, color="C1")
 ax.scatter(f["x_t"][:3000], f["x_prev"][:3000], s=2, alpha=0.3, color="gray")
-ax.axvspan(x_slice - 0.01, x_slice + 0.01, color="C2", alpha=0.3);
+_ = ax.axvspan(x_slice - 0.01, x_slice + 0.01, color="C2", alpha=0.3)
 """),
     code(r"""
 in_slice = (f["x_t"] - x_slice).abs() < 0.01

@@ -104,8 +104,8 @@ resolved by $t$. Training draws $t$ uniformly, so each point of this curve weigh
 """),
     code(r"""
 # NBVAL_IGNORE_OUTPUT
-images, labels = sample_images(quick_or_full(20, 500), as_uint8=True)
-t_grid = torch.linspace(0, schedule.T - 1, quick_or_full(4, 60)).long()
+images, labels = sample_images(quick_or_full(20, 200), as_uint8=True)
+t_grid = torch.linspace(0, schedule.T - 1, quick_or_full(4, 40)).long()
 per_t = loss_per_timestep(model, schedule, images, t_grid, labels=labels, seed=0)
 fig = plot_curves(t_grid, {"ε-MSE of the shipped model": per_t}, logy=True, title="loss by timestep",
                   xlabel="t", ylabel="mean (ε̂ − ε)²")

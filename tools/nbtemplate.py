@@ -1,7 +1,9 @@
 """The pieces every notebook shares, for the scripts that write notebooks (tools/build_nb_*.py).
 
 The repository address lives in one place, pyproject.toml's [project.urls] Repository; the Colab
-installer cell is made from it.
+installer cell and the "Open in Colab" / "launch Binder" links are made from it. ``SERIES`` lists the
+notebooks in order with the line the README's table shows for each (``python tools/links.py`` writes
+that table and the links at the top of every notebook).
 """
 
 from __future__ import annotations
@@ -19,6 +21,59 @@ NOTEBOOKS = ROOT / "notebooks"
 def repository_url() -> str:
     text = (ROOT / "pyproject.toml").read_text()
     return re.search(r'^Repository\s*=\s*"([^"]+)"', text, re.M).group(1)
+
+
+BRANCH = "main"
+
+SERIES = [
+    ("01_noise_schedules.ipynb", "noise schedules",
+     "β, ᾱ and log-SNR for Ho's linear, the report's and the cosine schedule; where ᾱ reaches 0"),
+    ("02_forward_noising.ipynb", "forward noising",
+     "q(x_t \\| x_0) in closed form against the Markov chain; pixels approaching N(0, 1)"),
+    ("03_posterior.ipynb", "the posterior", "q(x_{t−1} \\| x_t, x_0), β̃_t against β_t, x̂_0 from ε"),
+    ("04_unet_and_time_embedding.ipynb", "the U-Net and the time embedding",
+     "the report's network and ours, traced block by block"),
+    ("05_training.ipynb", "training",
+     "the loss, ε and ε̂ at several t, a short live run, the shipped checkpoint, what the EMA changes"),
+    ("06_ddpm_sampling.ipynb", "DDPM sampling",
+     "the reverse step, denoising strips, \"posterior\" vs \"beta\" variance, clipping x̂_0"),
+    ("07_ddim.ipynb", "DDIM",
+     "the DDIM update, steps and η, the report's step sequence as a pitfall, inversion, interpolation"),
+    ("08_classifier_free_guidance.ipynb", "classifier-free guidance",
+     "label dropout, the s/w conventions, a class × scale grid, accuracy against FID"),
+    ("09_evaluation.ipynb", "evaluation",
+     "FID in classifier space and its references, quality against steps and guidance, nearest neighbours"),
+]
+
+
+def repository_slug() -> str:
+    """"owner/name" of the GitHub repository."""
+    return re.sub(r"^https://github\.com/|\.git$|/$", "", repository_url())
+
+
+def colab_url(name: str) -> str:
+    return f"https://colab.research.google.com/github/{repository_slug()}/blob/{BRANCH}/notebooks/{name}"
+
+
+def binder_url(name: str) -> str:
+    return f"https://mybinder.org/v2/gh/{repository_slug()}/{BRANCH}?labpath=notebooks%2F{name}"
+
+
+COLAB_BADGE = "https://colab.research.google.com/assets/colab-badge.svg"
+BINDER_BADGE = "https://mybinder.org/badge_logo.svg"
+LAUNCH_TAG = "launch-links"
+
+
+def launch_links(name: str) -> str:
+    """The badges at the top of notebook ``name``."""
+    return (f"[![Open In Colab]({COLAB_BADGE})]({colab_url(name)}) "
+            f"[![launch Binder]({BINDER_BADGE})]({binder_url(name)})")
+
+
+def launch_cell(name: str):
+    cell = new_markdown_cell(launch_links(name))
+    cell.metadata["tags"] = [LAUNCH_TAG]
+    return cell
 
 
 COLAB = f'''# Colab only: install helpers from the repository. Elsewhere this cell does nothing.
@@ -46,5 +101,5 @@ def notebook(cells) -> nbformat.NotebookNode:
 
 def write(name: str, cells) -> Path:
     path = NOTEBOOKS / name
-    nbformat.write(notebook(cells), path)
+    nbformat.write(notebook([launch_cell(name), *cells]), path)
     return path

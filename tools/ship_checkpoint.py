@@ -3,7 +3,8 @@
     python tools/ship_checkpoint.py runs/fmnist-cfg/train.pt fashion-mnist-cfg \
         --command "python -m helpers.train --dataset fashion-mnist --cfg --epochs 40 --out runs/fmnist-cfg/train.pt"
 
-Quality numbers are added by benchmarks/quality.py (``--record``), which rewrites the metadata.
+Quality numbers are measured afterwards by ``python -m benchmarks.quality`` (benchmarks/results/), not
+stored in the checkpoint.
 """
 
 from __future__ import annotations

@@ -1,0 +1,126 @@
+"""The notebooks as a series: launch links, the Colab installer, links to the conventions and the next
+notebook, imports from helpers, stored outputs, and notebook 09's table against its benchmark."""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tools"))
+
+import nbtemplate  # noqa: E402
+from links import readme_table  # noqa: E402
+
+NAMES = [name for name, _, _ in nbtemplate.SERIES]
+
+
+def load(name):
+    return nbformat.read(ROOT / "notebooks" / name, as_version=4)
+
+
+def code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def test_series_lists_every_notebook_in_order():
+    on_disk = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    assert NAMES == on_disk
+    assert [int(n[:2]) for n in NAMES] == list(range(1, len(NAMES) + 1))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_opens_with_launch_links_then_the_installer(name):
+    nb = load(name)
+    assert nb.cells[0].cell_type == "markdown" and nb.cells[0].source == nbtemplate.launch_links(name)
+    slug = nbtemplate.repository_slug()
+    assert f"colab.research.google.com/github/{slug}/blob/main/notebooks/{name}" in nb.cells[0].source
+    assert f"mybinder.org/v2/gh/{slug}/main?labpath=notebooks%2F{name}" in nb.cells[0].source
+    assert code_cells(nb)[0].source == nbtemplate.COLAB
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_links_conventions_and_the_next_notebook_and_uses_helpers(name):
+    nb = load(name)
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    assert "(../README.md#conventions)" in markdown
+    i = NAMES.index(name)
+    last_md = [c.source for c in nb.cells if c.cell_type == "markdown"][-1]
+    if i + 1 < len(NAMES):
+        assert f"({NAMES[i + 1]})" in last_md
+    else:
+        assert "(../README.md#the-notebooks)" in last_md
+    assert any(re.search(r"^from helpers(\.\w+)? import|^import helpers", c.source, re.M) for c in code_cells(nb))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_is_executed_with_outputs_stored(name):
+    cells = code_cells(load(name))
+    assert all(c.execution_count is not None for c in cells), "run `make notebooks`"
+    assert [c.execution_count for c in cells] == list(range(1, len(cells) + 1)), "executed top to bottom in one go"
+    assert not [o for c in cells for o in c.outputs if o.output_type == "error"]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_defines_few_functions_of_its_own(name):
+    defs = sum(len(re.findall(r"^\s*def ", c.source, re.M)) for c in code_cells(load(name)))
+    assert defs <= 2, "move functions into helpers, test them there, and show their source"
+
+
+class FakeShell:
+    def __init__(self):
+        self.calls = []
+
+    def run_line_magic(self, name, line, *args, **kwargs):
+        self.calls.append((name, line))
+
+
+@pytest.mark.parametrize("in_colab", [False, True])
+def test_installer_cell_installs_only_in_colab(in_colab, monkeypatch):
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    python = TransformerManager().transform_cell(nbtemplate.COLAB)
+    shell = FakeShell()
+    if in_colab:
+        monkeypatch.setitem(sys.modules, "google.colab", object())
+    else:
+        monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    exec(compile(python, "<installer>", "exec"), {"get_ipython": lambda: shell})
+    if in_colab:
+        assert len(shell.calls) == 1 and shell.calls[0][0] == "pip"
+        assert f"git+{nbtemplate.repository_url()}" in shell.calls[0][1]
+    else:
+        assert shell.calls == []
+
+
+def test_readme_lists_every_notebook_with_its_launch_links():
+    readme = (ROOT / "README.md").read_text()
+    assert readme_table() in readme
+    for name in NAMES:
+        assert nbtemplate.launch_links(name) in readme
+
+
+def test_checkpoints_and_sample_ship_as_package_data():
+    text = (ROOT / "pyproject.toml").read_text()
+    assert '"helpers.checkpoints" = ["*.pt", "*.json"]' in text and '"helpers.assets" = ["*.npz"' in text
+    assert list((ROOT / "helpers" / "checkpoints").glob("*.pt")) and list((ROOT / "helpers" / "assets").glob("*.npz"))
+    assert "pip install --no-deps ." in (ROOT / "binder" / "postBuild").read_text()
+
+
+def test_notebook_09_summary_agrees_with_the_benchmark():
+    from helpers.summary import summary_table
+
+    results = json.loads((ROOT / "benchmarks" / "results" / "evaluation.json").read_text())
+    outputs = [o for c in code_cells(load("09_evaluation.ipynb")) for o in c.outputs
+               if "text/markdown" in o.get("data", {})]
+    assert len(outputs) == 1
+    assert outputs[0]["data"]["text/markdown"] == summary_table(results)
+
+
+def test_notebook_memory_is_recorded_and_under_binders_limit():
+    res = json.loads((ROOT / "benchmarks" / "results" / "notebooks.json").read_text())
+    assert sorted(res["quick"]) == NAMES
+    assert all(row["peak_mb"] < 2048 for row in res["quick"].values())

@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._compat import torch_load
 from .data import iterate_batches, load_dataset, to_float
 
 
@@ -54,7 +55,7 @@ def load_classifier(dataset: str = "fashion-mnist", device="cpu") -> Classifier:
     if not path.is_file():
         raise ValueError(f"no shipped classifier for dataset={dataset!r}; train one with "
                          f"python -m helpers.classifier --dataset {dataset}")
-    obj = torch.load(path, map_location="cpu", weights_only=True)
+    obj = torch_load(path)
     model = Classifier(**obj["config"])
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in obj["weights"].items()})
     model.metadata = obj["metadata"]

@@ -17,6 +17,7 @@ from pathlib import Path
 import torch
 
 from ._checks import check_choice
+from ._compat import torch_load
 from .schedules import DiffusionSchedule
 from .unet import UNet
 
@@ -75,7 +76,7 @@ def load_checkpoint(path, device="cpu", weights: str = "ema"):
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        obj = torch_load(path)
     except Exception as exc:
         raise CheckpointError(f"checkpoint {path} could not be read (corrupt or not a torch file): "
                               f"{exc.__class__.__name__}") from None

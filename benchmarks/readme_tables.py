@@ -50,9 +50,9 @@ def table_quality() -> str | None:
     files = sorted(RESULTS.glob("quality-*.json"))
     if not files:
         return None
-    lines = ["| checkpoint | epochs | train minutes (hardware) | sampler | guidance s | FID (classifier) | "
+    lines = ["| checkpoint | epochs | train minutes (hardware) | sampler | guidance s | n | FID (classifier) | "
              "floor | grain | class accuracy (classifier on real test) |",
-             "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | --- |"]
+             "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
     footers = []
     for f in files:
         res = json.loads(f.read_text())
@@ -60,7 +60,7 @@ def table_quality() -> str | None:
             acc = (f"{row['accuracy']:.1%} ({res['classifier_test_accuracy']:.1%})" if "accuracy" in row else "—")
             s = "—" if row["guidance_scale"] is None else f"{row['guidance_scale']:g}"
             lines.append(f"| {res['model']} | {res['epochs']} | {res['train_minutes']:.0f} ({res['train_hardware']}) | "
-                         f"{res['sampler']} | {s} | {row['fid']:.2f} | {res['references']['floor']:.2f} | "
+                         f"{res['sampler']} | {s} | {row['n']:,} | {row['fid']:.2f} | {res['references']['floor']:.2f} | "
                          f"{res['references']['grain']:.2f} | {acc} |")
         footers.append(f"`{res['command']}` ({res['hardware']}, {res.get('date', '')}, n = {res['rows'][0]['n']})")
     return "\n".join(lines) + "\n\nCommands: " + "; ".join(footers) + "."

@@ -60,8 +60,8 @@ def table_quality() -> str | None:
             acc = (f"{row['accuracy']:.1%} ({res['classifier_test_accuracy']:.1%})" if "accuracy" in row else "—")
             s = "—" if row["guidance_scale"] is None else f"{row['guidance_scale']:g}"
             lines.append(f"| {res['model']} | {res['epochs']} | {res['train_minutes']:.0f} ({res['train_hardware']}) | "
-                         f"{res['sampler']} | {s} | {row['n']:,} | {row['fid']:.2f} | {res['references']['floor']:.2f} | "
-                         f"{res['references']['grain']:.2f} | {acc} |")
+                         f"{res['sampler']} | {s} | {row['n']:,} | {row['fid']:.2f} | "
+                         f"{res['references']['floor']:.2f} | {res['references']['grain']:.2f} | {acc} |")
         footers.append(f"`{res['command']}` ({res['hardware']}, {res.get('date', '')}, n = {res['rows'][0]['n']})")
     return "\n".join(lines) + "\n\nCommands: " + "; ".join(footers) + "."
 

@@ -3,10 +3,11 @@ model) on N DDIM samples, beside the real-image references at the same N.
 
     python -m benchmarks.quality --model fashion-mnist-cfg --n 2000 --steps 50 --guidance 3
     python -m benchmarks.quality --checkpoint runs/fmnist-cfg/model.pt --n 2000
-    python -m benchmarks.quality --model fashion-mnist-cfg --guidance 3 --recompute-eps
+    python -m benchmarks.quality --model fashion-mnist-cfg --guidance 3 --keep-model-eps
 
-Writes benchmarks/results/quality-<name>.json (quality-<name>-recompute-eps.json with --recompute-eps:
-ε̂ re-derived from the clipped x̂_0 at each step, diffusers' use_clipped_model_output=True).
+Writes benchmarks/results/quality-<name>.json. The sampler re-derives ε̂ from the clipped x̂_0 at each
+step (``recompute_eps=True``, the default); ``--keep-model-eps`` keeps the model's ε̂ (diffusers'
+default, use_clipped_model_output=False) and writes quality-<name>-model-eps.json.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from helpers.metrics import QualityEvaluator
 from helpers.pretrained import load_checkpoint, load_pretrained
 
 
-def evaluate(model, schedule, metadata, n, steps, guidances, seed=0, batch=500, evaluator=None, recompute_eps=False):
+def evaluate(model, schedule, metadata, n, steps, guidances, seed=0, batch=500, evaluator=None, recompute_eps=True):
     ev = evaluator or QualityEvaluator(metadata["dataset"])
     rows = []
     for s in guidances:
@@ -49,8 +50,8 @@ def main(argv=None):
     p.add_argument("--guidance", type=float, nargs="*", default=[3.0])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=500)
-    p.add_argument("--recompute-eps", action="store_true",
-                   help="re-derive eps from the clipped x0 at each DDIM step (use_clipped_model_output)")
+    p.add_argument("--keep-model-eps", action="store_true",
+                   help="keep the model's eps after clipping x0 (diffusers' default) instead of re-deriving it")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -62,15 +63,15 @@ def main(argv=None):
         name = Path(args.checkpoint).stem
     print(f"hardware: {hardware()}")
     rows, ev = evaluate(model, schedule, metadata, args.n, args.steps, args.guidance, args.seed, args.batch,
-                        recompute_eps=args.recompute_eps)
+                        recompute_eps=not args.keep_model_eps)
     refs = {k: round(v, 3) for k, v in ev.references(args.n, seed=args.seed).items()}
     print("references:", refs)
     clf = ev.classifier.metadata
-    suffix = "-recompute-eps" if args.recompute_eps else ""
+    suffix = "-model-eps" if args.keep_model_eps else ""
     write_results(f"quality-{name}{suffix}", {
         "model": name, "epochs": metadata.get("epochs"), "train_minutes": metadata.get("train_minutes"),
         "train_hardware": metadata.get("hardware"), "sampler": f"DDIM, {args.steps} steps, trailing, eta=0"
-        + (", ε̂ from clipped x̂_0" if args.recompute_eps else ""),
+        + (", model's ε̂ kept after clipping" if args.keep_model_eps else ""),
         "references": refs, "classifier_test_accuracy": clf["test_accuracy"], "rows": rows,
     })
 

@@ -46,13 +46,27 @@ def table_compare_styles() -> str | None:
     return "\n".join(lines) + footer
 
 
+def _quality_bar(row: dict, res: dict) -> str:
+    """Issue 4's bars at n = 2,000: FID below the grain reference; at s = 3, accuracy >= 95% and >= the
+    classifier's own on real test images."""
+    if row["n"] < 2000:
+        return "— (n < 2,000)"
+    s = row.get("guidance_scale")
+    if s in (None, 1):  # the FID bar is for plain (unguided) sampling
+        return f"FID < grain: {'yes' if row['fid'] < res['references']['grain'] else 'no'}"
+    if s == 3 and "accuracy" in row:
+        ok = row["accuracy"] >= max(0.95, res["classifier_test_accuracy"])
+        return f"accuracy ≥ 95% and ≥ classifier: {'yes' if ok else 'no'}"
+    return "—"
+
+
 def table_quality() -> str | None:
     files = sorted(RESULTS.glob("quality-*.json"))
     if not files:
         return None
     lines = ["| checkpoint | epochs | train minutes (hardware) | sampler | guidance s | n | FID (classifier) | "
-             "floor | grain | class accuracy (classifier on real test) |",
-             "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]
+             "floor | grain | class accuracy (classifier on real test) | bar met |",
+             "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
     footers = []
     for f in files:
         res = json.loads(f.read_text())
@@ -61,7 +75,8 @@ def table_quality() -> str | None:
             s = "—" if row["guidance_scale"] is None else f"{row['guidance_scale']:g}"
             lines.append(f"| {res['model']} | {res['epochs']} | {res['train_minutes']:.0f} ({res['train_hardware']}) | "
                          f"{res['sampler']} | {s} | {row['n']:,} | {row['fid']:.2f} | "
-                         f"{res['references']['floor']:.2f} | {res['references']['grain']:.2f} | {acc} |")
+                         f"{res['references']['floor']:.2f} | {res['references']['grain']:.2f} | {acc} | "
+                         f"{_quality_bar(row, res)} |")
         footers.append(f"`{res['command']}` ({res['hardware']}, {res.get('date', '')}, n = {res['rows'][0]['n']})")
     return "\n".join(lines) + "\n\nCommands: " + "; ".join(footers) + "."
 

@@ -312,7 +312,7 @@ def ddim_timesteps(T: int, steps: int, spacing: str = "trailing") -> torch.Tenso
 
 def ddim_step(schedule: DiffusionSchedule, x_t: torch.Tensor, t, t_prev, eps: torch.Tensor, eta: float = 0.0,
               noise: torch.Tensor | None = None, clip_x0: bool = True, generator: torch.Generator | None = None,
-              recompute_eps: bool = False, return_x0: bool = False):
+              recompute_eps: bool = True, return_x0: bool = False):
     """One DDIM step x_t → x_{t_prev} (Song et al. 2021, eq. 12) with t_prev < t; ``t_prev=-1`` means ᾱ = 1:
 
     x̂_0 = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t  (clipped to [−1, 1] if ``clip_x0``),
@@ -324,9 +324,12 @@ def ddim_step(schedule: DiffusionSchedule, x_t: torch.Tensor, t, t_prev, eps: to
     ``ddim_invert``. ``t``, ``t_prev``: ints or LongTensors [B]. ``noise`` (z) is drawn
     with ``generator`` only when η > 0. With ``return_x0=True`` returns ``(x_prev, x̂_0)``.
 
-    Clipping follows diffusers' ``DDIMScheduler.step`` (``clip_sample=True``): x̂_0 is clipped but the
-    direction term keeps the model's ε̂; diffusers recomputes ε̂ from the clipped x̂_0 only with
-    ``use_clipped_model_output=True``, our ``recompute_eps=True``.
+    With ``clip_x0``, the direction term uses ε̂ re-derived from the clipped x̂_0,
+    ε̂ ← (x_t − √ᾱ_t x̂_0)/√(1−ᾱ_t), so that x̂_0 and ε̂ still add up to x_t (``recompute_eps=True``, the
+    default; OpenAI's guided-diffusion/GLIDE, diffusers' ``use_clipped_model_output=True``). This is also
+    what DDPM's clipped posterior mean does, so η = 1 over all T stays the DDPM step. ``recompute_eps=False``
+    keeps the model's ε̂ (diffusers' default): under guidance the unclipped ε̂ pushes pixels past the
+    clip at every step and samples wash out (README, "Decisions").
     """
     check_image_batch(x_t, "x_t")
     check_same_shape(x_t, eps, "x_t", "eps")
@@ -373,7 +376,7 @@ def _ddim_pairs(T: int, steps: int, spacing: str, final_alpha_one: bool | None):
 def ddim_sample(model, schedule: DiffusionSchedule, x_T: torch.Tensor, steps: int = 50, eta: float = 0.0,
                 spacing: str = "trailing", y=None, guidance_scale: float = 1.0, clip_x0: bool = True,
                 generator: torch.Generator | None = None, return_trajectory: bool = False, progress: bool = False,
-                final_alpha_one: bool | None = None, recompute_eps: bool = False, trajectory_every: int = 1):
+                final_alpha_one: bool | None = None, recompute_eps: bool = True, trajectory_every: int = 1):
     """DDIM sampling along τ = ``ddim_timesteps(T, steps, spacing)``: ``ddim_step`` from each τ_i to τ_{i+1}.
 
     After the last entry the step goes to t_prev = −1 (ᾱ = 1), so x_0 = x̂_0 carries no leftover
@@ -383,7 +386,8 @@ def ddim_sample(model, schedule: DiffusionSchedule, x_T: torch.Tensor, steps: in
     diffusers' ``set_alpha_to_one=False``).
 
     η = 0 is deterministic given x_T; η = 1 with steps = T is DDPM with the posterior variance.
-    ε̂ comes from ``cfg_eps``. ``return_trajectory``/``trajectory_every`` as in ``ddpm_sample``
+    ε̂ comes from ``cfg_eps``; ``clip_x0``/``recompute_eps`` as in ``ddim_step``.
+    ``return_trajectory``/``trajectory_every`` as in ``ddpm_sample``
     (K = number of steps).
     """
     check_image_batch(x_T, "x_T")

@@ -196,10 +196,12 @@ def test_ddim_timesteps_report_sequence():
     assert ddim_timesteps(300, 7, "report").tolist() == [295, 253, 211, 169, 127, 85, 43, 1]
 
 
+@pytest.mark.parametrize("recompute", [True, False])
 @pytest.mark.parametrize("eta", [0.0, 1.0])
 @pytest.mark.parametrize("clip", [True, False])
 @pytest.mark.parametrize("spacing", ["trailing", "leading"])
-def test_ddim_step_matches_diffusers(linear1000, spacing, clip, eta):
+def test_ddim_step_matches_diffusers(linear1000, spacing, clip, eta, recompute):
+    # our recompute_eps is diffusers' use_clipped_model_output
     steps = 10
     sched = diffusers_ddim(linear1000, steps, spacing, clip)
     seq = ddim_timesteps(1000, steps, spacing)
@@ -209,23 +211,33 @@ def test_ddim_step_matches_diffusers(linear1000, spacing, clip, eta):
         expected_prev = int(seq[i + 1]) if i + 1 < steps else -1
         assert max(t_prev, -1) == expected_prev
         x_t, eps, z = 2 * randn(3, 2, 4, 4, seed=i), randn(3, 2, 4, 4, seed=100 + i), randn(3, 2, 4, 4, seed=200 + i)
-        theirs = sched.step(eps, t, x_t, eta=eta, variance_noise=z)
-        ours, x0 = ddim_step(linear1000, x_t, t, expected_prev, eps, eta=eta, noise=z, clip_x0=clip, return_x0=True)
+        theirs = sched.step(eps, t, x_t, eta=eta, variance_noise=z, use_clipped_model_output=recompute)
+        ours, x0 = ddim_step(linear1000, x_t, t, expected_prev, eps, eta=eta, noise=z, clip_x0=clip,
+                             recompute_eps=recompute, return_x0=True)
         torch.testing.assert_close(x0, theirs.pred_original_sample, rtol=2e-5, atol=2e-5)
         torch.testing.assert_close(ours, theirs.prev_sample, rtol=1e-5, atol=2e-5)
     if not clip:  # the last step lands on ᾱ = 1: x_prev is x̂_0 itself, whatever η
         torch.testing.assert_close(ours, x0, rtol=0, atol=1e-6)
 
 
-def test_ddim_step_recompute_eps_matches_use_clipped_model_output(linear1000):
+def test_ddim_step_default_recomputes_eps_from_clipped_x0(linear1000):
     sched = diffusers_ddim(linear1000, 20, "trailing", True)
     t = int(sched.timesteps[3])
     x_t, eps, z = 3 * randn(2, 1, 5, 5, seed=1), randn(2, 1, 5, 5, seed=2), randn(2, 1, 5, 5, seed=3)
     theirs = sched.step(eps, t, x_t, eta=0.5, variance_noise=z, use_clipped_model_output=True).prev_sample
-    ours = ddim_step(linear1000, x_t, t, t - 50, eps, eta=0.5, noise=z, recompute_eps=True)
-    plain = ddim_step(linear1000, x_t, t, t - 50, eps, eta=0.5, noise=z)
+    theirs_plain = sched.step(eps, t, x_t, eta=0.5, variance_noise=z).prev_sample
+    ours = ddim_step(linear1000, x_t, t, t - 50, eps, eta=0.5, noise=z)
+    plain = ddim_step(linear1000, x_t, t, t - 50, eps, eta=0.5, noise=z, recompute_eps=False)
     torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(plain, theirs_plain, rtol=1e-5, atol=1e-5)
     assert not torch.allclose(ours, plain, atol=1e-3)  # the inputs were chosen so that clipping bites
+    # the re-derived ε̂ and the clipped x̂_0 reconstruct x_t exactly (the model's ε̂ does not)
+    _, x0 = ddim_step(linear1000, x_t, t, t - 50, eps, return_x0=True)
+    a = linear1000.alphas_cumprod[t]
+    eps_used = (x_t - a.sqrt() * x0) / (1 - a).sqrt()
+    at_t = ddim_step(linear1000, x_t, t, t, eps)  # a step to the same time returns √ᾱ x̂_0 + √(1−ᾱ) ε̂_used
+    torch.testing.assert_close(at_t, x_t, rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(eps_used, eps, atol=1e-3)
 
 
 @pytest.mark.parametrize("spacing", ["trailing", "leading"])
@@ -236,7 +248,8 @@ def test_ddim_sample_matches_diffusers_loop(linear1000, spacing):
     g = torch.Generator().manual_seed(5)
     x = x_T
     for t in sched.timesteps:
-        x = sched.step(model(x, t.reshape(1)), int(t), x, eta=1.0, generator=g).prev_sample
+        x = sched.step(model(x, t.reshape(1)), int(t), x, eta=1.0, generator=g,
+                       use_clipped_model_output=True).prev_sample
     ours = ddim_sample(model, linear1000, x_T, steps=20, eta=1.0, spacing=spacing,
                        generator=torch.Generator().manual_seed(5))
     torch.testing.assert_close(ours, x, rtol=1e-5, atol=1e-5)
@@ -253,7 +266,7 @@ def test_ddim_eta1_step_is_ddpm_posterior_step(report300, t, clip):
         3, 1, 4, 4, seed=3, dtype=F64)
     ddpm = ddpm_step(report300, x_t, t, eps, noise=z, clip_x0=clip, variance="posterior")
     # with clipping, DDPM's mean is a mix of the clipped x̂_0 and x_t, i.e. uses the ε̂ implied by the clip
-    ddim = ddim_step(report300, x_t, t, t - 1, eps, eta=1.0, noise=z, clip_x0=clip, recompute_eps=clip)
+    ddim = ddim_step(report300, x_t, t, t - 1, eps, eta=1.0, noise=z, clip_x0=clip)
     torch.testing.assert_close(ddim, ddpm, rtol=1e-10, atol=1e-10)
 
 

@@ -124,3 +124,66 @@ def test_notebook_memory_is_recorded_and_under_binders_limit():
     res = json.loads((ROOT / "benchmarks" / "results" / "notebooks.json").read_text())
     assert sorted(res["quick"]) == NAMES
     assert all(row["peak_mb"] < 2048 for row in res["quick"].values())
+
+
+def _readme_tables():
+    sys.path.insert(0, str(ROOT))
+    import benchmarks.readme_tables as readme_tables
+
+    return readme_tables
+
+
+def test_readme_results_tables_are_generated_from_the_results_files():
+    rt = _readme_tables()
+    readme = (ROOT / "README.md").read_text()
+    for name, make in rt.TABLES.items():
+        table = make()
+        block = re.search(rf"<!-- results:{name} -->\n(.*?)<!-- /results:{name} -->", readme, re.S)
+        assert block, f"README has no results:{name} block"
+        assert block.group(1) == ("" if table is None else table + "\n"), f"README table {name} is stale"
+
+
+@pytest.mark.parametrize("row, verdict", [
+    ({"n": 2000, "guidance_scale": 1.0, "fid": 30.0}, "FID < grain: yes"),
+    ({"n": 2000, "guidance_scale": None, "fid": 40.0}, "FID < grain: no"),
+    ({"n": 500, "guidance_scale": 1.0, "fid": 1.0}, "— (n < 2,000)"),
+    ({"n": 2000, "guidance_scale": 3.0, "fid": 90.0, "accuracy": 0.96}, "accuracy ≥ 95% and ≥ classifier: no"),
+    ({"n": 2000, "guidance_scale": 3.0, "fid": 90.0, "accuracy": 0.94}, "accuracy ≥ 95% and ≥ classifier: no"),
+    ({"n": 2000, "guidance_scale": 3.0, "fid": 90.0, "accuracy": 0.99}, "accuracy ≥ 95% and ≥ classifier: yes"),
+    ({"n": 2000, "guidance_scale": 5.0, "fid": 9.0, "accuracy": 0.99}, "—"),
+])
+def test_quality_bar_verdicts(row, verdict):
+    res = {"references": {"floor": 4.0, "grain": 37.5}, "classifier_test_accuracy": 0.97}
+    assert _readme_tables()._quality_bar(row, res) == verdict
+
+
+def test_builder_keeps_outputs_only_when_no_code_cell_changed(tmp_path, monkeypatch):
+    monkeypatch.setattr(nbtemplate, "NOTEBOOKS", tmp_path)
+    name = "01_noise_schedules.ipynb"
+    path = nbtemplate.write(name, [nbtemplate.md("one"), nbtemplate.code("x = 1\nx")])
+    nb = nbformat.read(path, as_version=4)
+    code = code_cells(nb)[0]
+    code.outputs = [nbformat.v4.new_output("execute_result", {"text/plain": "1"}, execution_count=1)]
+    code.execution_count = 1
+    nbformat.write(nb, path)
+
+    nbtemplate.write(name, [nbtemplate.md("one, reworded"), nbtemplate.code("x = 1\nx")])
+    nb = nbformat.read(path, as_version=4)
+    assert nb.cells[1].source == "one, reworded"
+    assert code_cells(nb)[0].outputs[0]["data"]["text/plain"] == "1" and code_cells(nb)[0].execution_count == 1
+
+    nbtemplate.write(name, [nbtemplate.md("one, reworded"), nbtemplate.code("x = 2\nx")])
+    assert code_cells(nbformat.read(path, as_version=4))[0].outputs == []
+
+
+def test_notebook_08_guidance_sweep_agrees_with_the_benchmark():
+    # notebook 08 says `python -m benchmarks.sampling_quality --n 160` reproduces its numbers exactly
+    results = json.loads((ROOT / "benchmarks" / "results" / "sampling_quality.json").read_text())
+    text = "".join(o.get("text", "") for c in code_cells(load("08_classifier_free_guidance.ipynb")) for o in c.outputs)
+    printed = {float(s): (float(fid), float(acc))
+               for s, fid, acc in re.findall(r"^s = ([\d.]+): FID +([\d.]+), accuracy ([\d.]+)", text, re.M)}
+    assert results["n"] == 160 and results["guidance_sweep"]["steps"] == 20
+    rows = {r["guidance_scale"]: r for r in results["guidance_sweep"]["rows"]}
+    assert printed and sorted(printed) == sorted(rows)
+    for s, (fid, acc) in printed.items():
+        assert fid == pytest.approx(rows[s]["fid"], abs=0.006) and acc == pytest.approx(rows[s]["accuracy"], abs=0.006)

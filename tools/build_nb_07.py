@@ -65,7 +65,10 @@ $$
 $$
 
 $\eta = 0$ is deterministic (DDIM proper, a discretised ODE). $\eta = 1$ with $t' = t-1$ gives
-$\sigma_t^2 = \tilde\beta_t$, and the step is exactly DDPM's. Any $t' < t$ is allowed, so a sampler can visit
+$\sigma_t^2 = \tilde\beta_t$, and the step is exactly DDPM's. When $\hat x_0$ is clipped to $[-1, 1]$ (the default),
+`ddim_step` re-derives $\hat\varepsilon = (x_t - \sqrt{\bar\alpha_t}\,\hat x_0)/\sqrt{1-\bar\alpha_t}$ from the clipped
+$\hat x_0$ before it steps, so the pair still adds up to $x_t$ (`recompute_eps=True`; notebook 08 shows why this
+matters under guidance); DDPM's clipped step does the same implicitly, so the equality with DDPM survives clipping. Any $t' < t$ is allowed, so a sampler can visit
 a short sub-sequence $\tau$ of the $T$ indices.
 """),
     code(r"""

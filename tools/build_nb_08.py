@@ -24,6 +24,7 @@ unconditional prediction.
 - the guidance formula, its two conventions ($s$ and $w = s - 1$), and `cfg_eps`;
 - what the scale does to samples: a class × scale grid from the same noise;
 - the trade-off in numbers: class accuracy and FID in classifier space against the scale;
+- why a guided DDIM step must re-derive $\hat\varepsilon$ from the clipped $\hat x_0$;
 - a widget to choose class, scale and number of steps.
 
 [Conventions](../README.md#conventions): `guidance_scale` $s$ as in diffusers, $s = 1$ plain conditional,
@@ -36,7 +37,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from helpers import QUICK, cfg_eps, q_sample, quick_or_full, sample_images
-from helpers.data import FASHION_MNIST_CLASSES, load_dataset
+from helpers.data import FASHION_MNIST_CLASSES, load_dataset, to_float
 from helpers.metrics import QualityEvaluator, classifier_features
 from helpers.plotting import plot_image_table, show_source
 from helpers.pretrained import load_pretrained
@@ -212,7 +213,54 @@ a few typical images per class. At very large $s$ even accuracy can fall again, 
 looking like any garment. Where the FID minimum sits depends on the model: the better the conditional model,
 the less guidance it needs.
 
-## 6. Choose class, scale and steps
+## 6. Guidance and the clipped $\hat x_0$
+
+Every sampler here clips $\hat x_0$ to $[-1, 1]$ (notebook 06). A DDIM step then builds
+$x_{t'} = \sqrt{\bar\alpha_{t'}}\,\hat x_0 + \sqrt{1-\bar\alpha_{t'}}\,\hat\varepsilon$ from two pieces that should still
+add up to $x_t$: $x_t = \sqrt{\bar\alpha_t}\,\hat x_0 + \sqrt{1-\bar\alpha_t}\,\hat\varepsilon$. After the clip they only do if
+$\hat\varepsilon$ is re-derived from the clipped $\hat x_0$,
+
+$$
+\hat\varepsilon \leftarrow \frac{x_t - \sqrt{\bar\alpha_t}\,\operatorname{clip}(\hat x_0)}{\sqrt{1-\bar\alpha_t}} ,
+$$
+
+which is what `ddim_step` does by default (`recompute_eps=True`; OpenAI's guided-diffusion does the same, and
+DDPM's clipped posterior mean does it implicitly). diffusers' `DDIMScheduler` keeps the model's $\tilde\varepsilon$
+unless asked (`use_clipped_model_output=True`). Without guidance the difference is small, because
+$\hat x_0$ rarely leaves $[-1, 1]$ by much. Guidance, though, pushes $\hat x_0$ far past the range at every step.
+With the model's $\tilde\varepsilon$ kept, the overshoot that the clip removed from $\hat x_0$ still sits in
+$\tilde\varepsilon$, and the step adds it back as if it were noise: where $\hat x_0$ is pushed below $-1$ (so
+$\tilde\varepsilon$ is too large), every step lifts pixels that should stay dark. The shapes swell, grow stray
+texture and lose their class, and the mean pixel value rises. Same noise, same scales, the two choices side by
+side (compare the mean pixel values with the real images'):
+"""),
+    code(r"""
+# NBVAL_IGNORE_OUTPUT
+pair_scales = [3.0, 5.0]
+columns, names = [], []
+for s in pair_scales:
+    for recompute in (True, False):
+        columns.append(guidance_grid(model, schedule, range(10), [s], steps=20, seed=0, recompute_eps=recompute)[:, 0])
+        names.append(f"s = {s:g}\n{'ε̂ re-derived' if recompute else 'model ε̂ kept'}")
+fig = plot_image_table(torch.stack(columns, dim=1), row_labels=FASHION_MNIST_CLASSES, col_labels=names, cell=1.05,
+                       title="20 DDIM steps, clipped x̂_0: ε̂ re-derived (default) or kept (diffusers' default)")
+"""),
+    code(r"""
+# NBVAL_IGNORE_OUTPUT
+for s in pair_scales:
+    for recompute in (True, False):
+        row, images = sample_quality(model, schedule, evaluator, n, steps=20, guidance_scale=s, seed=0, batch=64,
+                                     recompute_eps=recompute)
+        print(f"s = {s:g}, {'ε̂ re-derived' if recompute else 'model ε̂ kept'}: FID {row['fid']:7.2f}, "
+              f"accuracy {row['accuracy']:.2f}, mean pixel {images.mean():+.3f}")
+print(f"real test images: mean pixel {to_float(test.images[:n]).mean():+.3f}")
+"""),
+    md(r"""
+The re-derived $\hat\varepsilon$ is the default everywhere in `helpers`, including section 5 above; pass
+`recompute_eps=False` to any DDIM sampler to reproduce diffusers' default. (`python -m benchmarks.quality
+--keep-model-eps` measures it at 2,000 samples.)
+
+## 7. Choose class, scale and steps
 
 The widget samples eight images of the chosen class from the same eight noises, so only the setting changes
 them; each setting is sampled once and cached (a guided 20-step batch takes a few seconds on a CPU). Below it,
@@ -249,6 +297,8 @@ fig = plot_image_table(table, row_labels=[f"{st} steps" for st in steps_options]
 - The label changes $\hat\varepsilon$ only slightly; guidance amplifies that change.
 - Larger $s$: higher class accuracy, less diversity; FID has a minimum in between. Guided steps cost two
   network passes.
+- With $\hat x_0$ clipped, the step must use the $\hat\varepsilon$ re-derived from it (`recompute_eps=True`, the
+  default); keeping the guided $\tilde\varepsilon$ washes the samples out.
 
 Next: [09 · Evaluation](09_evaluation.ipynb).
 """),

@@ -99,7 +99,23 @@ def notebook(cells) -> nbformat.NotebookNode:
     return nb
 
 
+def _code_sources(nb) -> list:
+    return [c.source for c in nb.cells if c.cell_type == "code"]
+
+
 def write(name: str, cells) -> Path:
+    """Write notebook ``name`` from its builder's cells. When every code cell is unchanged (only prose was
+    edited), the stored outputs and metadata are kept, since running the same code again would only
+    reproduce them; any change to a code cell drops all outputs, and `make notebooks` must run it."""
     path = NOTEBOOKS / name
-    nbformat.write(notebook([launch_cell(name), *cells]), path)
+    nb = notebook([launch_cell(name), *cells])
+    if path.exists():
+        old = nbformat.read(path, as_version=4)
+        if _code_sources(old) == _code_sources(nb):
+            old_code = [c for c in old.cells if c.cell_type == "code"]
+            for cell, stored in zip((c for c in nb.cells if c.cell_type == "code"), old_code):
+                cell.outputs, cell.execution_count = stored.outputs, stored.execution_count
+                cell.metadata = stored.metadata
+            nb.metadata = old.metadata
+    nbformat.write(nb, path)
     return path

@@ -110,6 +110,7 @@ def export_training_checkpoint(ckpt: dict, path, metrics: dict | None = None, in
         "dataset": ckpt["data"]["name"], "data_source": ckpt["data"]["source"], "subset": ckpt["data"]["subset"],
         "classes": classes, "epochs": state["epoch"], "steps": state["step"],
         "train_minutes": round(state["train_seconds"] / 60, 2), "hardware": ckpt["hardware"],
+        "hardware_log": state.get("hardware_log", []),
         "parameters": ckpt["parameters"], "epoch_losses": state["epoch_losses"],
         "loss_curve": {"every": 100, "mean_loss": _chunk_means(state["losses"], 100)},
         "train_config": ckpt["config"], "ema_decay": config.ema_decay, "metrics": metrics or {},

@@ -141,6 +141,28 @@ def hardware_description(device: torch.device) -> str:
     return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
 
 
+def record_hardware(log: list, hardware: str, epoch: int, seconds: float) -> list:
+    """Add one finished epoch (1-based) to ``log``, a list of runs {hardware, first_epoch, last_epoch, seconds}.
+
+    A run resumed on other hardware (say epochs 1-12 on a CPU, 13-40 on a GPU) starts a new entry, so a
+    checkpoint's training time is never credited to the wrong machine.
+    """
+    if log and log[-1]["hardware"] == hardware and log[-1]["last_epoch"] == epoch - 1:
+        log[-1]["last_epoch"] = epoch
+        log[-1]["seconds"] += seconds
+    else:
+        log.append({"hardware": hardware, "first_epoch": epoch, "last_epoch": epoch, "seconds": seconds})
+    return log
+
+
+def describe_hardware(log: list) -> str:
+    """One line for a hardware log: the hardware alone, or each run with its epochs and minutes."""
+    if len(log) == 1:
+        return log[0]["hardware"]
+    return "; ".join(f"{r['hardware']}: epochs {r['first_epoch']}-{r['last_epoch']}, {r['seconds'] / 60:.1f} min"
+                     for r in log)
+
+
 def build_model(config: TrainConfig, in_channels: int, num_classes: int | None) -> UNet:
     kwargs = dict(config.model)
     kwargs.setdefault("in_channels", in_channels)
@@ -187,7 +209,7 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
     gen = torch.Generator().manual_seed(config.seed)
     use_amp = dev.type == "cuda"
     scaler = cuda_grad_scaler() if use_amp else None
-    state = {"epoch": 0, "step": 0, "losses": [], "epoch_losses": [], "train_seconds": 0.0}
+    state = {"epoch": 0, "step": 0, "losses": [], "epoch_losses": [], "train_seconds": 0.0, "hardware_log": []}
 
     if resume and os.path.exists(checkpoint_path):
         ckpt = torch_load(checkpoint_path)
@@ -201,12 +223,16 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
         gen.set_state(ckpt["rng"]["generator"])
         torch.set_rng_state(ckpt["rng"]["torch"])
         state = ckpt["state"]
+        if "hardware_log" not in state and state["epoch"] > 0:  # written before the log existed: one run
+            state["hardware_log"] = [{"hardware": ckpt.get("hardware", "unknown"), "first_epoch": 1,
+                                      "last_epoch": state["epoch"], "seconds": state["train_seconds"]}]
         log(f"resumed from {checkpoint_path} at epoch {state['epoch']}")
 
     steps_per_epoch = images.shape[0] // config.batch_size
     if config.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
     ckpt = None
+    hardware = hardware_description(dev)
     start = time.time()
     for epoch in range(state["epoch"], config.epochs):
         model.train()
@@ -252,7 +278,9 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
             bar.update()
         bar.close()
         state["epoch"] = epoch + 1
-        state["train_seconds"] += time.time() - t0
+        seconds = time.time() - t0
+        state["train_seconds"] += seconds
+        record_hardware(state.setdefault("hardware_log", []), hardware, state["epoch"], seconds)
         state["epoch_losses"].append(epoch_loss / max(1, done))
         ckpt = {
             "config": asdict(config),
@@ -263,7 +291,7 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
             "state": state,
             "data": {"name": data.name, "source": data.source, "subset": data.subset, "n": int(images.shape[0]),
                      "classes": list(data.classes)},
-            "hardware": hardware_description(dev),
+            "hardware": describe_hardware(state["hardware_log"]),
             "parameters": count_parameters(model),
         }
         _atomic_save(ckpt, checkpoint_path)
@@ -294,4 +322,4 @@ def heldout_loss(model: nn.Module, schedule: DiffusionSchedule, images: torch.Te
 
 
 __all__ = ["EMA", "TrainConfig", "TrainingDiverged", "diffusion_loss", "drop_labels", "heldout_loss", "train",
-           "choose_device", "build_model"]
+           "choose_device", "build_model", "record_hardware", "describe_hardware"]

@@ -7,7 +7,16 @@ import torch
 
 from helpers.data import ImageDataset, sample_images
 from helpers.schedules import DiffusionSchedule
-from helpers.training import EMA, TrainConfig, TrainingDiverged, diffusion_loss, drop_labels, train
+from helpers.training import (
+    EMA,
+    TrainConfig,
+    TrainingDiverged,
+    describe_hardware,
+    diffusion_loss,
+    drop_labels,
+    record_hardware,
+    train,
+)
 from helpers.unet import UNet
 
 TINY = {"style": "modern", "base_channels": 16, "channel_mult": (1, 2), "depth": 1, "attention": False}
@@ -103,6 +112,49 @@ def test_resume_matches_uninterrupted_run(tmp_path, tiny_data):
     for k, v in full["ema"]["model"].items():
         assert torch.equal(v, resumed["ema"]["model"][k]), k
     assert full["state"]["losses"] == resumed["state"]["losses"]
+
+
+def test_resume_on_other_hardware_keeps_each_run_apart(tmp_path, tiny_data, monkeypatch):
+    import helpers.training as training
+
+    path = tmp_path / "run.pt"
+    monkeypatch.setattr(training, "hardware_description", lambda dev: "machine A")
+    one = train(_config(2), path, progress=False, data=tiny_data, log=lambda m: None)
+    assert one["hardware"] == "machine A"
+    assert [(r["first_epoch"], r["last_epoch"]) for r in one["state"]["hardware_log"]] == [(1, 2)]
+    monkeypatch.setattr(training, "hardware_description", lambda dev: "machine B")
+    two = train(_config(3), path, resume=True, progress=False, data=tiny_data, log=lambda m: None)
+    runs = two["state"]["hardware_log"]
+    assert [(r["hardware"], r["first_epoch"], r["last_epoch"]) for r in runs] == [
+        ("machine A", 1, 2), ("machine B", 3, 3)]
+    assert sum(r["seconds"] for r in runs) == pytest.approx(two["state"]["train_seconds"])
+    assert two["hardware"].startswith("machine A: epochs 1-2, ") and "; machine B: epochs 3-3, " in two["hardware"]
+
+
+def test_resume_of_a_checkpoint_without_hardware_log_credits_its_epochs(tmp_path, tiny_data, monkeypatch):
+    import helpers.training as training
+
+    path = tmp_path / "run.pt"
+    monkeypatch.setattr(training, "hardware_description", lambda dev: "old CPU")
+    old = train(_config(1), path, progress=False, data=tiny_data, log=lambda m: None)
+    del old["state"]["hardware_log"]  # as written before the log existed
+    torch.save(old, path)
+    monkeypatch.setattr(training, "hardware_description", lambda dev: "new GPU")
+    new = train(_config(2), path, resume=True, progress=False, data=tiny_data, log=lambda m: None)
+    assert [(r["hardware"], r["first_epoch"], r["last_epoch"]) for r in new["state"]["hardware_log"]] == [
+        ("old CPU", 1, 1), ("new GPU", 2, 2)]
+    assert new["state"]["hardware_log"][0]["seconds"] == old["state"]["train_seconds"]
+
+
+def test_record_hardware_merges_only_consecutive_epochs_on_one_machine():
+    log = record_hardware([], "A", 1, 60.0)
+    record_hardware(log, "A", 2, 60.0)
+    record_hardware(log, "B", 3, 6.0)
+    record_hardware(log, "A", 4, 60.0)
+    assert [(r["hardware"], r["first_epoch"], r["last_epoch"], r["seconds"]) for r in log] == [
+        ("A", 1, 2, 120.0), ("B", 3, 3, 6.0), ("A", 4, 4, 60.0)]
+    assert describe_hardware(log[:1]) == "A"
+    assert describe_hardware(log) == "A: epochs 1-2, 2.0 min; B: epochs 3-3, 0.1 min; A: epochs 4-4, 1.0 min"
 
 
 def test_checkpoint_written_atomically_and_loads_weights_only(tmp_path, tiny_data):

@@ -127,7 +127,8 @@ def test_notebook_memory_is_recorded_and_under_binders_limit():
 
 
 def _readme_tables():
-    sys.path.insert(0, str(ROOT))
+    if str(ROOT) not in sys.path:  # benchmarks/ is a folder of scripts beside the package, not installed
+        sys.path.insert(0, str(ROOT))
     import benchmarks.readme_tables as readme_tables
 
     return readme_tables

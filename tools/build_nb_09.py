@@ -89,7 +89,10 @@ A Fréchet distance is estimated from $n$ samples, and the estimate is biased up
 feature dimensions over $n$: even real images score above 0. So every score gets references computed by the
 same code at the same $n$:
 
-- **floor**: $n$ real *training* images against the test set, the best a sampler could do at this $n$;
+- **floor**: $n$ real *training* images, drawn at random, against the test set: what a perfect sampler
+  scores at this $n$, up to the luck of the draw. A random draw does not hold every class equally often,
+  and at small $n$ that alone moves the score a lot, so class-balanced samples (the conditional sweeps
+  below draw every class equally often, as the test set holds them) can land below it;
 - **grain**: the same images with $\mathcal N(0, 0.05^2)$ pixel noise, a visible but mild defect;
 - **blur**: the same images blurred with a Gaussian of $\sigma = 1$ pixel.
 

@@ -238,8 +238,10 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
         model.train()
         order_gen = torch.Generator().manual_seed(config.seed * 100003 + epoch)  # data order per epoch
         batches = iterate_batches(images.shape[0], config.batch_size, generator=order_gen)
+        # At most one refresh a second: in Jupyter every refresh is several widget messages, and a flood of
+        # them can overflow the kernel's output queue before nbval reads it (notebook 05 timed out so).
         bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress,
-                   leave=False)
+                   leave=False, mininterval=1.0)
         t0, epoch_loss, done = time.time(), 0.0, 0
         for i, idx in enumerate(batches):
             if i >= steps_per_epoch or (time_limit is not None and time.time() - start > time_limit):
@@ -274,7 +276,7 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
             epoch_loss += loss.item()
             done += 1
             bar.set_postfix(loss=f"{loss.item():.4f}",
-                            img_s=f"{(i + 1) * config.batch_size / (time.time() - t0):.0f}")
+                            img_s=f"{(i + 1) * config.batch_size / (time.time() - t0):.0f}", refresh=False)
             bar.update()
         bar.close()
         state["epoch"] = epoch + 1

@@ -188,3 +188,56 @@ def test_notebook_08_guidance_sweep_agrees_with_the_benchmark():
     assert printed and sorted(printed) == sorted(rows)
     for s, (fid, acc) in printed.items():
         assert fid == pytest.approx(rows[s]["fid"], abs=0.006) and acc == pytest.approx(rows[s]["accuracy"], abs=0.006)
+
+
+def _helpers_imports(nb) -> dict:
+    """Name → object for every ``from helpers… import name`` in the notebook's code cells."""
+    import ast
+    import importlib
+
+    names = {}
+    for cell in code_cells(nb):
+        lines = cell.source.splitlines()
+        try:  # IPython magics (%matplotlib) are not Python
+            tree = ast.parse("\n".join("" if ln.lstrip().startswith("%") else ln for ln in lines))
+        except SyntaxError:  # the Colab installer: a magic is the whole body of an if
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "helpers":
+                module = importlib.import_module(node.module)
+                for alias in node.names:
+                    names[alias.asname or alias.name] = getattr(module, alias.name)
+    return names
+
+
+def _resolve(expr: str, names: dict):
+    """``q_sample``, ``UNet._build_seed`` (names the notebook imported) or ``helpers.unet._ResBlock``."""
+    import importlib
+
+    parts = expr.split(".")
+    if parts[0] == "helpers":
+        obj, parts = importlib.import_module(".".join(parts[:2])), parts[2:]
+    else:
+        obj, parts = names[parts[0]], parts[1:]
+    for part in parts:
+        obj = getattr(obj, part)
+    return obj
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_shown_source_is_the_current_source(name):
+    """Quick-mode nbval compares only marked cells, so a ``show_source`` output could go stale unseen."""
+    import ast
+
+    from helpers.plotting import show_source
+
+    nb = load(name)
+    names = _helpers_imports(nb)
+    for cell in code_cells(nb):
+        src = cell.source.strip()
+        if not src.startswith("show_source("):
+            continue
+        call = ast.parse(src).body[0].value
+        objs = [_resolve(ast.unparse(arg), names) for arg in call.args]
+        stored = [o["data"]["text/markdown"] for o in cell.outputs if "text/markdown" in o.get("data", {})]
+        assert stored == [show_source(*objs).data], f"{name}: stale output of {src}: run make notebooks NB={name[:2]}"

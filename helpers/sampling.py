@@ -329,7 +329,7 @@ def ddim_step(schedule: DiffusionSchedule, x_t: torch.Tensor, t, t_prev, eps: to
     default; OpenAI's guided-diffusion/GLIDE, diffusers' ``use_clipped_model_output=True``). This is also
     what DDPM's clipped posterior mean does, so η = 1 over all T stays the DDPM step. ``recompute_eps=False``
     keeps the model's ε̂ (diffusers' default): under guidance the unclipped ε̂ pushes pixels past the
-    clip at every step and samples wash out (README, "Decisions").
+    clip at every step and samples wash out (README: Conventions, "x̂_0 clipping"; notebook 08, section 6).
     """
     check_image_batch(x_t, "x_t")
     check_same_shape(x_t, eps, "x_t", "eps")

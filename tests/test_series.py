@@ -168,13 +168,23 @@ def test_builder_keeps_outputs_only_when_no_code_cell_changed(tmp_path, monkeypa
     code.execution_count = 1
     nbformat.write(nb, path)
 
+    ids = [c.id for c in nb.cells]
+
     nbtemplate.write(name, [nbtemplate.md("one, reworded"), nbtemplate.code("x = 1\nx")])
     nb = nbformat.read(path, as_version=4)
     assert nb.cells[1].source == "one, reworded"
     assert code_cells(nb)[0].outputs[0]["data"]["text/plain"] == "1" and code_cells(nb)[0].execution_count == 1
+    assert [c.id for c in nb.cells] == ids   # same cells, reworded: a diff shows only the new words
 
     nbtemplate.write(name, [nbtemplate.md("one, reworded"), nbtemplate.code("x = 2\nx")])
-    assert code_cells(nbformat.read(path, as_version=4))[0].outputs == []
+    nb = nbformat.read(path, as_version=4)
+    assert code_cells(nb)[0].outputs == [] and [c.id for c in nb.cells] == ids
+
+    # a cell inserted in front: the others keep their ids, the new one gets a fresh one
+    nbtemplate.write(name, [nbtemplate.md("new"), nbtemplate.md("one, reworded"), nbtemplate.code("x = 2\nx")])
+    new_ids = [c.id for c in nbformat.read(path, as_version=4).cells]
+    assert new_ids[0] == ids[0] and new_ids[2:] == ids[1:] and new_ids[1] not in ids
+    assert len(set(new_ids)) == len(new_ids)
 
 
 def test_notebook_08_guidance_sweep_agrees_with_the_benchmark():

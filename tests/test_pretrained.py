@@ -65,6 +65,23 @@ def test_registry_sha256_match_the_shipped_files():
         assert sha256(path) == entry["sha256"], name
 
 
+def test_registered_command_is_the_one_each_checkpoint_was_trained_with():
+    import shlex
+    from dataclasses import asdict
+
+    from helpers.train import config_from_args, parse_args
+
+    for name, entry in pretrained.registry().items():
+        _, _, meta = load_pretrained(name, return_metadata=True)
+        argv = shlex.split(entry["command"])
+        assert argv[:3] == ["python", "-m", "helpers.train"], name
+        config = asdict(config_from_args(parse_args(argv[3:])))
+        stored = meta["train_config"]
+        assert {k: stored[k] for k in config} == config, name
+        assert meta["epochs"] == config["epochs"], f"{name} stopped before its command's --epochs"
+        assert not meta["subset"] and meta["dataset"] == config["dataset"], name
+
+
 def test_shipped_checkpoints_load_in_eval_mode():
     for name in pretrained.available():
         model, sched = load_pretrained(name)

@@ -25,7 +25,8 @@ deterministic map from $x_T$ to $x_0$, one that can be run backwards.
 - quality and time against the number of steps;
 - $\eta$ from 0 (deterministic) to 1 (DDPM-like);
 - the report's step sequence, and the noise it leaves in every image;
-- inversion: $x_0 \to x_T \to x_0$, and interpolation between two $x_T$.
+- inversion: $x_0 \to x_T \to x_0$, and interpolation between two $x_T$;
+- the same sampler on every shipped checkpoint, Fashion-MNIST and MNIST.
 
 [Conventions](../README.md#conventions): timesteps are 0-based; after the last entry of a DDIM sequence comes
 $t' = -1$ with $\bar\alpha_{-1} = 1$; images are `[B, C, H, W]` in $[-1, 1]$.
@@ -39,9 +40,10 @@ import torch
 
 from helpers import QUICK, ddim_invert, ddim_sample, ddim_step, ddim_timesteps, ddpm_sample, quick_or_full
 from helpers.data import FASHION_MNIST_CLASSES, sample_images
+from helpers.evaluation import generate
 from helpers.metrics import QualityEvaluator
-from helpers.plotting import plot_image_table, show_source
-from helpers.pretrained import load_pretrained
+from helpers.plotting import plot_image_table, show_images, show_source
+from helpers.pretrained import available, load_pretrained
 from helpers.sampling_plots import laplacian_energy, plot_quality_sweep, sample_quality, slerp
 
 torch.set_num_threads(2)
@@ -329,6 +331,32 @@ print("pixel std, straight line:         ", " ".join(f"{v:.2f}" for v in rows[1]
 Whether the straight path visibly hurts depends on the network and the sampler: some models turn the shrunken
 midpoint into a faded or smoothed image, others (clipping $\hat x_0$ at every step) largely recover. The printed
 differences show what this one does; the slerp path is the safe choice either way.
+
+## 9. The same sampler on every shipped checkpoint
+
+The sampler asks nothing of the network but $\hat\varepsilon_\theta(x_t, t[, y])$, so the same 50 steps from the
+same seed run on each shipped checkpoint: two Fashion-MNIST and two MNIST networks of the same architecture, trained
+by the commands in the README ([Shipped checkpoints](../README.md#shipped-checkpoints)). The conditional ones get
+the labels $0, 1, \dots, 9$ along each row, so each column is one class.
+"""),
+    code(r"""
+# NBVAL_CHECK_OUTPUT
+checkpoints = {name: load_pretrained(name, return_metadata=True) for name in available()}
+for name, (net, _, meta) in checkpoints.items():
+    kind = "class-conditional" if net.num_classes else "unconditional"
+    print(f"{name:18s} {meta['dataset']:14s} {kind:18s} {meta['epochs']:3d} epochs  {meta['parameters']:,} parameters")
+"""),
+    code(r"""
+# NBVAL_IGNORE_OUTPUT
+n_show = quick_or_full(10, 30)
+for name, (net, sched, meta) in checkpoints.items():
+    images, _ = generate(net, sched, n_show, steps=50, seed=0)
+    show_images(images, nrow=10, title=f"{name} ({meta['epochs']} epochs): DDIM, 50 steps, η = 0")
+"""),
+    md(r"""
+Each network trained for the epochs printed above, some on a CPU and some partly on a GPU; the README's quality
+table ([Shipped checkpoints](../README.md#shipped-checkpoints)) scores each one's samples against its own data set's
+test set, beside the same two references as in section 4.
 
 ## Try it
 

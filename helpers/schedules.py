@@ -68,6 +68,8 @@ class DiffusionSchedule:
     - μ̃_t = coef1 · x_0 + coef2 · x_t, coef1 = β_t √ᾱ_{t−1} / (1 − ᾱ_t),
       coef2 = (1 − ᾱ_{t−1}) √α_t / (1 − ᾱ_t)
     - log β̃ clipped: β̃_0 = 0, so index 0 takes log β̃_1 (Ho et al.'s convention)
+    - ``alphas_cumprod_padded`` = [ᾱ_0, …, ᾱ_{T−1}, 1], [T+1]: its last entry is ᾱ_{−1} = 1, read by t = −1
+      (the step after the last index, the clean image), so ``gather`` serves ``t_prev = -1`` too
     """
 
     def __init__(self, betas, name: str | None = None):
@@ -86,6 +88,7 @@ class DiffusionSchedule:
         self.betas = betas
         self.alphas = 1.0 - betas
         self.alphas_cumprod = torch.cumprod(self.alphas, dim=0)
+        self.alphas_cumprod_padded = torch.cat([self.alphas_cumprod, torch.ones(1, dtype=torch.float64)])
         self.alphas_cumprod_prev = torch.cat([torch.ones(1, dtype=torch.float64), self.alphas_cumprod[:-1]])
         self.sqrt_alphas_cumprod = self.alphas_cumprod.sqrt()
         self.sqrt_one_minus_alphas_cumprod = (1.0 - self.alphas_cumprod).sqrt()
@@ -104,9 +107,18 @@ class DiffusionSchedule:
         """``DiffusionSchedule.from_name("report", 300)``."""
         return cls(get_beta_schedule(name, timesteps), name=name)
 
-    def gather(self, coef: torch.Tensor, t: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
-        """coef[t] reshaped to [B, 1, 1, 1] in ``like``'s dtype and device."""
-        out = coef[t.cpu()].to(dtype=like.dtype, device=like.device)
+    def gather(self, coef: torch.Tensor, t, like: torch.Tensor) -> torch.Tensor:
+        """coef[t] as [B, 1, …, 1] (one value per example, broadcast over ``like``'s other dims) in ``like``'s
+        dtype and device. ``t``: an int or a LongTensor [B].
+
+        t = −1 reads the last entry of a padded table of T+1 entries (``alphas_cumprod_padded``, whose
+        last entry is ᾱ_{−1} = 1); a table of T entries refuses it rather than wrap around to index T−1.
+        """
+        t = torch.as_tensor(t).cpu()
+        if coef.shape[0] == self.T and bool((t < 0).any()):
+            raise ValueError("t = -1 (ᾱ = 1) can only be gathered from a padded table of T+1 entries such as "
+                             "alphas_cumprod_padded")
+        out = coef[t].to(dtype=like.dtype, device=like.device)
         return out.reshape(-1, *([1] * (like.dim() - 1)))
 
     def __repr__(self) -> str:

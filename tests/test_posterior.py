@@ -185,6 +185,29 @@ def test_fixed_small_and_large_differ_only_in_noise_scale(report_schedule, gen):
                                (s.betas[t] / s.posterior_variance[t]).sqrt().expand_as(z))
 
 
+# ---------------------------------------------------------------- any batch shape [B, …]
+@pytest.mark.parametrize("shape", [(4, 2), (4, 3, 2)], ids=["points", "3d"])
+def test_any_batch_shape_is_the_image_computation_reshaped(report_schedule, gen, shape):
+    s = report_schedule
+    x0, x_t, eps = (torch.randn(shape, generator=gen, dtype=torch.float64) for _ in range(3))
+    t = torch.tensor([0, 1, 150, 299])  # one t per row
+
+    def image(v):
+        return v.reshape(4, -1, 1, 1)
+
+    mean, var, log_var = q_posterior_mean_variance(s, x0, x_t, t)
+    mean_i, var_i, log_var_i = q_posterior_mean_variance(s, image(x0), image(x_t), t)
+    assert mean.shape == shape and var.shape == log_var.shape == (4,) + (1,) * (len(shape) - 1)
+    assert torch.equal(mean, mean_i.reshape(shape)) and torch.equal(var.flatten(), var_i.flatten())
+    assert torch.equal(log_var.flatten(), log_var_i.flatten())
+    for fn, other in ((predict_x0_from_eps, eps), (predict_eps_from_x0, x0)):
+        out = fn(s, x_t, t, other)
+        assert out.shape == shape and torch.equal(out, fn(s, image(x_t), t, image(other)).reshape(shape))
+    a = s.alphas_cumprod[t].reshape(4, *[1] * (len(shape) - 1))
+    torch.testing.assert_close(predict_x0_from_eps(s, x_t, t, eps), (x_t - (1 - a).sqrt() * eps) / a.sqrt(),
+                               rtol=1e-12, atol=1e-12)
+
+
 # ---------------------------------------------------------------- bad inputs: ValueError naming the argument
 def _x(*shape):
     return torch.zeros(*shape)
@@ -200,16 +223,16 @@ def test_bad_t_raises(fn, report_schedule, bad_t):
 
 
 @pytest.mark.parametrize("call,arg", [
-    (lambda s: q_posterior_mean_variance(s, _x(3, 1, 4, 4), _x(3, 4, 4), 1), "x_t"),
+    (lambda s: q_posterior_mean_variance(s, _x(3, 1, 4, 4), _x(3), 1), "x_t"),
     (lambda s: q_posterior_mean_variance(s, _x(3, 1, 4, 5), _x(3, 1, 4, 4), 1), "x0"),
     (lambda s: q_posterior_mean_variance(s, _x(2, 1, 4, 4), _x(3, 1, 4, 4), 1), "x0"),
-    (lambda s: predict_x0_from_eps(s, _x(3, 1, 1, 4, 4), 1, _x(3, 1, 1, 4, 4)), "x_t"),
+    (lambda s: predict_x0_from_eps(s, _x(3), 1, _x(3)), "x_t"),
     (lambda s: predict_x0_from_eps(s, _x(3, 1, 4, 4), 1, _x(3, 1, 4, 5)), "eps"),
     (lambda s: predict_x0_from_eps(s, torch.zeros(3, 1, 4, 4, dtype=torch.long), 1, _x(3, 1, 4, 4)), "x_t"),
-    (lambda s: predict_eps_from_x0(s, _x(4, 4), 1, _x(4, 4)), "x_t"),
+    (lambda s: predict_eps_from_x0(s, _x(4), 1, _x(4)), "x_t"),
     (lambda s: predict_eps_from_x0(s, _x(3, 1, 4, 4), 1, _x(1, 1, 4, 4)), "x0"),
-], ids=["post-x_t-3d", "post-x0-shape", "post-x0-batch", "x0eps-x_t-5d", "x0eps-eps-shape", "x0eps-x_t-int",
-        "epsx0-x_t-2d", "epsx0-x0-shape"])
+], ids=["post-x_t-1d", "post-x0-shape", "post-x0-batch", "x0eps-x_t-1d", "x0eps-eps-shape", "x0eps-x_t-int",
+        "epsx0-x_t-1d", "epsx0-x0-shape"])
 def test_bad_tensors_raise(call, arg, report_schedule):
     with pytest.raises(ValueError, match=rf"^{arg}\b"):
         call(report_schedule)

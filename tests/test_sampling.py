@@ -9,9 +9,11 @@ import math
 
 import pytest
 import torch
+from stand_in_models import GaussianOptimum  # tests/ is on sys.path under pytest
 from torch import nn
 
 from helpers.sampling import (
+    VARIANCES,
     cfg_eps,
     ddim_invert,
     ddim_sample,
@@ -37,27 +39,8 @@ F64 = torch.float64
 
 
 # ----------------------------------------------------------------------------------------------
-# stand-in models
+# stand-in models (and GaussianOptimum, the exact ε̂ for Gaussian data, from stand_in_models)
 # ----------------------------------------------------------------------------------------------
-
-class GaussianOptimum(nn.Module):
-    """ε*(x_t, t) = √(1−ᾱ_t)(x_t − √ᾱ_t μ)/(ᾱ_t s² + 1 − ᾱ_t) = E[ε | x_t] for x_0 ~ N(μ, s² I).
-
-    ``mu`` and ``s`` are floats or per-pixel tensors [C, H, W] (then ε* is linear in x_t per pixel)."""
-
-    num_classes = None
-
-    def __init__(self, schedule, mu, s):
-        super().__init__()
-        self.alphas_cumprod = schedule.alphas_cumprod
-        self.mu, self.s = mu, s
-        self.calls = 0
-
-    def forward(self, x, t):
-        self.calls += 1
-        a = self.alphas_cumprod[t.cpu()].to(x.dtype).reshape(-1, 1, 1, 1)
-        return (1 - a).sqrt() * (x - a.sqrt() * self.mu) / (a * self.s**2 + 1 - a)
-
 
 class ConstantX0(nn.Module):
     """Predicts ε so that x̂_0 is always the image ``c``: ε = (x_t − √ᾱ_t c)/√(1−ᾱ_t)."""
@@ -75,7 +58,7 @@ class ConstantX0(nn.Module):
 
 
 class FakeConditional(nn.Module):
-    """A tiny class-conditional 'model' whose output depends on x, t and y; counts its forward passes."""
+    """A tiny class-conditional 'model' whose output depends on x, t and y; records its batch sizes."""
 
     def __init__(self, num_classes=3, channels=2):
         super().__init__()
@@ -88,7 +71,9 @@ class FakeConditional(nn.Module):
         self.batch_sizes.append(x.shape[0])
         if y is None:
             y = torch.full((x.shape[0],), self.num_classes, dtype=torch.long)
-        return 0.5 * x * (1 + self.table[y, :, None, None]) + 0.01 * t.to(x.dtype).reshape(-1, 1, 1, 1)
+        ones = [1] * (x.dim() - 2)  # any batch [B, C, …]: points [B, C] as well as images [B, C, H, W]
+        return 0.5 * x * (1 + self.table[y].reshape(*self.table[y].shape, *ones)) + 0.01 * t.to(x.dtype).reshape(
+            -1, 1, *ones)
 
 
 @pytest.fixture(scope="module")
@@ -536,7 +521,7 @@ def test_bad_arguments_raise(report300):
         (lambda: ddim_sample(cond, report300, x, y=torch.tensor([0.0, 1.0])), "integer"),
         (lambda: cfg_eps(unc, x, 3, torch.tensor([0, 1]), 2.0), "unconditional"),
         (lambda: cfg_eps(cond, x, 3, None, 2.0), "guidance_scale"),
-        (lambda: ddpm_sample(unc, report300, x[0]), "x_T"),
+        (lambda: ddpm_sample(unc, report300, x[:, 0, 0, 0]), "x_T"),  # [B]: a batch needs [B, …], 2 dims or more
         (lambda: ddim_sample(unc, report300, x.long()), "x_T"),
         (lambda: ddim_invert(unc, report300, x, steps=0), "steps"),
     ]
@@ -545,3 +530,69 @@ def test_bad_arguments_raise(report300):
             fn()
     # the null label itself is a valid y (the unconditional prediction)
     ddim_sample(cond, report300, x, steps=2, y=torch.tensor([3, 3]))
+
+
+# ----------------------------------------------------------------------------------------------
+# any batch shape [B, …]: points [B, D] are images [B, D, 1, 1] reshaped
+# ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("shape", [(5, 2), (5, 3, 2)], ids=["points", "3d"])
+def test_steps_on_any_batch_shape_equal_the_image_computation(report300, shape):
+    x_t, eps, z = 1.5 * randn(*shape, seed=1, dtype=F64), randn(*shape, seed=2, dtype=F64), randn(
+        *shape, seed=3, dtype=F64)
+    t, t_prev = torch.tensor([0, 1, 37, 150, 299]), torch.tensor([-1, 0, 20, 149, 250])
+
+    def image(v):
+        return v.reshape(5, -1, 1, 1)
+
+    for clip in (True, False):  # the clip bites: 1.5·N(0, 1) at t = 299 gives x̂_0 far outside [−1, 1]
+        for variance in VARIANCES:
+            points = ddpm_step(report300, x_t, t, eps, noise=z, clip_x0=clip, variance=variance)
+            images = ddpm_step(report300, image(x_t), t, image(eps), noise=image(z), clip_x0=clip, variance=variance)
+            assert points.shape == shape and torch.equal(points, images.reshape(shape))
+        for eta in (0.0, 0.5):
+            points, x0 = ddim_step(report300, x_t, t, t_prev, eps, eta=eta, noise=z, clip_x0=clip, return_x0=True)
+            images, x0_images = ddim_step(report300, image(x_t), t, t_prev, image(eps), eta=eta, noise=image(z),
+                                          clip_x0=clip, return_x0=True)
+            assert points.shape == x0.shape == shape
+            assert torch.equal(points, images.reshape(shape)) and torch.equal(x0, x0_images.reshape(shape))
+    # per-example coefficients: row i uses ᾱ at its own t (DDIM η = 0, no clip: √ᾱ_prev x̂_0 + √(1−ᾱ_prev) ε̂)
+    a = report300.alphas_cumprod
+    a_prev = torch.where(t_prev >= 0, a[t_prev.clamp(min=0)], torch.ones((), dtype=F64))  # ᾱ_{−1} = 1
+
+    def per_row(v):
+        return v.reshape(5, *[1] * (len(shape) - 1))
+
+    x0 = (x_t - per_row((1 - a[t]).sqrt()) * eps) / per_row(a[t].sqrt())
+    expected = per_row(a_prev.sqrt()) * x0 + per_row((1 - a_prev).sqrt()) * eps
+    torch.testing.assert_close(ddim_step(report300, x_t, t, t_prev, eps, clip_x0=False), expected,
+                               rtol=1e-12, atol=1e-12)
+
+
+def test_samplers_on_points_equal_the_image_computation():
+    sch = DiffusionSchedule.from_name("report", 50)
+    model = GaussianOptimum(sch, torch.tensor([0.2, -0.3], dtype=F64), torch.tensor([0.5, 0.3], dtype=F64))
+    image_model = GaussianOptimum(sch, model.mu.reshape(2, 1, 1), model.s.reshape(2, 1, 1))
+    x_T = randn(6, 2, seed=12, dtype=F64)
+    image = x_T.reshape(6, 2, 1, 1)
+    runs = [
+        lambda m, x: ddpm_sample(m, sch, x, generator=torch.Generator().manual_seed(0)),
+        lambda m, x: ddim_sample(m, sch, x, steps=10, eta=0.5, generator=torch.Generator().manual_seed(0)),
+        lambda m, x: ddim_invert(m, sch, x, steps=10),
+    ]
+    for run in runs:
+        points = run(model, x_T)
+        assert points.shape == (6, 2)
+        torch.testing.assert_close(points, run(image_model, image).reshape(6, 2), rtol=0, atol=0)
+    _, traj = ddpm_sample(model, sch, x_T, return_trajectory=True, trajectory_every=10)
+    assert traj["x_t"].shape == traj["x0_hat"].shape == (6, 6, 2)
+
+
+def test_cfg_eps_on_points():
+    model = FakeConditional(num_classes=3, channels=2)
+    x, t, y = randn(4, 2, seed=1, dtype=F64), torch.tensor([0, 5, 9, 2]), torch.tensor([0, 1, 2, 3])
+    guided = cfg_eps(model, x, t, y, 2.5)
+    image = cfg_eps(model, x.reshape(4, 2, 1, 1), t, y, 2.5)
+    assert guided.shape == (4, 2) and torch.equal(guided, image.reshape(4, 2))
+    cond, uncond = model(x, t, y), model(x, t, torch.full((4,), 3))
+    torch.testing.assert_close(guided, uncond + 2.5 * (cond - uncond), rtol=1e-12, atol=1e-12)

@@ -146,3 +146,27 @@ def test_unknown_schedule_name_raises():
         get_beta_schedule("quadratic", 100)
     with pytest.raises(ValueError, match=r"^name\b"):
         DiffusionSchedule.from_name("Linear", 100)
+
+
+# ---------------------------------------------------------------- gather: the one way to read a coefficient at t
+def test_gather_broadcasts_over_any_batch_shape():
+    s = DiffusionSchedule.from_name("report", 300)
+    t = torch.tensor([0, 7, 299])
+    for shape in [(3, 2), (3, 1, 4, 4), (3, 2, 2, 2, 2)]:
+        like = torch.zeros(shape, dtype=torch.float32)
+        out = s.gather(s.betas, t, like)
+        assert out.shape == (3,) + (1,) * (len(shape) - 1) and out.dtype == torch.float32
+        torch.testing.assert_close(out.flatten(), s.betas[t].float(), rtol=0, atol=0)
+    assert s.gather(s.betas, 7, torch.zeros(3, 2)).flatten().tolist() == [s.betas[7].float().item()]
+
+
+def test_gather_reads_alpha_bar_one_at_t_minus_one_from_the_padded_table_only():
+    s = DiffusionSchedule.from_name("linear", 100)
+    assert s.alphas_cumprod_padded.shape == (101,) and s.alphas_cumprod_padded.dtype == torch.float64
+    torch.testing.assert_close(s.alphas_cumprod_padded[:100], s.alphas_cumprod, rtol=0, atol=0)
+    like = torch.zeros(4, 2, dtype=torch.float64)
+    out = s.gather(s.alphas_cumprod_padded, torch.tensor([-1, 0, 50, 99]), like).flatten()
+    assert out.tolist() == [1.0] + s.alphas_cumprod[[0, 50, 99]].tolist()
+    # a table of T entries would wrap t = −1 around to ᾱ_{T−1}: it refuses instead
+    with pytest.raises(ValueError, match="padded"):
+        s.gather(s.alphas_cumprod, torch.tensor([-1, 0, 5, 9]), like)

@@ -17,6 +17,8 @@ import re
 import torch
 from torch import nn
 
+from .unet import count_parameters
+
 
 def model_blocks(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """The model's blocks as ``(name, module)``, in registration order; ``nn.ModuleList`` is opened."""
@@ -37,10 +39,6 @@ def _shape(x) -> str:
     return "-"
 
 
-def _n_params(module: nn.Module) -> int:
-    return sum(p.numel() for p in module.parameters() if p.requires_grad)
-
-
 def trace_shapes(model: nn.Module, *args, keep_outputs: bool = False, **kwargs) -> list[dict]:
     """Run ``model(*args, **kwargs)`` once (no gradients) and record every block call, in call order.
 
@@ -56,7 +54,7 @@ def trace_shapes(model: nn.Module, *args, keep_outputs: bool = False, **kwargs) 
     def make_hook(name):
         def hook(module, inputs, output):
             row = {"step": len(calls), "block": name, "type": type(module).__name__,
-                   "in_shape": _shape(inputs), "out_shape": _shape(output), "params": _n_params(module)}
+                   "in_shape": _shape(inputs), "out_shape": _shape(output), "params": count_parameters(module)}
             if keep_outputs:
                 row["output"] = output.detach().clone() if isinstance(output, torch.Tensor) else output
             calls.append(row)
@@ -81,8 +79,8 @@ def parameter_table(model: nn.Module, order=None) -> list[dict]:
     the blocks run in; blocks it does not name follow, in registration order). Parameters registered on the
     model itself, outside any block, are listed as ``(model)``.
     """
-    total = _n_params(model)
-    rows = [{"block": name, "type": type(m).__name__, "params": _n_params(m)} for name, m in model_blocks(model)]
+    total = count_parameters(model)
+    rows = [{"block": name, "type": type(m).__name__, "params": count_parameters(m)} for name, m in model_blocks(model)]
     if order is not None:
         names = [o["block"] if isinstance(o, dict) else o for o in order]
         rank = {name: i for i, name in reversed(list(enumerate(names)))}
@@ -132,7 +130,7 @@ def source_lines(obj, pattern: str) -> list[tuple[int, str]]:
     """Lines of ``obj``'s source (a function, method or class) that match the regex ``pattern``.
 
     Returns ``(line_number_in_file, stripped_line)`` pairs, so a notebook can point at the exact lines,
-    e.g. ``source_lines(UNet._forward_seed, r"\\bemb\\b")``.
+    e.g. ``source_lines(SeedUNet.forward, r"\\bemb\\b")``.
     """
     lines, first = inspect.getsourcelines(obj)
     rx = re.compile(pattern)

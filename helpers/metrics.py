@@ -1,7 +1,12 @@
-"""Sample quality without downloading a network: FID in a small classifier's feature space, and
-class accuracy of labelled samples.
+"""Sample quality without downloading a network: FID and KID in a small classifier's feature space,
+and class accuracy of labelled samples.
 
     FD(a, b) = ‖μ_a − μ_b‖² + Tr(Σ_a + Σ_b − 2 (Σ_a Σ_b)^{1/2})        (Fréchet distance of Gaussians)
+    KID(a, b) = MMD²_u(a, b) with k(u, v) = (uᵀv / d + 1)³              (Bińkowski et al. 2018)
+
+FID is biased: two samples of n points of one distribution score above zero, about (2d + d(d+1)/2)/n for
+standard Gaussian features in d dimensions, so FIDs are only comparable at equal n. KID's estimator is
+unbiased at every n (its expected value is 0 for one distribution).
 
 Any score is read beside references computed by the same code at the same sample size: real
 training images against the test set (the floor) and real images with N(0, 0.05²) pixel noise
@@ -13,6 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ._checks import check_choice
 from .classifier import Classifier, load_classifier, predict
 from .data import load_dataset, to_float
 
@@ -35,18 +41,76 @@ def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> floa
 
     Tr((Σ_a Σ_b)^{1/2}) is computed as Tr((Σ_a^{1/2} Σ_b Σ_a^{1/2})^{1/2}), a symmetric PSD root.
     """
-    if features_a.dim() != 2 or features_b.dim() != 2 or features_a.shape[1] != features_b.shape[1]:
-        raise ValueError(f"features must be [N, D] with the same D, got {tuple(features_a.shape)} and "
-                         f"{tuple(features_b.shape)}")
-    if min(features_a.shape[0], features_b.shape[0]) < 2:
-        raise ValueError("each feature set needs at least 2 rows")
-    a, b = features_a.double(), features_b.double()
+    a, b = _check_feature_sets(features_a, features_b, "features_a", "features_b")
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = torch.cov(a.T), torch.cov(b.T)
     root_a = _sqrtm_psd(cov_a)
     cross = _sqrtm_psd(root_a @ cov_b @ root_a)
     fd = (mu_a - mu_b).pow(2).sum() + torch.trace(cov_a) + torch.trace(cov_b) - 2 * torch.trace(cross)
     return float(fd.clamp(min=0))
+
+
+def _check_feature_sets(a, b, name_a: str, name_b: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two float feature sets [N, D] with the same D and at least 2 rows each, returned as float64."""
+    for x, name in ((a, name_a), (b, name_b)):
+        if not isinstance(x, torch.Tensor) or x.dim() != 2 or not x.dtype.is_floating_point:
+            got = f"shape {tuple(x.shape)}, dtype {x.dtype}" if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"{name} must be a float tensor of features [N, D], got {got}")
+        if x.shape[0] < 2:
+            raise ValueError(f"{name} needs at least 2 rows (feature vectors), got {x.shape[0]}")
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"{name_b} must have the feature dimension of {name_a} ({a.shape[1]}), got {b.shape[1]}")
+    return a.double(), b.double()
+
+
+def _check_kid_arguments(features_x, features_y, num_subsets, subset_size) -> tuple[torch.Tensor, torch.Tensor]:
+    for value, name in ((num_subsets, "num_subsets"), (subset_size, "subset_size")):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return _check_feature_sets(features_x, features_y, "features_x", "features_y")
+
+
+def polynomial_kernel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """k(a_i, b_j) = (a_iᵀ b_j / d + 1)³ for every pair of rows: [N, D] × [M, D] → [N, M]."""
+    return (a @ b.T / a.shape[1] + 1) ** 3
+
+
+def mmd2_unbiased(features_x: torch.Tensor, features_y: torch.Tensor) -> torch.Tensor:
+    """The unbiased estimator of MMD² with the cubic kernel k, for x of m rows and y of n rows:
+
+        MMD²_u = Σ_{i≠j} k(x_i, x_j) / (m(m−1)) + Σ_{i≠j} k(y_i, y_j) / (n(n−1)) − 2 Σ_{i,j} k(x_i, y_j) / (mn)
+
+    The diagonals k(x_i, x_i) are left out (they would bias it upwards), so the estimate can be negative.
+    Returns a 0-d float64 tensor.
+    """
+    x, y = _check_feature_sets(features_x, features_y, "features_x", "features_y")
+    m, n = x.shape[0], y.shape[0]
+    k_xx, k_yy = polynomial_kernel(x, x), polynomial_kernel(y, y)
+    within_x = (k_xx.sum() - k_xx.trace()) / (m * (m - 1))
+    within_y = (k_yy.sum() - k_yy.trace()) / (n * (n - 1))
+    return within_x + within_y - 2 * polynomial_kernel(x, y).mean()
+
+
+def kid(features_x: torch.Tensor, features_y: torch.Tensor, num_subsets: int = 100, subset_size: int = 1000,
+        generator: torch.Generator | None = None) -> tuple[float, float]:
+    """Kernel Inception Distance (Bińkowski et al. 2018), here in the classifier's feature space (as the FID):
+    ``mmd2_unbiased`` averaged over ``num_subsets`` random subsets. Returns ``(estimate, standard_error)``.
+
+    Each subset takes s = min(subset_size, N_x, N_y) rows of each set, without replacement within the
+    subset (``torch.randperm`` with ``generator``). The estimate is the mean over subsets; the standard
+    error is their std / √num_subsets, as in torchmetrics and clean-fid. Different subsets overlap, so
+    this s.e. is an approximation: it measures the error of averaging over subsets and matches the
+    estimator's sampling error only when overlaps are rare (num_subsets · s² ≪ N², roughly); when s = N_x
+    = N_y every subset is the whole set and it is 0. With one subset it is nan. Computed in float64.
+    """
+    x, y = _check_kid_arguments(features_x, features_y, num_subsets, subset_size)
+    s = min(subset_size, x.shape[0], y.shape[0])
+    estimates = torch.stack([
+        mmd2_unbiased(x[torch.randperm(x.shape[0], generator=generator)[:s]],
+                      y[torch.randperm(y.shape[0], generator=generator)[:s]])
+        for _ in range(num_subsets)])
+    se = estimates.std() / num_subsets ** 0.5 if num_subsets > 1 else torch.tensor(float("nan"))
+    return float(estimates.mean()), float(se)
 
 
 def class_accuracy(model: Classifier, images: torch.Tensor, labels: torch.Tensor) -> float:
@@ -68,10 +132,11 @@ def gaussian_blur(x: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
 
 
 class QualityEvaluator:
-    """FID in classifier space against a dataset's real test set, with the references beside it.
+    """FID and KID in classifier space against a dataset's real test set, with the references beside them.
 
     >>> ev = QualityEvaluator("fashion-mnist")
     >>> ev.fid(samples); ev.references(n=2000)
+    >>> ev.kid(samples); ev.references(n=2000, metric="kid")
     """
 
     def __init__(self, dataset: str = "fashion-mnist", device="cpu", test_images: int | None = None):
@@ -86,21 +151,36 @@ class QualityEvaluator:
         """FID in classifier space of float images in [−1, 1] against the test set."""
         return frechet_distance(classifier_features(self.classifier, images), self.test_features)
 
+    def kid(self, images: torch.Tensor, num_subsets: int = 100, subset_size: int = 1000,
+            generator: torch.Generator | None = None) -> tuple[float, float]:
+        """KID in classifier space of float images in [−1, 1] against the test set: ``(estimate, s.e.)``
+        (see ``kid``)."""
+        return kid(classifier_features(self.classifier, images), self.test_features, num_subsets, subset_size,
+                   generator)
+
     def accuracy(self, images: torch.Tensor, labels: torch.Tensor) -> float:
         return class_accuracy(self.classifier, images, labels)
 
-    def references(self, n: int, seed: int = 0, noise_std: float = 0.05, blur_sigma: float | None = None) -> dict:
+    def references(self, n: int, seed: int = 0, noise_std: float = 0.05, blur_sigma: float | None = None,
+                   metric: str = "fid", **kid_options) -> dict:
         """Scores of real images at sample size ``n``: "floor" (n training images), "grain" (the same
-        with N(0, noise_std²) added, clamped to [−1, 1]) and, if ``blur_sigma``, "blur"."""
+        with N(0, noise_std²) added, clamped to [−1, 1]) and, if ``blur_sigma``, "blur".
+
+        ``metric``: "fid" (each value a float) or "kid" (each value ``(estimate, s.e.)``, subsets drawn
+        with a generator seeded by ``seed``; ``kid_options``: ``num_subsets``, ``subset_size``).
+        """
+        check_choice(metric, ("fid", "kid"), "metric")
         train = load_dataset(self.dataset, "train")
         gen = torch.Generator().manual_seed(seed)
         idx = torch.randperm(len(train), generator=gen)[:n]
         real = to_float(train.images[idx])
-        grain = (real + noise_std * torch.randn(real.shape, generator=gen)).clamp(-1, 1)
-        out = {"floor": self.fid(real), "grain": self.fid(grain)}
+        images = {"floor": real, "grain": (real + noise_std * torch.randn(real.shape, generator=gen)).clamp(-1, 1)}
         if blur_sigma:
-            out["blur"] = self.fid(gaussian_blur(real, blur_sigma))
-        return out
+            images["blur"] = gaussian_blur(real, blur_sigma)
+        if metric == "fid":
+            return {name: self.fid(x) for name, x in images.items()}
+        return {name: self.kid(x, generator=torch.Generator().manual_seed(seed), **kid_options)
+                for name, x in images.items()}
 
 
 @torch.no_grad()

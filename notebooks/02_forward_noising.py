@@ -143,15 +143,29 @@ for t in ts_check:
           f"{ok[1]!s:>12s} {ok_var[1]!s:>4s}")
 
 # %%
-t_all = torch.arange(schedule.T)
-curves = {f"√ᾱ_t·x_0, x_0={v:+.1f}": schedule.sqrt_alphas_cumprod * v for v in (-1.0, 0.4, 1.0)}
-curves["1 − ᾱ_t (variance)"] = 1 - schedule.alphas_cumprod
-fig = plot_curves(t_all, curves, title="Closed form (lines) against the chain (dots)")
-ax = fig.axes[0]
-for j, color in zip((0, 2, 3), ("C0", "C1", "C2")):
-    ax.plot(ts_check, [chain[t][:, j].mean().item() for t in ts_check], "o", color=color, ms=5)
-ax.plot(ts_check, [chain[t].var(0).mean().item() for t in ts_check], "s", color="C3", ms=5)
-_ = ax.legend(fontsize=7, loc="center right")
+import matplotlib.pyplot as plt
+
+# each estimate's distance from the closed form in standard errors: N(0, 1) if the two agree
+fig, ax = plt.subplots(figsize=(9, 3.6))
+for k, (name, draws, color) in enumerate((("q_sample (closed form)", closed, "C0"), ("q_sample_chain", chain, "C1"))):
+    for i, t in enumerate(ts_check):
+        a = schedule.alphas_cumprod[t]
+        mean, var = a.sqrt() * pixels.flatten(), 1 - a
+        z_mean = (draws[t].mean(0) - mean) / (var / n).sqrt()
+        z_var = (draws[t].var(0) - var) / (var * math.sqrt(2 / (n - 1)))
+        x = i + (k - 0.5) * 0.3
+        ax.plot([x] * 4, z_mean, "o", color=color, ms=5, label=f"{name}: mean, 4 pixels" if i == 0 else None)
+        ax.plot([x] * 4, z_var, "s", mfc="none", color=color, ms=6, label=f"{name}: variance" if i == 0 else None)
+for level, style in ((2, ":"), (5, "--")):
+    ax.axhline(level, color="gray", ls=style, lw=1)
+    ax.axhline(-level, color="gray", ls=style, lw=1)
+ax.set_xticks(range(len(ts_check)), [str(t) for t in ts_check])
+ax.set_xlabel("timestep index t")
+ax.set_ylabel("(estimate − closed form) / s.e.")
+ax.set_ylim(-6, 6)
+ax.set_title(f"Sample mean and variance of x_t against the closed form, n = {n} draws (dotted ±2, dashed ±5 s.e.)")
+ax.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.22))
+fig.tight_layout()
 
 # %% [markdown]
 # Every estimate from the chain lies within a few standard errors of the closed form, at every $t$: the one-jump

@@ -77,11 +77,18 @@ show_source(q_posterior_mean_variance)
 # %% [markdown]
 # ## 2. The coefficients over $t$
 #
-# At small $t$ the posterior leans on $x_0$ (coef$_1$ near 1: $x_{t-1}$ is almost $x_0$); at large $t$ on $x_t$
-# (coef$_2 \to \sqrt{\alpha_t}$: knowing where the chain is now tells you more than the distant $x_0$).
-# $\tilde\beta_t$ is always at most $\beta_t$, because knowing $x_0$ can only reduce uncertainty; the two meet as
-# $\bar\alpha_t \to 0$. (coef$_2 = \sqrt{\alpha_t}\,\tilde\beta_t/\beta_t$, so those two curves nearly coincide.)
-# The $t$ axis is logarithmic beyond $t = 1$: everything interesting happens in the first few steps.
+# Only at $t = 0$ is the posterior all $x_0$ (coef$_1 = 1$, coef$_2 = 0$; section 3). Already at $t = 1$ the two
+# weights are about equal (0.57 and 0.43 in the table below), by $t = 10$ the weight on $x_t$ is 0.85, and at large
+# $t$ coef$_2 \to \sqrt{\alpha_t}$ while coef$_1 \to 0$: one step back from $x_t$ stays close to $x_t$, whatever
+# the distant $x_0$ was.
+#
+# $\tilde\beta_t \le \beta_t$ at every $t$, since $\tilde\beta_t/\beta_t = (1-\bar\alpha_{t-1})/(1-\bar\alpha_t) \le 1$;
+# the two meet once $\bar\alpha_{t-1}$ is close to 0. Ho et al. (2020, §3.2) read them as the two extreme choices
+# for the variance of the *reverse* step $p_\theta(x_{t-1} \mid x_t)$: $\sigma_t^2 = \beta_t$ is optimal when the data
+# is $x_0 \sim \mathcal{N}(0, I)$, $\sigma_t^2 = \tilde\beta_t$ when the data is a single point $x_0$, and both gave
+# similar samples. (coef$_2 = \sqrt{\alpha_t}\,\tilde\beta_t/\beta_t$, so those two curves nearly coincide.)
+# The $t$ axis is logarithmic beyond $t = 1$: everything interesting happens in the first few steps. On the
+# right, $\tilde\beta_0 = 0$ has no place on the logarithmic $y$ axis, so that curve starts at $t = 1$.
 
 # %%
 t_all = torch.arange(schedule.T)
@@ -92,7 +99,7 @@ plot_curves(t_all, {r"coef$_1$ (weight on $x_0$)": schedule.posterior_mean_coef1
             title="Posterior coefficients (report, T = 300)")
 plot_curves(t_all, {r"$\beta_t$ (forward step variance)": schedule.betas,
                     r"$\tilde\beta_t$ (posterior variance)": schedule.posterior_variance}, ax=right, logx=True,
-            logy=True, title=r"$\tilde\beta_t \leq \beta_t$")
+            logy=True, title=r"$\tilde\beta_t \leq \beta_t$ ($\tilde\beta_0 = 0$ is off the log axis)")
 fig.tight_layout()
 
 # %%
@@ -152,9 +159,16 @@ print("factor sqrt(1/abar_t - 1) on eps at t = 0, 100, 200, 299:",
 
 # %% [markdown]
 # The last line is the catch: an error $\delta$ in $\hat\varepsilon$ becomes an error $\sqrt{1/\bar\alpha_t - 1}\,\delta$ in
-# $\hat x_0$, and at $t = 299$ that factor is about 2500. Below, $\hat x_0$ from the true $\varepsilon$ and from
+# $\hat x_0$, and at $t = 299$ that factor is about 2,500. Below, $\hat x_0$ from the true $\varepsilon$ and from
 # $\varepsilon$ with 10% error added: at large $t$ the guess leaves $[-1, 1]$ by far, which is why samplers clip
 # $\hat x_0$ to $[-1, 1]$.
+#
+# The amplification hits $\hat x_0$ itself: the pictures of $\hat x_0$ along a trajectory, few-step DDIM (which
+# jumps to $\sqrt{\bar\alpha_{t'}}\,\hat x_0$) and guidance (which extrapolates $\hat\varepsilon$). It does **not** reach one
+# DDPM step the same way: the posterior mean multiplies $\hat x_0$ by coef$_1$, which is tiny exactly where the factor
+# is huge. The error $\delta$ moves $\tilde\mu_t$ by coef$_1\sqrt{1/\bar\alpha_t-1}\,\delta = \beta_t/\sqrt{\alpha_t(1-\bar\alpha_t)}\;\delta$,
+# about $0.1\,\delta$ at $t = 299$, well below the step's own noise $\sqrt{\tilde\beta_{299}} \approx 0.32$ (the next cell
+# prints both).
 
 # %%
 ts = [10, 50, 100, 150, 200, 299]
@@ -171,8 +185,13 @@ fig = plot_image_table(rows, row_labels=["x_t", "x̂_0, true ε", "x̂_0, ε + 1
 
 # %%
 # NBVAL_CHECK_OUTPUT
-for tt, x in zip(ts, x0_noisy):
-    print(f"t = {tt:3d}: x̂_0 from ε + 10% error spans [{x.min().item():8.1f}, {x.max().item():7.1f}]")
+# the same ε error through one DDPM step: the posterior mean from x̂_0 (unclipped), true ε against ε + 10%
+mean_exact, var, _ = q_posterior_mean_variance(schedule, x0_exact, x_t, t)
+mean_noisy, _, _ = q_posterior_mean_variance(schedule, x0_noisy, x_t, t)
+for i, (tt, x) in enumerate(zip(ts, x0_noisy)):
+    shift = (mean_noisy[i] - mean_exact[i]).std().item()
+    print(f"t = {tt:3d}: x̂_0 from ε + 10% error spans [{x.min().item():8.1f}, {x.max().item():7.1f}];"
+          f" the DDPM mean moves by {shift:.4f} (std), the step's noise is {var[i].sqrt().item():.3f}")
 
 # %% [markdown]
 # ## 5. An empirical check of the posterior
@@ -258,6 +277,61 @@ fig = plot_histograms({label: f["x_prev"][in_slice]},
                       density_label=r"$\mathcal{N}(\tilde\mu_t, \tilde\beta_t)$")
 
 # %% [markdown]
+# ## 6. From the posterior to the training loss
+#
+# Why does a network that predicts $\varepsilon$ with a plain squared error (notebook 05) fit into this? In this
+# section only we use Ho et al.'s (2020) 1-based steps: $x_0$ is the clean image, $x_1, \dots, x_T$ the noised
+# ones, and their step $t$ is this series' index $t-1$. The negative log-likelihood is bounded by (their eq. 5)
+#
+# $$-\log p_\theta(x_0) \le \mathbb{E}_q\Big[\underbrace{D_{\mathrm{KL}}\big(q(x_T \mid x_0)\,\|\,p(x_T)\big)}_{L_T}
+#   + \sum_{t>1} \underbrace{D_{\mathrm{KL}}\big(q(x_{t-1} \mid x_t, x_0)\,\|\,p_\theta(x_{t-1} \mid x_t)\big)}_{L_{t-1}}
+#   \underbrace{-\,\log p_\theta(x_0 \mid x_1)}_{L_0}\Big].$$
+#
+# Each $L_{t-1}$ compares the posterior of this notebook with the model's reverse step. With
+# $p_\theta(x_{t-1} \mid x_t) = \mathcal{N}(\mu_\theta(x_t, t), \sigma_t^2 I)$ and a fixed $\sigma_t^2$, the KL of two Gaussians
+# with the same covariance is a squared distance of means (their eq. 8):
+# $L_{t-1} = \mathbb{E}_q\big[\tfrac{1}{2\sigma_t^2}\|\tilde\mu_t(x_t, x_0) - \mu_\theta(x_t, t)\|^2\big] + C$.
+#
+# Plugging $\hat x_0$ from $\varepsilon_\theta$ into $\tilde\mu_t$ gives their eq. 11,
+#
+# $$\mu_\theta(x_t, t) = \tilde\mu_t\big(x_t, \hat x_0(x_t, \varepsilon_\theta)\big)
+#   = \frac{1}{\sqrt{\alpha_t}}\Big(x_t - \frac{\beta_t}{\sqrt{1-\bar\alpha_t}}\,\varepsilon_\theta(x_t, t)\Big),$$
+#
+# and then $L_{t-1} - C$ is a weighted $\varepsilon$ error (their eq. 12):
+#
+# $$L_{t-1} - C = \mathbb{E}_{x_0, \varepsilon}\Big[\frac{\beta_t^2}{2\sigma_t^2\,\alpha_t\,(1-\bar\alpha_t)}
+#   \big\|\varepsilon - \varepsilon_\theta(\sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon,\ t)\big\|^2\Big].$$
+#
+# Ho et al. drop the weight and draw $t$ uniformly: $L_{\text{simple}} = \mathbb{E}_{t, x_0, \varepsilon}\|\varepsilon - \varepsilon_\theta(x_t, t)\|^2$
+# (their eq. 14), the loss of notebook 05. Relative to the bound this down-weights the terms at the smallest $t$,
+# whose weights are the largest (printed below: 0.67 at index 1 against 0.02–0.09 further on), and Ho et al. found
+# it gives better samples.
+#
+# Two facts about the *best possible* $\varepsilon_\theta$ follow. A squared error is minimised by the conditional mean,
+# so $\varepsilon^*(x_t, t) = \mathbb{E}[\varepsilon \mid x_t]$, and by linearity $\hat x_0(x_t, \varepsilon^*) = \mathbb{E}[x_0 \mid x_t]$
+# (Tweedie's formula): $\hat x_0$ is a posterior *mean*, an average over every clean image that could have produced
+# $x_t$. And since $\nabla_{x_t}\log q(x_t) = -\mathbb{E}[\varepsilon \mid x_t]/\sqrt{1-\bar\alpha_t}$, the noise predictor is a scaled
+# score: $\varepsilon^* = -\sqrt{1-\bar\alpha_t}\,\nabla_{x_t}\log q(x_t)$. Notebook 10 computes both exactly for 2-D data.
+#
+# A check of eq. 11 in this series' notation (index $t$, $\bar\alpha_{-1} = 1$), and the weights that $L_{\text{simple}}$ drops,
+# with $\sigma_t^2 = \tilde\beta_t$:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+x0_c, _ = sample_images(4, seed=1)
+x0_c, t_c = x0_c.double(), torch.tensor([1, 10, 100, 299])
+eps_c = torch.randn(x0_c.shape, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+x_t_c = q_sample(schedule, x0_c, t_c, eps_c)
+eps_hat = eps_c + 0.1 * torch.randn(x0_c.shape, generator=torch.Generator().manual_seed(6), dtype=torch.float64)
+mean_post, _, _ = q_posterior_mean_variance(schedule, predict_x0_from_eps(schedule, x_t_c, t_c, eps_hat), x_t_c, t_c)
+a, b, ab = (schedule.alphas[t_c], schedule.betas[t_c], schedule.alphas_cumprod[t_c])
+mean_eq11 = (x_t_c - (b / (1 - ab).sqrt()).view(-1, 1, 1, 1) * eps_hat) / a.sqrt().view(-1, 1, 1, 1)
+print("eq. 11 equals the posterior mean at x̂_0 to 1e-10:", (mean_post - mean_eq11).abs().max().item() < 1e-10)
+weight = schedule.betas ** 2 / (2 * schedule.posterior_variance * schedule.alphas * (1 - schedule.alphas_cumprod))
+print("weight of the ε error in L_{t-1}, at index t = 1, 10, 100, 299:",
+      [f"{weight[i].item():.3g}" for i in (1, 10, 100, 299)])
+
+# %% [markdown]
 # ## Try it
 #
 # - Change `x0_value` to `-1.0` (a background pixel) and re-run section 5: which fitted number changes, and which do not?
@@ -271,5 +345,6 @@ fig = plot_histograms({label: f["x_prev"][in_slice]},
 # - At $t = 0$ the posterior is $x_0$ itself: variance 0, so the log-variance is clipped to $\log\tilde\beta_1$ and the last sampling step adds no noise.
 # - $\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\hat\varepsilon)/\sqrt{\bar\alpha_t}$ inverts the forward process exactly, but multiplies errors in $\hat\varepsilon$ by up to $\sqrt{1/\bar\alpha_t - 1}$, hence clipping.
 # - Samples of the joint $(x_{t-1}, x_t)$ reproduce the posterior's mean and variance.
+# - The bound's terms $L_{t-1}$ are KLs to this posterior; with eq. 11 they become weighted $\varepsilon$ errors, and $L_{\text{simple}}$ drops the weights. The best $\varepsilon_\theta$ is $\mathbb{E}[\varepsilon \mid x_t]$: its $\hat x_0$ is $\mathbb{E}[x_0 \mid x_t]$ (Tweedie) and it is $-\sqrt{1-\bar\alpha_t}$ times the score.
 #
 # **Next:** [04 · The U-Net and the time embedding](04_unet_and_time_embedding.ipynb): the network that predicts $\varepsilon$.

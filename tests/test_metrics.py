@@ -1,11 +1,12 @@
-"""Fréchet distance against its definition; references order as expected."""
+"""Fréchet distance against its definition; KID against its formula, unbiased where FID is not; references
+order as expected."""
 
 import numpy as np
 import pytest
 import torch
 
 from helpers.classifier import classifier_path
-from helpers.metrics import class_accuracy, frechet_distance, gaussian_blur
+from helpers.metrics import class_accuracy, frechet_distance, gaussian_blur, kid, mmd2_unbiased
 
 
 def test_frechet_distance_of_gaussians_with_known_parameters():
@@ -45,6 +46,129 @@ def test_frechet_distance_rejects_bad_shapes():
         frechet_distance(torch.zeros(1, 3), torch.zeros(10, 3))
 
 
+# ------------------------------------------------------------------ KID
+D = 8   # feature dimension of the synthetic features: small, so that the tests run in well under a second
+
+
+def _halves(n, seed, shift=0.0):
+    """Two halves of one sample of 2n points from N(0, I_D) (the second shifted by ``shift`` in every coordinate)."""
+    f = torch.randn(2 * n, D, generator=torch.Generator().manual_seed(seed), dtype=torch.float64)
+    return f[:n], f[n:] + shift
+
+
+def _fid_bias(n, d=D):
+    """E[FD] between two samples of n points of N(0, I_d): E‖μ̂_a − μ̂_b‖² = 2d/n, and to second order the trace
+    term is ‖Σ̂_a − Σ̂_b‖²_F / 4 with E = 2 (d² + d)/n / 4. Their sum is the bias FID carries at size n."""
+    return (2 * d + d * (d + 1) / 2) / n
+
+
+def test_kid_is_unbiased_where_fid_is_not():
+    """Over R independent pairs of halves of 50 points each (one distribution), the KID of the whole halves
+    averages to 0 within 3 standard errors of that mean (R independent replicates: an honest s.e.), while
+    FID averages to many standard errors above 0, at the size of its predicted bias."""
+    n, reps = 50, 200
+    kids, fids = [], []
+    for r in range(reps):
+        a, b = _halves(n, seed=r)
+        kids.append(kid(a, b, num_subsets=1, subset_size=n)[0])
+        fids.append(frechet_distance(a, b))
+    kids, fids = torch.tensor(kids), torch.tensor(fids)
+    assert abs(kids.mean()) < 3 * kids.std() / reps ** 0.5
+    assert fids.mean() > 10 * fids.std() / reps ** 0.5
+    # the second-order bias formula, checked loosely: the approximation, not the sampling, limits it
+    assert fids.mean() == pytest.approx(_fid_bias(n), rel=0.25)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_kid_within_three_standard_errors_of_zero_at_every_n_while_fid_grows_as_n_shrinks(seed):
+    """Two halves of one sample, n points each. KID uses K = 10 subsets of s = n/10: the subsets overlap
+    rarely (two subsets share a fraction (s/n)² of their pairs; K (s/n)² = 0.1 inflates the true variance of
+    the mean by about 10% over what std/√K reports), so 3 reported s.e. is about 2.9 true ones, and with
+    9 degrees of freedom in the std an unbiased estimate lands outside in a few percent of seeds at each n
+    (1–5% per n in a run over 100 seeds).
+    FID on the same halves stays near its bias (2d + d(d+1)/2)/n (a chi-square-like spread of about ±25%,
+    so within a factor 3 either way) and therefore grows as n shrinks."""
+    sizes = [50, 200, 1000, 5000]
+    fids = []
+    for n in sizes:
+        a, b = _halves(n, seed)
+        est, se = kid(a, b, num_subsets=10, subset_size=n // 10, generator=torch.Generator().manual_seed(seed))
+        assert se > 0 and abs(est) < 3 * se, f"n={n}: KID {est:.2e} ± {se:.1e}"
+        fids.append(frechet_distance(a, b))
+        assert _fid_bias(n) / 3 < fids[-1] < 3 * _fid_bias(n), f"n={n}: FID {fids[-1]:.4f}"
+    assert fids == sorted(fids, reverse=True)
+
+
+def _mmd2_by_formula(x, y):
+    """MMD²_u = Σ_{i≠j} k(x_i,x_j)/(m(m−1)) + Σ_{i≠j} k(y_i,y_j)/(n(n−1)) − 2 Σ_{i,j} k(x_i,y_j)/(mn),
+    k(a, b) = (aᵀb/d + 1)³, with Python loops over the pairs."""
+    x, y = x.tolist(), y.tolist()
+    d = len(x[0])
+
+    def k(a, b):
+        return (sum(ai * bi for ai, bi in zip(a, b)) / d + 1) ** 3
+
+    m, n = len(x), len(y)
+    xx = sum(k(x[i], x[j]) for i in range(m) for j in range(m) if i != j) / (m * (m - 1))
+    yy = sum(k(y[i], y[j]) for i in range(n) for j in range(n) if i != j) / (n * (n - 1))
+    xy = sum(k(a, b) for a in x for b in y) / (m * n)
+    return xx + yy - 2 * xy
+
+
+def test_kid_equals_mmd2_by_formula():
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn(40, 5, generator=gen, dtype=torch.float64)
+    y = 0.8 * torch.randn(40, 5, generator=gen, dtype=torch.float64) + 0.3
+    expected = _mmd2_by_formula(x, y)
+    est, se = kid(x, y, num_subsets=1, subset_size=40)     # one subset of all rows: the whole sets, permuted
+    assert est == pytest.approx(expected, abs=1e-10)
+    assert se != se                                       # nan: one subset has no spread to measure
+    assert float(mmd2_unbiased(x, y)) == pytest.approx(expected, abs=1e-10)
+    assert float(mmd2_unbiased(y, x)) == pytest.approx(expected, abs=1e-10)
+    z = torch.randn(25, 5, generator=gen, dtype=torch.float64)   # different sizes m ≠ n
+    assert float(mmd2_unbiased(x, z)) == pytest.approx(_mmd2_by_formula(x, z), abs=1e-10)
+    # float32 features are computed in float64: the same value as the float64 copy of the float32 numbers
+    x32, y32 = x.float(), y.float()
+    assert kid(x32, y32, 1, 40)[0] == pytest.approx(_mmd2_by_formula(x32.double(), y32.double()), abs=1e-10)
+
+
+def test_kid_is_clearly_positive_for_a_shifted_distribution():
+    """A mean shift of 0.5 in every coordinate: KID more than 10 standard errors above 0, with the subset design
+    of the test above (K = 10 subsets of n/10, whose s.e. is honest to about 10%), and more than 3 s.e. above
+    the 3-s.e. upper bound of the unshifted halves."""
+    n = 5000
+    a, b = _halves(n, seed=5, shift=0.5)
+    est, se = kid(a, b, num_subsets=10, subset_size=n // 10, generator=torch.Generator().manual_seed(5))
+    assert est > 10 * se
+    null, null_se = kid(*_halves(n, seed=5), num_subsets=10, subset_size=n // 10,
+                        generator=torch.Generator().manual_seed(5))
+    assert est - 3 * se > null + 3 * null_se
+
+
+def test_kid_subsets_are_drawn_with_the_generator():
+    a, b = _halves(300, seed=6, shift=0.2)
+    first = kid(a, b, num_subsets=5, subset_size=100, generator=torch.Generator().manual_seed(0))
+    assert kid(a, b, num_subsets=5, subset_size=100, generator=torch.Generator().manual_seed(0)) == first
+    assert kid(a, b, num_subsets=5, subset_size=100, generator=torch.Generator().manual_seed(1)) != first
+
+
+@pytest.mark.parametrize("args,kwargs,name", [
+    ((torch.zeros(10), torch.zeros(10, 3)), {}, "features_x"),
+    ((torch.zeros(10, 3), torch.zeros(10, 3, dtype=torch.long)), {}, "features_y"),
+    ((torch.zeros(10, 3), [[0.0, 0.0, 0.0]] * 10), {}, "features_y"),
+    ((torch.zeros(10, 3), torch.zeros(10, 4)), {}, "features_y"),
+    ((torch.zeros(1, 3), torch.zeros(10, 3)), {}, "features_x"),
+    ((torch.zeros(10, 3), torch.zeros(10, 3)), {"num_subsets": 0}, "num_subsets"),
+    ((torch.zeros(10, 3), torch.zeros(10, 3)), {"num_subsets": True}, "num_subsets"),
+    ((torch.zeros(10, 3), torch.zeros(10, 3)), {"subset_size": 2.5}, "subset_size"),
+    ((torch.zeros(10, 3), torch.zeros(10, 3)), {"subset_size": -1}, "subset_size"),
+], ids=["x-1d", "y-integer", "y-list", "different-D", "x-one-row", "zero-subsets", "bool-subsets",
+        "float-size", "negative-size"])
+def test_kid_rejects_bad_inputs(args, kwargs, name):
+    with pytest.raises(ValueError, match=name):
+        kid(*args, **kwargs)
+
+
 def test_gaussian_blur_preserves_constants_and_mass():
     x = torch.full((2, 1, 28, 28), 0.3)
     torch.testing.assert_close(gaussian_blur(x, 1.5), x)
@@ -80,6 +204,28 @@ def test_references_order_floor_below_grain_below_blur(dataset):
     _full_test_set(dataset)
     refs = QualityEvaluator(dataset, test_images=2000).references(n=1000, blur_sigma=1.0)
     assert 0 <= refs["floor"] < refs["grain"] < refs["blur"]
+
+
+@pytest.mark.parametrize("dataset", list(CLASSIFIER_ACCURACY))
+def test_evaluator_kid_against_the_test_set_and_its_references(dataset):
+    """QualityEvaluator.kid is kid() of the images' features against the evaluator's test-set features. The KID
+    references order as the FID ones do (every reference uses the same subsets, so the order is a paired
+    comparison even where the s.e.s overlap: grain moves the features only a little), and blur is far above the
+    floor: by more than 5 × the sum of their s.e.s, a bound on the s.e. of the difference."""
+    from helpers.metrics import QualityEvaluator, classifier_features
+
+    _needs_shipped_classifier(dataset)
+    _full_test_set(dataset)
+    ev = QualityEvaluator(dataset, test_images=600)
+    refs = ev.references(n=200, blur_sigma=1.0, metric="kid", num_subsets=20)
+    assert list(refs) == ["floor", "grain", "blur"]
+    (floor, floor_se), (grain, _), (blur, blur_se) = refs.values()
+    assert floor < grain < blur
+    assert blur - floor > 5 * (floor_se + blur_se)
+    images = torch.rand(64, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    direct = kid(classifier_features(ev.classifier, images), ev.test_features, num_subsets=3,
+                 generator=torch.Generator().manual_seed(0))
+    assert ev.kid(images, num_subsets=3, generator=torch.Generator().manual_seed(0)) == direct
 
 
 @pytest.mark.parametrize("dataset", list(CLASSIFIER_ACCURACY))

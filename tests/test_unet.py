@@ -18,7 +18,7 @@ from helpers.inspect_model import (
     source_lines,
     trace_shapes,
 )
-from helpers.unet import UNet, count_parameters, timestep_embedding
+from helpers.unet import NETWORKS, ModernUNet, ResBlock, SeedUNet, UNet, count_parameters, timestep_embedding
 
 SMALL = {"seed": {"style": "seed", "base_channels": 32}, "modern": {"style": "modern", "base_channels": 16}}
 STYLES = list(SMALL)
@@ -304,17 +304,28 @@ def test_rejects_malformed_labels(cond_model, y):
         cond_model(torch.zeros(2, 1, 28, 28), 0, y)
 
 
+# t is checked by helpers._checks.check_timesteps, the check the schedule functions use; the patterns accept
+# its wording before and after the rewrite of helpers/_checks.py ("t has 3 entries but the batch has 2 images",
+# "t must be … of shape [B] with B = 2 (the batch)")
 @pytest.mark.parametrize("t", [torch.tensor([1, 2, 3]), torch.tensor([[1], [2]]), torch.tensor([1])],
                          ids=["too-long", "shape-Bx1", "length-1"])
 def test_rejects_t_not_matching_batch(small_model, t):
-    with pytest.raises(ValueError, match=r"t must have shape \[B\]"):
+    with pytest.raises(ValueError, match=r"^t (has \d entries but the batch has 2|must .*shape \[B\])"):
         small_model(torch.zeros(2, 1, 28, 28), t)
 
 
 @pytest.mark.parametrize("t", [1.5, torch.tensor([1.0, 2.0]), True, [1, 2]],
                          ids=["float", "float-tensor", "bool", "list"])
 def test_rejects_non_integer_t(small_model, t):
-    with pytest.raises(ValueError, match="t must be an int"):
+    with pytest.raises(ValueError, match=r"^t must (be an int|hold integers)"):
+        small_model(torch.zeros(2, 1, 28, 28), t)
+
+
+@pytest.mark.parametrize("t,bad", [(-1, "-1"), (torch.tensor([3, -2]), "-2")], ids=["int", "tensor"])
+def test_rejects_negative_t(small_model, t, bad):
+    """Timesteps are 0-based indices; a network has no T of its own, so only the lower bound is checked.
+    The message names t, the bound 0 and the offending value."""
+    with pytest.raises(ValueError, match=rf"^t must\b.*\b0\b.*{bad}"):
         small_model(torch.zeros(2, 1, 28, 28), t)
 
 
@@ -333,6 +344,51 @@ def test_seed_style_needs_base_channels_multiple_of_32(c):
 def test_rejects_bad_num_classes(num_classes):
     with pytest.raises(ValueError, match="num_classes"):
         UNet(num_classes=num_classes, **SMALL["seed"])
+
+
+# ------------------------------------------------------------------ UNet builds one of two classes
+@pytest.mark.parametrize("style", STYLES)
+def test_unet_builds_the_class_of_its_style(style):
+    model = UNet(**SMALL[style])
+    assert type(model) is NETWORKS[style] is {"seed": SeedUNet, "modern": ModernUNet}[style]
+    assert model.style == model.config["style"] == style
+
+
+@pytest.mark.parametrize("style", STYLES)
+@pytest.mark.parametrize("num_classes", [None, 10])
+def test_class_used_directly_equals_unet(style, num_classes):
+    """SeedUNet(...) and ModernUNet(...) are the same networks as UNet(style=...): same weights from the same
+    seed (so the modules are registered in the same order), the same config, and UNet(**config) rebuilds them
+    with the same state_dict keys, which is what loading a checkpoint needs."""
+    kwargs = {k: v for k, v in SMALL[style].items() if k != "style"}
+    torch.manual_seed(0)
+    direct = NETWORKS[style](num_classes=num_classes, **kwargs)
+    torch.manual_seed(0)
+    built = UNet(num_classes=num_classes, style=style, **kwargs)
+    assert direct.config == built.config
+    a, b = direct.state_dict(), built.state_dict()
+    assert list(a) == list(b) and all(torch.equal(a[k], b[k]) for k in a)
+    rebuilt = UNet(**direct.config)
+    rebuilt.load_state_dict(a)                       # strict: every key matches
+    x, t = _batch(direct)
+    with torch.no_grad():
+        assert torch.equal(rebuilt.eval()(x, t), direct.eval()(x, t))
+
+
+def test_unet_defaults_and_none_options():
+    """None (for base_channels or an option) means the network's default: the report's width for the seed
+    style, 32 for the modern style, whose default channel_mult has depth + 1 entries."""
+    assert UNet(style="seed").base_channels == 128 and UNet(style="seed", depth=None).depth == 2
+    modern = UNet(style="modern", depth=None, channel_mult=None)
+    assert modern.config == UNet(style="modern").config
+    assert (modern.base_channels, modern.config["channel_mult"]) == (32, (1, 2, 2))
+    assert UNet(style="modern", base_channels=16, depth=3).config["channel_mult"] == (1, 2, 2, 2)
+
+
+def test_seed_style_rejects_modern_only_options():
+    """The report's network has no attention or residual-block options: asking for them is an error, not ignored."""
+    with pytest.raises(TypeError, match="attention"):
+        UNet(style="seed", base_channels=32, attention=False)
 
 
 def test_modern_channel_mult_must_match_depth():
@@ -396,17 +452,17 @@ def test_modern_style_tells_t_to_every_residual_block():
     x = torch.randn(1, 1, 28, 28)
     by_t = _depends_on(model, x, (0,), (299,))
     assert not by_t["conv_in"]
-    res_blocks = [name for name, m in model_blocks(model) if type(m).__name__ == "_ResBlock"]
+    res_blocks = [name for name, m in model_blocks(model) if isinstance(m, ResBlock)]
     assert len(res_blocks) == 3 + 2 + 6 and all(by_t[b] for b in res_blocks)
     assert by_t["conv_out"]
 
 
 def test_source_lines_point_at_the_embedding():
-    hits = source_lines(UNet._forward_seed, r"\bemb\b")
+    hits = source_lines(SeedUNet.forward, r"\bemb\b")
     assert any("time_embed" in text for _, text in hits)
-    lines = open(UNet._forward_seed.__code__.co_filename, encoding="utf-8").read().splitlines()
+    lines = open(SeedUNet.forward.__code__.co_filename, encoding="utf-8").read().splitlines()
     assert all(lines[n - 1].strip() == text for n, text in hits)
-    assert source_lines(UNet._forward_seed, "no such text") == []
+    assert source_lines(SeedUNet.forward, "no such text") == []
 
 
 def test_format_table_float_formats():

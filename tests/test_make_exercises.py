@@ -165,3 +165,49 @@ def test_invalid_student_code_is_refused(tmp_path):
     nbformat.write(nb, src / "01_bad.ipynb")
     with pytest.raises(ValueError, match="not valid Python"):
         make_exercises.generate(src, tmp_path / "exercises")
+
+
+# ------------------------------------------------------------------ the repository's own exercises
+def _exercise_pairs(nb):
+    """(exercise cell, checker cell) for every code cell with a marked block or a stub, and the code cell after it."""
+    cells = [c for c in nb.cells if c.cell_type == "code"]
+    return [(c, nxt) for c, nxt in zip(cells, cells[1:])
+            if "# BEGIN SOLUTION" in c.source or "raise NotImplementedError(\"exercise" in c.source]
+
+
+def _run_pair(exercise, checker):
+    """Run an exercise cell and its checker cell in a fresh namespace (both are self-contained: they may use
+    torch and math, and import their checker)."""
+    import math
+
+    import torch
+
+    namespace = {"torch": torch, "math": math}
+    exec(compile(exercise.source, "<exercise>", "exec"), namespace)
+    exec(compile(checker.source, "<checker>", "exec"), namespace)
+
+
+def test_student_versions_are_generated_from_the_current_notebooks():
+    stale = make_exercises.generate(ROOT / "notebooks", ROOT / "exercises", check=True)
+    assert not stale, f"stale student versions {[str(p) for p in stale]}: run `make exercises`"
+
+
+SOLVED = sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")
+                if make_exercises.has_exercise(nbformat.read(p, as_version=4)))
+
+
+def test_the_series_has_exercises():
+    assert len(SOLVED) >= 5, SOLVED
+
+
+@pytest.mark.parametrize("name", SOLVED)
+def test_each_stub_fails_its_checker_and_each_solution_passes(name, capsys):
+    solved = _exercise_pairs(nbformat.read(ROOT / "notebooks" / name, as_version=4))
+    student = _exercise_pairs(nbformat.read(ROOT / "exercises" / name, as_version=4))
+    assert solved and len(solved) == len(student)
+    for (exercise, checker), (stub, student_checker) in zip(solved, student):
+        assert "check_" in checker.source and checker.source == student_checker.source
+        _run_pair(exercise, checker)
+        assert "✓" in capsys.readouterr().out
+        with pytest.raises(AssertionError, match="not implemented yet"):
+            _run_pair(stub, student_checker)

@@ -47,6 +47,9 @@ SERIES = [
      "label dropout, the s/w conventions, a class × scale grid, accuracy against FID"),
     ("09_evaluation.ipynb", "evaluation",
      "FID in classifier space and its references, quality against steps and guidance, nearest neighbours"),
+    ("10_two_dimensions.ipynb", "diffusion in two dimensions",
+     "a Gaussian mixture whose exact denoiser, score and reverse step are known: samplers, the ODE (Euler, Heun), "
+     "guidance against the tilted density"),
 ]
 
 

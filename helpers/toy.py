@@ -1,0 +1,215 @@
+"""Data whose exact denoiser is known: a mixture of isotropic Gaussians in D dimensions.
+
+For x_0 ~ Σ_k w_k N(μ_k, s_k² I) and x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε, everything a sampler needs is closed-form:
+
+- q(x_t) = Σ_k w_k N(x_t; √ᾱ_t μ_k, v_k I),  v_k = ᾱ_t s_k² + 1 − ᾱ_t
+- r_k(x_t) = p(k | x_t) ∝ w_k N(x_t; √ᾱ_t μ_k, v_k I)                      (responsibilities)
+- E[ε | x_t, k] = √(1−ᾱ_t) (x_t − √ᾱ_t μ_k) / v_k,   E[ε | x_t] = Σ_k r_k E[ε | x_t, k]
+- Tweedie: E[x_0 | x_t] = (x_t − √(1−ᾱ_t) E[ε | x_t]) / √ᾱ_t;  score ∇ log q(x_t) = −E[ε | x_t] / √(1−ᾱ_t)
+
+E[ε | x_t] is the minimiser of the training loss E‖ε − ε_θ(x_t, t)‖², so it is the network a perfect
+training run would return: ``as_model`` wraps it so that every sampler runs on it. The component index k
+doubles as a class label y for guidance. Arithmetic is float64; t follows the 0-based convention.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import torch
+from torch import nn
+
+from ._checks import check_timesteps
+
+F64 = torch.float64
+
+
+def _as_f64(value, name: str, what: str) -> torch.Tensor:
+    try:
+        out = torch.as_tensor(value, dtype=F64)
+    except (TypeError, ValueError, RuntimeError):
+        raise ValueError(f"{name} must be {what}, got {value!r}") from None
+    if not torch.isfinite(out).all():
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return out
+
+
+class GaussianMixture:
+    """x_0 ~ Σ_k w_k N(μ_k, s_k² I): ``means`` μ [K, D], ``stds`` s [K] (> 0), ``weights`` w [K] (≥ 0, Σ = 1;
+    uniform if None). Stored as float64."""
+
+    def __init__(self, means, stds, weights=None):
+        means = _as_f64(means, "means", "a [K, D] array of component means")
+        if means.dim() != 2 or 0 in means.shape:
+            raise ValueError(f"means must have shape [K, D] with K, D >= 1, got shape {tuple(means.shape)}")
+        K, D = means.shape
+        stds = _as_f64(stds, "stds", f"a [K]=({K},) array of positive standard deviations")
+        if tuple(stds.shape) != (K,):
+            raise ValueError(f"stds must have shape [K]=({K},), one per row of means, got shape {tuple(stds.shape)}")
+        if (stds <= 0).any():
+            raise ValueError(f"stds must all be > 0, got {stds.tolist()}")
+        weights = torch.full((K,), 1.0 / K, dtype=F64) if weights is None else _as_f64(
+            weights, "weights", f"None or a [K]=({K},) array of probabilities")
+        if tuple(weights.shape) != (K,):
+            raise ValueError(f"weights must have shape [K]=({K},), one per row of means, got shape "
+                             f"{tuple(weights.shape)}")
+        if (weights < 0).any() or abs(weights.sum().item() - 1.0) > 1e-6:
+            raise ValueError(f"weights must be >= 0 and sum to 1 (within 1e-6), got {weights.tolist()} "
+                             f"(sum {weights.sum().item():.8g})")
+        self.means, self.stds, self.weights = means, stds, weights
+        self.K, self.D = K, D
+
+    def __repr__(self) -> str:
+        return f"GaussianMixture(K={self.K}, D={self.D}, weights={[round(w, 4) for w in self.weights.tolist()]})"
+
+    @property
+    def mean(self) -> torch.Tensor:
+        """E[x_0] = Σ_k w_k μ_k  (float64 [D])."""
+        return self.weights @ self.means
+
+    @property
+    def covariance(self) -> torch.Tensor:
+        """Cov[x_0] = Σ_k w_k (s_k² I + μ_k μ_kᵀ) − E[x_0] E[x_0]ᵀ  (float64 [D, D])."""
+        second = (self.weights * self.stds**2).sum() * torch.eye(self.D, dtype=F64)
+        second = second + torch.einsum("k,ki,kj->ij", self.weights, self.means, self.means)
+        return second - torch.outer(self.mean, self.mean)
+
+    def sample(self, n: int, generator: torch.Generator | None = None, return_labels: bool = False):
+        """n draws x_0 [n, D] (float32): k ~ Categorical(w), then x_0 = μ_k + s_k z, z ~ N(0, I).
+        With ``return_labels=True`` also the component indices k (LongTensor [n])."""
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+            raise ValueError(f"n must be an int >= 0, got {n!r}")
+        k = torch.multinomial(self.weights, int(n), replacement=True, generator=generator) if n else \
+            torch.zeros(0, dtype=torch.long)
+        z = torch.randn(int(n), self.D, generator=generator, dtype=F64)
+        x0 = (self.means[k] + self.stds[k, None] * z).float()
+        return (x0, k) if return_labels else x0
+
+    # -- the one validation call of every method below -----------------------------------------
+    def _inputs(self, schedule, x, t, y=None, name: str = "x_t", need_schedule: bool = True, y_max: int = 0):
+        """(x as float64 [n, D], ᾱ_t as float64 [n, 1], y as LongTensor [n] or None), checked.
+        ``schedule=None`` (when allowed) means the data themselves: ᾱ = 1."""
+        if not isinstance(x, torch.Tensor) or not x.dtype.is_floating_point:
+            raise ValueError(f"{name} must be a floating-point tensor of shape [n, D={self.D}], got {x!r}")
+        if x.dim() != 2 or x.shape[1] != self.D:
+            raise ValueError(f"{name} must have shape [n, D={self.D}] (the mixture's dimension), "
+                             f"got shape {tuple(x.shape)}")
+        n = x.shape[0]
+        if schedule is None:
+            if need_schedule or t is not None:
+                raise ValueError("schedule must be a DiffusionSchedule when t is given (schedule=None means the "
+                                 "data, t=None)")
+            abar = torch.ones(n, 1, dtype=F64)
+        else:
+            abar = schedule.alphas_cumprod[check_timesteps(t, schedule.T, n)].reshape(n, 1)
+        if y is not None:
+            y_max = y_max or self.K - 1
+            if isinstance(y, bool) or not isinstance(y, (numbers.Integral, torch.Tensor)):
+                raise ValueError(f"y must be a component index in 0..{y_max} (int or LongTensor [n]), got {y!r}")
+            y = torch.as_tensor(y).to(x.device)
+            if y.dtype.is_floating_point or y.dtype.is_complex or y.dtype == torch.bool or y.dim() > 1:
+                raise ValueError(f"y must be an int or an integer tensor of shape [n], got {y!r}")
+            y = y.reshape(-1).expand(n) if y.numel() == 1 else y
+            if tuple(y.shape) != (n,) or (n and (int(y.min()) < 0 or int(y.max()) > y_max)):
+                raise ValueError(f"y must hold component indices in 0..{y_max} with shape [n]=({n},), got {y!r}")
+            y = y.long()
+        return x.to(F64), abar.to(x.device), y
+
+    def _log_joint(self, x, abar):
+        """log w_k + log N(x; √ᾱ μ_k, v_k I) [n, K], v_k = ᾱ s_k² + 1 − ᾱ [n, K], and x − √ᾱ μ_k [n, K, D]."""
+        means, stds, weights = (p.to(x.device) for p in (self.means, self.stds, self.weights))
+        v = abar * stds**2 + (1 - abar)
+        diff = x[:, None, :] - abar.sqrt()[:, :, None] * means
+        log_n = -0.5 * ((diff**2).sum(-1) / v + self.D * torch.log(2 * math.pi * v))
+        return torch.log(weights) + log_n, v, diff
+
+    def _eps(self, x, abar, y):
+        log_joint, v, diff = self._log_joint(x, abar)
+        eps_k = (1 - abar).sqrt()[:, :, None] * diff / v[:, :, None]  # E[ε | x_t, k] = √(1−ᾱ)(x_t − √ᾱ μ_k)/v_k
+        if y is not None:
+            return eps_k[torch.arange(len(x)), y]  # E[ε | x_t, y]: component y only
+        r = torch.softmax(log_joint, dim=1)  # r_k(x_t), normalised by log-sum-exp
+        return (r[:, :, None] * eps_k).sum(1)  # Σ_k r_k E[ε | x_t, k]
+
+    # -- densities ------------------------------------------------------------------------------
+    def log_prob(self, x, schedule=None, t=None, y=None) -> torch.Tensor:
+        """log q_t(x) = log Σ_k w_k N(x; √ᾱ_t μ_k, v_k I), or with ``y`` log q_t(x | y) = log N(x; √ᾱ_t μ_y, v_y I).
+        ``schedule=None, t=None``: the data density (ᾱ = 1). Returns [n] in x's dtype (differentiable)."""
+        x64, abar, y = self._inputs(schedule, x, t, y, name="x", need_schedule=False)
+        log_joint, _, _ = self._log_joint(x64, abar)
+        if y is not None:
+            return (log_joint[torch.arange(len(x)), y] - torch.log(self.weights[y])).to(x.dtype)
+        return torch.logsumexp(log_joint, dim=1).to(x.dtype)
+
+    def class_posterior(self, schedule, x_t, t) -> torch.Tensor:
+        """p(y = k | x_t) = r_k(x_t) = w_k N(x_t; √ᾱ_t μ_k, v_k I) / q(x_t)  ([n, K]; schedule=None: the data)."""
+        x, abar, _ = self._inputs(schedule, x_t, t, need_schedule=False)
+        log_joint, _, _ = self._log_joint(x, abar)
+        return torch.softmax(log_joint, dim=1).to(x_t.dtype)
+
+    responsibilities = class_posterior
+
+    # -- the exact denoiser and its two other faces -------------------------------------------
+    def exact_eps(self, schedule, x_t, t, y=None) -> torch.Tensor:
+        """E[ε | x_t] = Σ_k r_k(x_t) √(1−ᾱ_t)(x_t − √ᾱ_t μ_k)/v_k; with ``y``, E[ε | x_t, y] (component y only).
+        ``t``, ``y``: ints or LongTensors [n]. Returns [n, D] in x_t's dtype."""
+        x, abar, y = self._inputs(schedule, x_t, t, y)
+        return self._eps(x, abar, y).to(x_t.dtype)
+
+    def exact_x0(self, schedule, x_t, t, y=None) -> torch.Tensor:
+        """Tweedie: E[x_0 | x_t] = (x_t − √(1−ᾱ_t) E[ε | x_t]) / √ᾱ_t  (with ``y``: E[x_0 | x_t, y])."""
+        x, abar, y = self._inputs(schedule, x_t, t, y)
+        return ((x - (1 - abar).sqrt() * self._eps(x, abar, y)) / abar.sqrt()).to(x_t.dtype)
+
+    def score(self, schedule, x_t, t, y=None) -> torch.Tensor:
+        """∇_x log q_t(x_t) = −E[ε | x_t] / √(1−ᾱ_t)  (with ``y``: ∇_x log q_t(x_t | y))."""
+        x, abar, y = self._inputs(schedule, x_t, t, y)
+        return (-self._eps(x, abar, y) / (1 - abar).sqrt()).to(x_t.dtype)
+
+    def reverse_posterior(self, schedule, x_t, t, t_prev) -> GaussianMixture:
+        """The true q(x_{t'} | x_t) for ONE point x_t ([1, D]) and −1 ≤ t' < t (t' = −1: x_0): a mixture again,
+
+        Σ_k r_k(x_t) N(m_k, c_k I),  1/c_k = 1/v'_k + a²/b²,  m_k = c_k (√ᾱ_{t'} μ_k / v'_k + a x_t / b²),
+
+        from the prior x_{t'} | k ~ N(√ᾱ_{t'} μ_k, v'_k I), v'_k = ᾱ_{t'} s_k² + 1 − ᾱ_{t'}, and the forward
+        jump x_t | x_{t'} ~ N(a x_{t'}, b² I), a = √(ᾱ_t/ᾱ_{t'}), b² = 1 − ᾱ_t/ᾱ_{t'}.
+        """
+        x, abar, _ = self._inputs(schedule, x_t, t)
+        if len(x) != 1 or isinstance(t_prev, bool) or not isinstance(t_prev, numbers.Integral) \
+                or not -1 <= t_prev < int(check_timesteps(t, schedule.T, 1)[0]):
+            raise ValueError(f"reverse_posterior needs one point x_t [1, D] and an int t_prev with -1 <= t_prev < t; "
+                             f"got x_t of shape {tuple(x_t.shape)}, t={t!r}, t_prev={t_prev!r}")
+        abar_prev = 1.0 if t_prev < 0 else schedule.alphas_cumprod[t_prev]
+        a2, b2 = abar[0, 0] / abar_prev, 1 - abar[0, 0] / abar_prev  # x_t = a x_{t'} + b ε'
+        v_prev = abar_prev * self.stds**2 + (1 - abar_prev)  # prior variance of x_{t'} | k
+        c = 1 / (1 / v_prev + a2 / b2)  # posterior variance per component
+        m = c[:, None] * (math.sqrt(abar_prev) * self.means / v_prev[:, None] + a2.sqrt() * x / b2)
+        r = torch.softmax(self._log_joint(x, abar)[0][0], dim=0)  # r_k(x_t)
+        return GaussianMixture(m, c.sqrt(), r / r.sum())
+
+    def as_model(self, schedule) -> ExactDenoiser:
+        """The exact ε-predictor as a network for the samplers: ``model(x_t, t, y=None)``."""
+        return ExactDenoiser(self, schedule)
+
+
+class ExactDenoiser(nn.Module):
+    """``model(x_t, t, y=None)`` = E[ε | x_t] (y None or the null label K) or E[ε | x_t, y] (0 ≤ y < K), in x_t's
+    dtype; ``num_classes = K``, so ``cfg_eps`` and every sampler's guidance run on it. It has no parameters."""
+
+    def __init__(self, mixture: GaussianMixture, schedule):
+        super().__init__()
+        self.mixture, self.schedule, self.num_classes = mixture, schedule, mixture.K
+
+    def forward(self, x_t: torch.Tensor, t, y=None) -> torch.Tensor:
+        mix = self.mixture
+        x, abar, y = mix._inputs(self.schedule, x_t, t, y, y_max=mix.K)  # y = K allowed: the null label
+        if y is None or bool((y == mix.K).all()):
+            return mix._eps(x, abar, None).to(x_t.dtype)
+        cond = mix._eps(x, abar, y.clamp(max=mix.K - 1))
+        if bool((y == mix.K).any()):  # a mixed batch: the null label per example, as in CFG's [y; ∅]
+            cond = torch.where((y == mix.K)[:, None], mix._eps(x, abar, None), cond)
+        return cond.to(x_t.dtype)
+
+    def extra_repr(self) -> str:
+        return f"{self.mixture!r}, T={self.schedule.T}"

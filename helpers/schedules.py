@@ -37,8 +37,11 @@ def report_beta_schedule(timesteps: int) -> torch.Tensor:
 
 
 def cosine_beta_schedule(timesteps: int, s: float = 0.008, max_beta: float = 0.999) -> torch.Tensor:
-    """Nichol & Dhariwal (2021): ᾱ(t) = f(t)/f(0), f(t) = cos²(((t/T + s)/(1 + s))·π/2),
-    β_t = min(1 − ᾱ(t+1)/ᾱ(t), max_beta)."""
+    """Nichol & Dhariwal (2021): ᾱ(τ) = f(τ)/f(0), f(τ) = cos²(((τ/T + c)/(1 + c))·π/2) for continuous τ ∈ [0, T],
+    β_t = min(1 − ᾱ(t+1)/ᾱ(t), max_beta), so index t's ᾱ_t is ᾱ(τ = t+1) until the clip binds.
+
+    The offset c is their s (the argument keeps their name); the notebooks write c, since s is the guidance scale.
+    """
     _check_T(timesteps)
     steps = torch.arange(timesteps + 1, dtype=torch.float64) / timesteps
     f = torch.cos((steps + s) / (1 + s) * math.pi / 2) ** 2

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import platform
 import sys
@@ -11,6 +12,20 @@ from pathlib import Path
 import torch
 
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def checkpoint_parser(doc: str, out: str, batch: int, n: int | None = None) -> argparse.ArgumentParser:
+    """The options of every benchmark that samples a shipped checkpoint: --model, --n (when ``n`` is given)
+    and --seed, --batch, --threads and --out, with these defaults; the description is ``doc``'s first paragraph."""
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p.add_argument("--model", default="fashion-mnist-cfg", help="a shipped checkpoint name")
+    if n is not None:
+        p.add_argument("--n", type=int, default=n, help="samples per setting (and for the references)")
+        p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch", type=int, default=batch, help="images per sampler call (DDPM's noise depends on it)")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--out", default=out, help="results file name (benchmarks/results/<out>.json)")
+    return p
 
 
 def hardware() -> str:

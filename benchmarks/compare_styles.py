@@ -22,8 +22,9 @@ import torch
 
 from benchmarks.common import RESULTS, command, hardware, write_results
 from helpers.data import load_dataset
+from helpers.evaluation import heldout_loss
 from helpers.pretrained import export_training_checkpoint, load_checkpoint
-from helpers.training import TrainConfig, heldout_loss, train
+from helpers.training import TrainConfig, train
 from helpers.unet import UNet, count_parameters
 
 CANDIDATES = {

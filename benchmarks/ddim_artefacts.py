@@ -12,17 +12,16 @@ test images. A trajectory pass records the specks in x̂_0 and x_t along DDIM η
 
 from __future__ import annotations
 
-import argparse
 import math
 import time
 
 import torch
 import torch.nn.functional as F
 
-from benchmarks.common import RESULTS, hardware, write_results
+from benchmarks.common import RESULTS, checkpoint_parser, hardware, write_results
 from helpers.data import load_dataset, to_float
-from helpers.evaluation import generate
-from helpers.metrics import QualityEvaluator
+from helpers.evaluation import generate, image_shape
+from helpers.metrics import QualityEvaluator, laplacian_energy
 from helpers.pretrained import load_pretrained
 from helpers.sampling import ddim_sample, ddpm_sample
 
@@ -46,11 +45,6 @@ def specks(x: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
     return ((x - median) > threshold).float().mean(dim=(1, 2, 3))
 
 
-def laplacian_energy(x: torch.Tensor) -> torch.Tensor:
-    k = torch.tensor([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]], dtype=x.dtype).view(1, 1, 3, 3)
-    return F.conv2d(x, k.repeat(x.shape[1], 1, 1, 1), groups=x.shape[1]).pow(2).mean(dim=(1, 2, 3))
-
-
 def gauges(images: torch.Tensor) -> dict:
     s, e = specks(images), laplacian_energy(images)
     n = images.shape[0]
@@ -61,7 +55,7 @@ def gauges(images: torch.Tensor) -> dict:
 def trajectory_specks(model, schedule, n: int, seed: int) -> dict:
     """Mean specks of x̂_0 and of x_t at every recorded step, for DDIM-50 η = 0 and η = 1 and DDPM."""
     gen = torch.Generator().manual_seed(seed)
-    x_T = torch.randn(n, 1, 28, 28, generator=gen)
+    x_T = torch.randn(n, *image_shape(model), generator=gen)
     y = torch.arange(n) % model.num_classes if model.num_classes else None
     out = {}
     runs = {"ddim-eta0": lambda: ddim_sample(model, schedule, x_T, steps=50, eta=0.0, y=y, return_trajectory=True),
@@ -79,15 +73,9 @@ def trajectory_specks(model, schedule, n: int, seed: int) -> dict:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", default="fashion-mnist-cfg")
-    p.add_argument("--n", type=int, default=1000)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch", type=int, default=100)
-    p.add_argument("--threads", type=int, default=2)
+    p = checkpoint_parser(__doc__, out="ddim_artefacts", batch=100, n=1000)
     p.add_argument("--only", nargs="*", default=list(SETTINGS), choices=list(SETTINGS))
     p.add_argument("--trajectory-n", type=int, default=64)
-    p.add_argument("--out", default="ddim_artefacts")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     model, schedule, meta = load_pretrained(args.model, return_metadata=True)

@@ -10,25 +10,16 @@ README's evaluation table is ``helpers.summary.summary_table`` of benchmarks/res
 
 from __future__ import annotations
 
-import argparse
-
 import torch
 
-from benchmarks.common import hardware, write_results
+from benchmarks.common import checkpoint_parser, hardware, write_results
 from helpers.metrics import QualityEvaluator
 from helpers.pretrained import load_pretrained
 from helpers.summary import evaluate, summary_table
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", default="fashion-mnist-cfg", help="a shipped checkpoint name")
-    p.add_argument("--n", type=int, default=160, help="samples per setting (and for the references)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch", type=int, default=64, help="images per sampler call (DDPM's noise depends on it)")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--out", default="evaluation", help="results file name (benchmarks/results/<out>.json)")
-    args = p.parse_args(argv)
+    args = checkpoint_parser(__doc__, out="evaluation", batch=64, n=160).parse_args(argv)
     torch.set_num_threads(args.threads)
     model, schedule, metadata = load_pretrained(args.model, return_metadata=True)
     print(f"hardware: {hardware()}", flush=True)

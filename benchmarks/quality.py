@@ -13,13 +13,12 @@ default, use_clipped_model_output=False) and writes quality-<name>-model-eps.jso
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import torch
 
 from benchmarks.common import hardware, write_results
-from helpers.evaluation import generate
+from helpers.evaluation import sample_quality
 from helpers.metrics import QualityEvaluator
 from helpers.pretrained import load_checkpoint, load_pretrained
 
@@ -28,14 +27,12 @@ def evaluate(model, schedule, metadata, n, steps, guidances, seed=0, batch=500, 
     ev = evaluator or QualityEvaluator(metadata["dataset"])
     rows = []
     for s in guidances:
-        t0 = time.time()
-        images, labels = generate(model, schedule, n, steps=steps, guidance_scale=s, seed=seed, batch=batch,
-                                  recompute_eps=recompute_eps)
-        seconds = time.time() - t0
-        row = {"guidance_scale": s if model.num_classes else None, "steps": steps, "n": n,
-               "fid": round(ev.fid(images), 3), "sampling_seconds": round(seconds, 1)}
-        if labels is not None:
-            row["accuracy"] = round(ev.accuracy(images, labels), 4)
+        scores, _ = sample_quality(model, schedule, ev, n, steps=steps, guidance_scale=s, seed=seed, batch=batch,
+                                   recompute_eps=recompute_eps)
+        row = {"guidance_scale": scores["guidance_scale"], "steps": steps, "n": n, "fid": round(scores["fid"], 3),
+               "sampling_seconds": round(scores["seconds"], 1)}
+        if "accuracy" in scores:
+            row["accuracy"] = round(scores["accuracy"], 4)
         rows.append(row)
         print(row, flush=True)
     return rows, ev

@@ -7,6 +7,7 @@ Each table sits between ``<!-- results:NAME -->`` and ``<!-- /results:NAME -->``
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -21,14 +22,24 @@ def _load(name: str):
     return json.loads(path.read_text()) if path.exists() else None
 
 
+def _from_results(name: str):
+    """Decorate ``make(res)``, a table of benchmarks/results/<name>.json, into a table() that is None while that
+    file does not exist (every entry of ``TABLES`` is called without arguments)."""
+    def decorate(make):
+        @functools.wraps(make)
+        def table() -> str | None:
+            res = _load(name)
+            return None if res is None else make(res)
+        return table
+    return decorate
+
+
 def _footer(res: dict) -> str:
     return f"\n\nCommand: `{res['command']}` ({res['hardware']}, {res.get('date', '')})."
 
 
-def table_compare_styles() -> str | None:
-    res = _load("compare_styles")
-    if res is None:
-        return None
+@_from_results("compare_styles")
+def table_compare_styles(res: dict) -> str:
     lines = ["| network | parameters | minutes | steps (batch 128) | held-out ε-MSE, EMA |",
              "| --- | ---: | ---: | ---: | ---: |"]
     for name, r in res["results"].items():
@@ -81,20 +92,16 @@ def table_quality() -> str | None:
     return "\n".join(lines) + "\n\nCommands: " + "; ".join(footers) + "."
 
 
-def table_evaluation() -> str | None:
-    res = _load("evaluation")
-    if res is None:
-        return None
+@_from_results("evaluation")
+def table_evaluation(res: dict) -> str:
     from helpers.summary import summary_table
 
     return (f"{res['model']} ({res['epochs']} epochs), n = {res['n']}, seed {res['seed']}, s = 1 unless guided.\n\n"
             + summary_table(res) + _footer(res))
 
 
-def table_sampling_speed() -> str | None:
-    res = _load("sampling_speed")
-    if res is None:
-        return None
+@_from_results("sampling_speed")
+def table_sampling_speed(res: dict) -> str:
     lines = ["| sampler | steps | guidance s | network passes per step | seconds per image | ms per image per step |",
              "| --- | ---: | ---: | ---: | ---: | ---: |"]
     for r in res["rows"]:
@@ -106,10 +113,8 @@ def table_sampling_speed() -> str | None:
             + _footer(res))
 
 
-def table_training_throughput() -> str | None:
-    res = _load("training_throughput")
-    if res is None:
-        return None
+@_from_results("training_throughput")
+def table_training_throughput(res: dict) -> str:
     lines = ["| network | parameters | memory layout | images/s | minutes per Fashion-MNIST epoch |",
              "| --- | ---: | --- | ---: | ---: |"]
     for r in res["rows"]:
@@ -120,10 +125,8 @@ def table_training_throughput() -> str | None:
         "\n".join(lines) + _footer(res)
 
 
-def table_notebooks() -> str | None:
-    res = _load("notebooks")
-    if res is None:
-        return None
+@_from_results("notebooks")
+def table_notebooks(res: dict) -> str:
     names = sorted(set(res.get("quick", {})) | set(res.get("full", {})))
     lines = ["| notebook | peak memory, quick mode | peak memory, full mode | run time, full mode |",
              "| --- | ---: | ---: | ---: |"]

@@ -7,7 +7,7 @@ guidance scale s, each at the same n beside the real-image references at that n.
                                                              # + notebook 06's DDPM variants, 07's η and spacing
     python -m benchmarks.sampling_quality --n 20 --out sampling_quality-smoke
 
-Scores come from ``helpers.sampling_plots.sample_quality`` (``helpers.evaluation.generate`` +
+Scores come from ``helpers.evaluation.sample_quality`` (``helpers.evaluation.generate`` +
 ``QualityEvaluator``), the code the notebooks call: at the same n, seed, batch and steps the numbers
 agree with theirs. Results are written after every row (benchmarks/results/<out>.json).
 Sweeps: "steps" (DDIM steps, then DDPM), "guidance" (scales at --scale-steps DDIM steps), and on request
@@ -16,14 +16,12 @@ Sweeps: "steps" (DDIM steps, then DDPM), "guidance" (scales at --scale-steps DDI
 
 from __future__ import annotations
 
-import argparse
-
 import torch
 
-from benchmarks.common import hardware, write_results
+from benchmarks.common import checkpoint_parser, hardware, write_results
+from helpers.evaluation import sample_quality
 from helpers.metrics import QualityEvaluator
 from helpers.pretrained import load_pretrained
-from helpers.sampling_plots import sample_quality
 
 
 def _round(row: dict) -> dict:
@@ -31,11 +29,7 @@ def _round(row: dict) -> dict:
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", default="fashion-mnist-cfg", help="a shipped checkpoint name")
-    p.add_argument("--n", type=int, default=500, help="samples per setting (and for the references)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch", type=int, default=64, help="images per sampler call (DDPM's noise depends on it)")
+    p = checkpoint_parser(__doc__, out="sampling_quality", batch=64, n=500)
     p.add_argument("--steps", type=int, nargs="*", default=[10, 20, 50, 100], help="DDIM steps of the first sweep")
     p.add_argument("--no-ddpm", action="store_true", help="leave DDPM out of the steps sweep")
     p.add_argument("--steps-guidance", type=float, default=1.0, help="the guidance scale of the steps sweep")
@@ -47,8 +41,6 @@ def main(argv=None):
     p.add_argument("--etas", type=float, nargs="*", default=[], help="DDIM eta values to add (eta=0 is the default)")
     p.add_argument("--spacings", nargs="*", default=[], help="DDIM spacings to add, e.g. report leading")
     p.add_argument("--variant-steps", type=int, default=20, help="DDIM steps of the eta and spacing rows")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--out", default="sampling_quality", help="results file name (benchmarks/results/<out>.json)")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     model, schedule, metadata = load_pretrained(args.model, return_metadata=True)

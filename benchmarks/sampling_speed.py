@@ -10,12 +10,12 @@ Writes benchmarks/results/sampling_speed.json (or --out). Timing is wall-clock: 
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import torch
 
-from benchmarks.common import hardware, write_results
+from benchmarks.common import checkpoint_parser, hardware, write_results
+from helpers.evaluation import image_shape
 from helpers.pretrained import load_pretrained
 from helpers.sampling import ddim_sample, ddpm_sample
 
@@ -36,15 +36,11 @@ def time_one(model, schedule, x_T, y, sampler, steps, scale, repeats):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--model", default="fashion-mnist-cfg", help="a shipped checkpoint name")
-    p.add_argument("--batch", type=int, default=64)
+    p = checkpoint_parser(__doc__, out="sampling_speed", batch=64)
     p.add_argument("--steps", type=int, nargs="*", default=[10, 20, 50, 100], help="DDIM step counts")
     p.add_argument("--no-ddpm", action="store_true", help="skip DDPM (T steps)")
     p.add_argument("--guidance", type=float, default=3.0, help="the guided runs' scale (any s other than 0, 1)")
     p.add_argument("--repeats", type=int, default=1, help="best of this many runs per setting")
-    p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--out", default="sampling_speed", help="results file name (benchmarks/results/<out>.json)")
     args = p.parse_args(argv)
     if args.guidance in (0.0, 1.0):
         p.error("--guidance must differ from 0 and 1 (those need a single network pass)")
@@ -53,7 +49,7 @@ def main(argv=None):
     print(f"hardware: {hardware()}", flush=True)
 
     gen = torch.Generator().manual_seed(0)
-    x_T = torch.randn(args.batch, model.in_channels, 28, 28, generator=gen)
+    x_T = torch.randn(args.batch, *image_shape(model), generator=gen)
     y = torch.arange(args.batch) % model.num_classes if model.num_classes else None
     # warm-up: the first passes allocate and pick kernels
     ddim_sample(model, schedule, x_T, steps=2, y=y, guidance_scale=args.guidance if y is not None else 1.0)

@@ -16,8 +16,10 @@ import time
 import torch
 
 from benchmarks.common import hardware, write_results
+from helpers.evaluation import image_shape
+from helpers.loss import diffusion_loss
 from helpers.schedules import DiffusionSchedule
-from helpers.training import EMA, diffusion_loss
+from helpers.training import EMA
 from helpers.unet import UNet, count_parameters
 
 NETWORKS = {"seed-128": {"style": "seed", "base_channels": 128}, "modern-32": {"style": "modern", "base_channels": 32},
@@ -31,7 +33,7 @@ def images_per_second(kwargs: dict, batch: int, steps: int, channels_last: bool,
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     ema = EMA(model)
     schedule = DiffusionSchedule.from_name("report", 300)
-    x0 = (torch.rand(batch, 1, 28, 28) * 2 - 1).contiguous(memory_format=fmt)
+    x0 = (torch.rand(batch, *image_shape(model)) * 2 - 1).contiguous(memory_format=fmt)  # Fashion-MNIST's size
     y = torch.arange(batch) % 10 if conditional else None
     times = []
     for _ in range(steps + 2):  # the first two steps allocate and pick kernels

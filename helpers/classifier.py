@@ -17,6 +17,7 @@ from torch import nn
 
 from ._compat import torch_load
 from .data import iterate_batches, load_dataset, to_float
+from .storage import atomic_save, pack_weights, unpack_weights
 
 
 class Classifier(nn.Module):
@@ -57,7 +58,7 @@ def load_classifier(dataset: str = "fashion-mnist", device="cpu") -> Classifier:
                          f"python -m helpers.classifier --dataset {dataset}")
     obj = torch_load(path)
     model = Classifier(**obj["config"])
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in obj["weights"].items()})
+    model.load_state_dict(unpack_weights(obj["weights"]))
     model.metadata = obj["metadata"]
     return model.to(device).eval()
 
@@ -102,8 +103,8 @@ def train_classifier(dataset: str = "fashion-mnist", epochs: int = 4, batch_size
 
 
 def save_classifier(model: Classifier, metadata: dict, path) -> None:
-    weights = {k: (v.half() if v.is_floating_point() else v) for k, v in model.state_dict().items()}
-    torch.save({"config": model.config, "weights": weights, "metadata": metadata}, path)
+    """Write the classifier's weights (float16), its ``config`` and ``metadata`` to ``path``."""
+    atomic_save({"config": model.config, "weights": pack_weights(model.state_dict()), "metadata": metadata}, path)
 
 
 def main(argv=None):

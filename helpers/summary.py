@@ -4,14 +4,14 @@ README quotes.
 
 Every score is FID in classifier space (and class accuracy for a conditional model) of n samples, beside
 the references computed by the same code at the same n: real training images (floor), real + N(0, 0.05²)
-(grain) and real images blurred with σ = 1 pixel (blur).
+(grain) and real images blurred with σ = 1 pixel (blur). Each row is ``helpers.evaluation.sample_quality``.
 """
 
 from __future__ import annotations
 
 from .data import load_dataset
+from .evaluation import sample_quality
 from .metrics import memorisation_check
-from .sampling_plots import sample_quality
 
 STEPS = (10, 20, 50, 100)
 ETAS = (0.0, 1.0)

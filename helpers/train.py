@@ -1,4 +1,10 @@
-"""Command line:  python -m helpers.train --dataset fashion-mnist --epochs N [--cfg] [--resume] …
+"""Command line for training:  python -m helpers.train --dataset fashion-mnist --epochs N [--cfg] [--resume] …
+
+Each option of the run is a field of ``helpers.training.TrainConfig`` (``--batch-size`` sets ``batch_size``),
+and its default and help text are read from there, so the command line and the Python API cannot disagree.
+``--cfg`` sets ``conditional``: a class-conditional model for classifier-free guidance, with as many classes
+as the dataset has (``num_classes`` comes from the dataset) and ``p_uncond`` = 0.1 unless ``--p-uncond`` is
+given. The network's arguments (``TrainConfig.model``) are ``--style``, ``--base-channels`` and ``--model-json``.
 
 Writes a resumable training checkpoint after every epoch (``--out``), and at the end a small
 shipped-style file with the EMA weights (``--export``), which ``load_checkpoint`` rebuilds alone.
@@ -8,59 +14,66 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import fields
 
 import torch
 
-from .training import TrainConfig, train
+from .training import P_UNCOND_CFG, TrainConfig, train
+from .unet import STYLES
+
+SPECIAL = ("model", "conditional")  # the fields set by --style/--base-channels/--model-json and by --cfg
+DEFAULT_MODEL = next(f.default_factory() for f in fields(TrainConfig) if f.name == "model")
 
 
-def parse_args(argv=None):
-    p = argparse.ArgumentParser(prog="python -m helpers.train", description=__doc__.splitlines()[0])
-    p.add_argument("--dataset", default="fashion-mnist", choices=["fashion-mnist", "mnist", "cifar10"])
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--cfg", action="store_true", help="class-conditional with label dropout (classifier-free guidance)")
-    p.add_argument("--p-uncond", type=float, default=0.1, help="label dropout probability with --cfg")
+def _add_config_options(parser: argparse.ArgumentParser) -> None:
+    """One option per field of TrainConfig, with the field's default, help, type and choices."""
+    group = parser.add_argument_group("the run (TrainConfig's fields)")
+    for f in fields(TrainConfig):
+        if f.name in SPECIAL:
+            continue
+        group.add_argument(f"--{f.name.replace('_', '-')}", dest=f.name, default=f.default,
+                           type=f.metadata.get("type", type(f.default)), choices=f.metadata.get("choices"),
+                           help=f.metadata["help"] + ("" if f.default is None else " (default: %(default)s)"))
+    group.add_argument("--cfg", dest="conditional", action="store_true",
+                       help=f"class-conditional with label dropout, for classifier-free guidance: the classes come "
+                            f"from the dataset, and p_uncond is {P_UNCOND_CFG} unless --p-uncond is given")
+    group.add_argument("--style", default=DEFAULT_MODEL["style"], choices=STYLES,
+                       help="the U-Net: the report's (seed) or ours (modern) (default: %(default)s)")
+    group.add_argument("--base-channels", type=int, default=DEFAULT_MODEL["base_channels"],
+                       help="the U-Net's width (default: %(default)s)")
+    group.add_argument("--model-json", default=None, help='extra UNet keyword arguments, e.g. \'{"depth": 3}\'')
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m helpers.train", description=__doc__.split("\n\n")[0])
+    _add_config_options(p)
     p.add_argument("--resume", action="store_true", help="continue from --out if it exists")
     p.add_argument("--out", default="runs/model.ckpt.pt", help="training checkpoint (written every epoch)")
     p.add_argument("--export", default=None, help="write the EMA weights here at the end (a shipped-style file)")
-    p.add_argument("--style", default="modern", choices=["seed", "modern"])
-    p.add_argument("--base-channels", type=int, default=32)
-    p.add_argument("--model-json", default=None, help='extra UNet keyword arguments, e.g. \'{"depth": 3}\'')
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--warmup-steps", type=int, default=500)
-    p.add_argument("--grad-clip", type=float, default=1.0)
-    p.add_argument("--ema-decay", type=float, default=0.999)
-    p.add_argument("--schedule", default="report", choices=["linear", "report", "cosine"])
-    p.add_argument("--T", type=int, default=300)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--max-steps-per-epoch", type=int, default=None)
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help='"auto" (CUDA, then MPS, else CPU), "cpu", "cuda", …')
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    p.add_argument("--no-progress", action="store_true")
-    return p.parse_args(argv)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = p.parse_args(argv)
+    if args.p_uncond and not args.conditional:
+        p.error("--p-uncond drops labels, so it needs --cfg")
+    return args
 
 
-def config_from_args(args) -> TrainConfig:
-    model = {"style": args.style, "base_channels": args.base_channels}
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    """The ``TrainConfig`` of parsed arguments: each field's option, ``--cfg`` and the network's options."""
+    model = {**DEFAULT_MODEL, "style": args.style, "base_channels": args.base_channels}
     if args.model_json:
         model.update(json.loads(args.model_json))
-    return TrainConfig(dataset=args.dataset, epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                       warmup_steps=args.warmup_steps, grad_clip=args.grad_clip, ema_decay=args.ema_decay,
-                       p_uncond=args.p_uncond if args.cfg else 0.0, conditional=args.cfg,
-                       schedule=args.schedule, T=args.T, model=model, seed=args.seed,
-                       max_steps_per_epoch=args.max_steps_per_epoch)
+    values = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name not in SPECIAL}
+    return TrainConfig(**values, conditional=args.conditional, model=model)
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    config = config_from_args(args)
-    import os
-
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    ckpt = train(config, args.out, resume=args.resume, device=args.device, progress=not args.no_progress)
+    ckpt = train(config_from_args(args), args.out, resume=args.resume, device=args.device,
+                 progress=not args.no_progress)
     if args.export:
         from .pretrained import export_training_checkpoint
 

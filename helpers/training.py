@@ -1,65 +1,33 @@
-"""Training ε_θ: the loss, an EMA of the weights, and a resumable training loop.
+"""Training ε_θ: the run's configuration (``TrainConfig``), an EMA of the weights, and a resumable loop (``train``).
 
-The loss (Ho et al. 2020, "simple"):  L = E_{x_0, t, ε} ‖ε − ε_θ(√ᾱ_t x_0 + √(1 − ᾱ_t) ε, t)‖²,
-t uniform on {0, …, T−1}. For classifier-free guidance, labels are replaced by the null label
-(index ``num_classes``) per example with probability ``p_uncond``.
+The loss itself (``diffusion_loss``, ``drop_labels``) is ``helpers.loss``, re-exported here; the command
+line (``python -m helpers.train``) is ``helpers.train``, built from ``TrainConfig``'s fields.
 """
 
 from __future__ import annotations
 
 import copy
 import os
-import platform
 import time
 from dataclasses import asdict, dataclass, field
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from ._checks import check_choice, check_int
 from ._compat import cuda_grad_scaler, torch_load
-from .data import iterate_batches, load_dataset, to_float
-from .forward import q_sample
-from .schedules import DiffusionSchedule
-from .unet import UNet, count_parameters
+from .data import DATASET_NAMES, iterate_batches, load_dataset, to_float
+from .hardware import choose_device, describe_hardware, hardware_description, record_hardware
+from .loss import check_p_uncond, diffusion_loss, drop_labels
+from .schedules import SCHEDULES, DiffusionSchedule
+from .storage import atomic_save
+from .unet import STYLES, UNet, count_parameters
+
+P_UNCOND_CFG = 0.1  # the label dropout of a conditional run unless one is given (Ho & Salimans use 0.1–0.2)
 
 
 class TrainingDiverged(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
-
-
-def drop_labels(y: torch.Tensor, p_uncond: float, null_label: int,
-                generator: torch.Generator | None = None) -> torch.Tensor:
-    """Replace each label by ``null_label`` independently with probability ``p_uncond``."""
-    if not 0.0 <= p_uncond <= 1.0:
-        raise ValueError(f"p_uncond must be in [0, 1], got {p_uncond}")
-    if p_uncond == 0.0:
-        return y
-    drop = torch.rand(y.shape, generator=generator, device="cpu").to(y.device) < p_uncond
-    return torch.where(drop, torch.full_like(y, null_label), y)
-
-
-def diffusion_loss(model: nn.Module, schedule: DiffusionSchedule, x0: torch.Tensor, y: torch.Tensor | None = None,
-                   p_uncond: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
-    """L = mean ‖ε − ε_θ(x_t, t[, y])‖² with t ~ U{0, …, T−1}, ε ~ N(0, I), x_t = q_sample(x_0, t, ε).
-
-    ``generator`` (a CPU generator) draws t, ε and the label dropout, so a run can be replayed exactly.
-    """
-    num_classes = getattr(model, "num_classes", None)
-    if y is not None and num_classes is None:
-        raise ValueError("labels y were given, but the model is unconditional (num_classes=None)")
-    if p_uncond and y is None:
-        raise ValueError("p_uncond > 0 needs labels y")
-    b = x0.shape[0]
-    t = torch.randint(0, schedule.T, (b,), generator=generator).to(x0.device)
-    noise = torch.randn(x0.shape, generator=generator).to(device=x0.device, dtype=x0.dtype)
-    x_t = q_sample(schedule, x0, t, noise)
-    if y is not None:
-        y = drop_labels(y, p_uncond, num_classes, generator)
-        eps = model(x_t, t, y)
-    else:
-        eps = model(x_t, t)
-    return F.mse_loss(eps.float(), noise.float())
 
 
 class EMA:
@@ -102,81 +70,100 @@ class EMA:
         self.model.load_state_dict(state["model"])
 
 
+def _option(default, help: str, **cli):
+    """A ``TrainConfig`` field: its default, and the help text (and argparse ``type``/``choices``) of its
+    command-line option, which ``helpers.train`` reads from the field's metadata."""
+    if isinstance(default, dict):
+        return field(default_factory=lambda: dict(default), metadata={"help": help, **cli})
+    return field(default=default, metadata={"help": help, **cli})
+
+
 @dataclass
 class TrainConfig:
-    """Everything a run depends on; stored in every checkpoint."""
+    """Everything a run depends on; stored in every checkpoint. Each field is an option of the command line
+    (``--batch-size`` for ``batch_size``), with the default and help text given here and nowhere else.
 
-    dataset: str = "fashion-mnist"
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    warmup_steps: int = 500
-    grad_clip: float = 1.0
-    ema_decay: float = 0.999
-    p_uncond: float = 0.0
-    conditional: bool = False
-    schedule: str = "report"
-    T: int = 300
-    model: dict = field(default_factory=lambda: {"style": "modern", "base_channels": 32})
-    seed: int = 0
-    max_steps_per_epoch: int | None = None
-    max_train_images: int | None = None
-
-
-def choose_device(device: str = "auto") -> torch.device:
-    """"auto" → CUDA if present, then Apple's MPS, else CPU."""
-    if device != "auto":
-        return torch.device(device)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-def hardware_description(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
-
-
-def record_hardware(log: list, hardware: str, epoch: int, seconds: float) -> list:
-    """Add one finished epoch (1-based) to ``log``, a list of runs {hardware, first_epoch, last_epoch, seconds}.
-
-    A run resumed on other hardware (say epochs 1-12 on a CPU, 13-40 on a GPU) starts a new entry, so a
-    checkpoint's training time is never credited to the wrong machine.
+    ``conditional=True`` (``--cfg``) trains ε_θ(x_t, t, y) with as many classes as the dataset has, and then
+    ``p_uncond`` (left as None) becomes ``P_UNCOND_CFG`` = 0.1; an unconditional run has ``p_uncond`` = 0.
     """
-    if log and log[-1]["hardware"] == hardware and log[-1]["last_epoch"] == epoch - 1:
-        log[-1]["last_epoch"] = epoch
-        log[-1]["seconds"] += seconds
-    else:
-        log.append({"hardware": hardware, "first_epoch": epoch, "last_epoch": epoch, "seconds": seconds})
-    return log
+
+    dataset: str = _option("fashion-mnist", "the training set", choices=DATASET_NAMES)
+    epochs: int = _option(10, "passes over the training set (a resumed run may raise it)")
+    batch_size: int = _option(128, "images per step")
+    lr: float = _option(1e-3, "AdamW's learning rate after the warm-up")
+    weight_decay: float = _option(0.0, "AdamW's weight decay")
+    warmup_steps: int = _option(500, "steps of linear learning-rate warm-up from 0")
+    grad_clip: float = _option(1.0, "clip the gradients' global norm to this (0: no clipping)")
+    ema_decay: float = _option(0.999, "decay d of the EMA of the weights")
+    p_uncond: float | None = _option(None, f"label dropout probability; default {P_UNCOND_CFG} with --cfg "
+                                           "(conditional), else 0", type=float)
+    conditional: bool = _option(False, "class-conditional, for classifier-free guidance (--cfg)")
+    schedule: str = _option("report", "the beta schedule", choices=tuple(SCHEDULES))
+    T: int = _option(300, "number of diffusion steps")
+    model: dict = _option({"style": "modern", "base_channels": 32},
+                          "UNet keyword arguments (--style, --base-channels, --model-json)")
+    seed: int = _option(0, "seed of the weights, the data order, t, ε and the label dropout")
+    max_steps_per_epoch: int | None = _option(None, "end each epoch after this many steps", type=int)
+    max_train_images: int | None = _option(None, "train on the first N images only", type=int)
+
+    def __post_init__(self):
+        check_choice(self.dataset, DATASET_NAMES, "dataset")
+        check_choice(self.schedule, tuple(SCHEDULES), "schedule")
+        check_choice(self.model.get("style", "seed"), STYLES, "model['style']")
+        check_int(self.epochs, "epochs", 1)
+        check_int(self.batch_size, "batch_size", 1)
+        if self.p_uncond is None:
+            self.p_uncond = P_UNCOND_CFG if self.conditional else 0.0
+        self.p_uncond = check_p_uncond(self.p_uncond)
+        if self.p_uncond > 0.0 and not self.conditional:
+            raise ValueError(f"p_uncond={self.p_uncond!r} drops labels, so it needs conditional=True (--cfg); "
+                             "an unconditional run has p_uncond=0.0")
 
 
-def describe_hardware(log: list) -> str:
-    """One line for a hardware log: the hardware alone, or each run with its epochs and minutes."""
-    if len(log) == 1:
-        return log[0]["hardware"]
-    return "; ".join(f"{r['hardware']}: epochs {r['first_epoch']}-{r['last_epoch']}, {r['seconds'] / 60:.1f} min"
-                     for r in log)
-
-
-def build_model(config: TrainConfig, in_channels: int, num_classes: int | None) -> UNet:
+def build_model(config: TrainConfig, in_channels: int, num_classes: int | None) -> nn.Module:
+    """``UNet(**config.model)`` for images of ``in_channels`` channels, class-conditional if the config is."""
     kwargs = dict(config.model)
     kwargs.setdefault("in_channels", in_channels)
     return UNet(num_classes=num_classes if config.conditional else None, **kwargs)
 
 
-def _atomic_save(obj, path) -> None:
-    tmp = f"{path}.tmp"
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 def _lr_factor(step: int, warmup: int) -> float:
     return min(1.0, (step + 1) / warmup) if warmup > 0 else 1.0
+
+
+def _restore(ckpt: dict, config: TrainConfig, model, ema: EMA, opt, gen: torch.Generator, path) -> dict:
+    """Load a training checkpoint's weights, EMA, optimiser and random states; return its ``state``."""
+    if ckpt["config"] != asdict(config) | {"epochs": ckpt["config"]["epochs"]}:
+        raise ValueError(f"{path} was written with another configuration; start a new run "
+                         f"or resume with the same options (epochs may change)")
+    model.load_state_dict(ckpt["model"])
+    ema.load_state_dict(ckpt["ema"])
+    ema.model.to(next(model.parameters()).device)
+    opt.load_state_dict(ckpt["optimizer"])
+    gen.set_state(ckpt["rng"]["generator"])
+    torch.set_rng_state(ckpt["rng"]["torch"])
+    state = ckpt["state"]
+    if "hardware_log" not in state and state["epoch"] > 0:  # written before the log existed: one run
+        state["hardware_log"] = [{"hardware": ckpt.get("hardware", "unknown"), "first_epoch": 1,
+                                  "last_epoch": state["epoch"], "seconds": state["train_seconds"]}]
+    return state
+
+
+def _optimizer_step(loss: torch.Tensor, model: nn.Module, opt, scaler, grad_clip: float) -> None:
+    """Backward, clip the gradients' norm to ``grad_clip`` (0: no clipping), one AdamW step."""
+    opt.zero_grad(set_to_none=True)
+    if scaler is not None:  # mixed precision on CUDA: scale the loss, unscale before clipping
+        scaler.scale(loss).backward()
+        scaler.unscale_(opt)
+    else:
+        loss.backward()
+    if grad_clip:
+        nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+    if scaler is not None:
+        scaler.step(opt)
+        scaler.update()
+    else:
+        opt.step()
 
 
 def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: str = "auto", progress: bool = True,
@@ -210,22 +197,8 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
     use_amp = dev.type == "cuda"
     scaler = cuda_grad_scaler() if use_amp else None
     state = {"epoch": 0, "step": 0, "losses": [], "epoch_losses": [], "train_seconds": 0.0, "hardware_log": []}
-
     if resume and os.path.exists(checkpoint_path):
-        ckpt = torch_load(checkpoint_path)
-        if ckpt["config"] != asdict(config) | {"epochs": ckpt["config"]["epochs"]}:
-            raise ValueError(f"{checkpoint_path} was written with another configuration; start a new run "
-                             f"or resume with the same options (epochs may change)")
-        model.load_state_dict(ckpt["model"])
-        ema.load_state_dict(ckpt["ema"])
-        ema.model.to(dev)
-        opt.load_state_dict(ckpt["optimizer"])
-        gen.set_state(ckpt["rng"]["generator"])
-        torch.set_rng_state(ckpt["rng"]["torch"])
-        state = ckpt["state"]
-        if "hardware_log" not in state and state["epoch"] > 0:  # written before the log existed: one run
-            state["hardware_log"] = [{"hardware": ckpt.get("hardware", "unknown"), "first_epoch": 1,
-                                      "last_epoch": state["epoch"], "seconds": state["train_seconds"]}]
+        state = _restore(torch_load(checkpoint_path), config, model, ema, opt, gen, checkpoint_path)
         log(f"resumed from {checkpoint_path} at epoch {state['epoch']}")
 
     steps_per_epoch = images.shape[0] // config.batch_size
@@ -257,19 +230,7 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
                 raise TrainingDiverged(
                     f"loss became {loss.item()} at epoch {epoch + 1}, step {state['step']}; lower lr or "
                     f"grad_clip. The last good checkpoint ({checkpoint_path}, epoch {state['epoch']}) is kept.")
-            opt.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.unscale_(opt)
-            else:
-                loss.backward()
-            if config.grad_clip:
-                nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
-            if scaler is not None:
-                scaler.step(opt)
-                scaler.update()
-            else:
-                opt.step()
+            _optimizer_step(loss, model, opt, scaler, config.grad_clip)
             ema.update(model)
             state["step"] += 1
             state["losses"].append(loss.item())
@@ -296,7 +257,7 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
             "hardware": describe_hardware(state["hardware_log"]),
             "parameters": count_parameters(model),
         }
-        _atomic_save(ckpt, checkpoint_path)
+        atomic_save(ckpt, checkpoint_path)
         log(f"epoch {state['epoch']}/{config.epochs}: loss {state['epoch_losses'][-1]:.4f}, "
             f"{state['train_seconds'] / 60:.1f} min so far")
         if time_limit is not None and time.time() - start > time_limit:
@@ -306,22 +267,5 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
     return ckpt
 
 
-def heldout_loss(model: nn.Module, schedule: DiffusionSchedule, images: torch.Tensor, labels=None, seed: int = 0,
-                 batch_size: int = 500, repeats: int = 1) -> float:
-    """Mean ε-MSE on held-out images with fixed t and ε (same seed → same draws for every model)."""
-    gen = torch.Generator().manual_seed(seed)
-    dev = next(model.parameters()).device
-    total, n = 0.0, 0
-    model.eval()
-    with torch.no_grad():
-        for _ in range(repeats):
-            for i in range(0, images.shape[0], batch_size):
-                x0 = to_float(images[i:i + batch_size]).to(dev)
-                y = labels[i:i + batch_size].to(dev) if labels is not None else None
-                total += diffusion_loss(model, schedule, x0, y, 0.0, gen).item() * x0.shape[0]
-                n += x0.shape[0]
-    return total / n
-
-
-__all__ = ["EMA", "TrainConfig", "TrainingDiverged", "diffusion_loss", "drop_labels", "heldout_loss", "train",
-           "choose_device", "build_model", "record_hardware", "describe_hardware"]
+__all__ = ["EMA", "TrainConfig", "TrainingDiverged", "P_UNCOND_CFG", "diffusion_loss", "drop_labels", "train",
+           "build_model", "choose_device", "record_hardware", "describe_hardware", "hardware_description"]

@@ -55,11 +55,12 @@ import torch
 
 from helpers import QUICK, ddim_invert, ddim_sample, ddim_step, ddim_timesteps, ddpm_sample, quick_or_full
 from helpers.data import FASHION_MNIST_CLASSES, sample_images
-from helpers.evaluation import generate
-from helpers.metrics import QualityEvaluator
+from helpers.evaluation import generate, sample_quality
+from helpers.interpolation import slerp
+from helpers.metrics import QualityEvaluator, laplacian_energy
 from helpers.plotting import plot_image_table, show_images, show_source
 from helpers.pretrained import available, load_pretrained
-from helpers.sampling_plots import laplacian_energy, plot_quality_sweep, sample_quality, slerp
+from helpers.sampling_plots import plot_quality_sweep
 
 torch.set_num_threads(2)
 print("quick mode" if QUICK else "full mode")
@@ -167,7 +168,7 @@ for name, s in seconds.items():
 # DDPM (section 5), keeps pulling it back. The plot shows which case the shipped weights are in.
 #
 # $n$ is 160 in full mode to keep this notebook within a few minutes on two CPU cores, so the scores carry
-# sampling noise. The numbers come from `helpers.sampling_plots.sample_quality` (`generate` + `QualityEvaluator`),
+# sampling noise. The numbers come from `helpers.evaluation.sample_quality` (`generate` + `QualityEvaluator`),
 # as in `python -m benchmarks.sampling_quality`: `--n 160` reproduces them exactly, and `--n 2000` draws the same
 # curves (with DDPM added) with far less noise.
 

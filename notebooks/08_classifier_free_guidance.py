@@ -53,17 +53,12 @@ import torch
 
 from helpers import QUICK, cfg_eps, q_sample, quick_or_full, sample_images
 from helpers.data import FASHION_MNIST_CLASSES, load_dataset, to_float
-from helpers.metrics import QualityEvaluator, classifier_features
+from helpers.evaluation import sample_quality
+from helpers.loss import diffusion_loss, drop_labels
+from helpers.metrics import QualityEvaluator, class_spread, classifier_features
 from helpers.plotting import plot_image_table, show_source
 from helpers.pretrained import load_pretrained
-from helpers.sampling_plots import (
-    class_spread,
-    guidance_explorer,
-    guidance_grid,
-    plot_quality_sweep,
-    sample_quality,
-)
-from helpers.training import diffusion_loss, drop_labels
+from helpers.sampling_plots import guidance_explorer, guidance_grid, plot_quality_sweep
 
 torch.set_num_threads(2)
 print("quick mode" if QUICK else "full mode")
@@ -177,7 +172,7 @@ fig = plot_image_table(grid, row_labels=FASHION_MNIST_CLASSES,
 #   (diversity), beside the same for real test images.
 #
 # $n$ is 160 per scale in full mode, to stay within a few minutes on two CPU cores. The numbers come from
-# `helpers.sampling_plots.sample_quality`, as in `python -m benchmarks.sampling_quality`: `--n 160` reproduces them
+# `helpers.evaluation.sample_quality`, as in `python -m benchmarks.sampling_quality`: `--n 160` reproduces them
 # exactly (the $s = 1$ row also equals notebook 07's 20-step row), and `--n 2000` draws this plot with far less
 # sampling noise.
 

@@ -58,3 +58,27 @@ def test_loss_per_timestep_matches_its_definition(cond_model, schedule):
         with torch.no_grad():
             eps = cond_model(q_sample(schedule, x0, t, noise), t, labels)
         assert value.item() == pytest.approx((eps - noise).pow(2).mean().item(), rel=1e-5)
+
+
+def test_image_shape_default_and_given(cond_model, schedule):
+    from helpers.evaluation import image_shape
+
+    assert image_shape(cond_model) == (1, 28, 28)
+    assert image_shape(UNet(in_channels=3, **TINY)) == (3, 32, 32)
+    assert image_shape(cond_model, [1, 8, 8]) == (1, 8, 8)
+    x, _ = generate(cond_model, schedule, 2, steps=2, shape=(1, 8, 8))
+    assert x.shape == (2, 1, 8, 8)
+
+
+def test_heldout_loss_is_the_seeded_mean_of_the_training_loss(cond_model, schedule):
+    from helpers.evaluation import heldout_loss
+    from helpers.loss import diffusion_loss
+
+    images, labels = sample_images(6, as_uint8=True)
+    got = heldout_loss(cond_model, schedule, images, labels, seed=5, batch_size=4)
+    assert got == heldout_loss(cond_model, schedule, images, labels, seed=5, batch_size=4)
+    gen = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        parts = [diffusion_loss(cond_model, schedule, to_float(images[i:i + 4]), labels[i:i + 4], generator=gen).item()
+                 for i in (0, 4)]
+    assert got == pytest.approx((parts[0] * 4 + parts[1] * 2) / 6, rel=1e-6)

@@ -127,3 +127,51 @@ def test_export_keeps_ema_and_raw_weights_and_the_loss_curve(tmp_path):
         torch.testing.assert_close(b, ckpt["model"][k].half().float())
     with pytest.raises(ValueError, match="weights"):
         load_checkpoint(tmp_path / "m.pt", weights="best")
+
+
+def test_atomic_save_replaces_the_file_whole_and_leaves_no_temporary(tmp_path, monkeypatch):
+    from helpers import storage
+
+    path = tmp_path / "sub" / "x.pt"
+    storage.atomic_save({"a": torch.ones(2)}, path)  # creates the folder
+    assert torch.equal(torch.load(path, weights_only=True)["a"], torch.ones(2))
+    assert [p.name for p in path.parent.iterdir()] == ["x.pt"]
+
+    def crash(obj, f):
+        open(f, "wb").write(b"torn")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(storage.torch, "save", crash)
+    with pytest.raises(OSError, match="disk full"):
+        storage.atomic_save({"a": torch.zeros(2)}, path)
+    assert torch.equal(torch.load(path, weights_only=True)["a"], torch.ones(2))  # the old file is intact
+
+
+def test_pack_weights_halves_floats_only_and_unpack_restores_float32():
+    from helpers.storage import pack_weights, unpack_weights
+
+    state = {"w": torch.randn(3, 3, dtype=torch.float64).t(), "steps": torch.tensor([7]), "b": torch.randn(3)}
+    packed = pack_weights(state)
+    assert packed["w"].dtype == packed["b"].dtype == torch.float16 and packed["steps"].dtype == torch.int64
+    assert packed["w"].is_contiguous()
+    assert pack_weights(state, half=False)["w"].dtype == torch.float64
+    unpacked = unpack_weights(packed)
+    assert unpacked["w"].dtype == torch.float32 and torch.equal(unpacked["steps"], state["steps"])
+    torch.testing.assert_close(unpacked["w"], state["w"].float(), rtol=1e-3, atol=1e-3)
+
+
+def test_classifier_files_use_the_same_packing(tmp_path, monkeypatch):
+    import helpers.classifier as classifier
+    from helpers.classifier import Classifier, load_classifier, save_classifier
+
+    torch.manual_seed(0)
+    model = Classifier().eval()
+    path = tmp_path / "classifier-x.pt"
+    save_classifier(model, {"test_accuracy": 0.5}, path)
+    obj = torch.load(path, weights_only=True)
+    assert obj["weights"]["head.weight"].dtype == torch.float16 and not (tmp_path / "classifier-x.pt.tmp").exists()
+    monkeypatch.setattr(classifier, "classifier_path", lambda dataset: path)
+    loaded = load_classifier("x")
+    assert loaded.metadata == {"test_accuracy": 0.5}
+    x = torch.rand(2, 1, 28, 28) * 2 - 1
+    torch.testing.assert_close(loaded(x), model(x), rtol=2e-2, atol=2e-2)

@@ -189,3 +189,81 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, tiny_data, monk
     assert after["state"]["epoch"] == good["state"]["epoch"] == 1
     for k, v in good["model"].items():
         assert torch.equal(v, after["model"][k])
+
+
+# ------------------------------------------------------------------ TrainConfig and the command line built from it
+def test_p_uncond_defaults_to_label_dropout_only_for_a_conditional_run():
+    assert TrainConfig().p_uncond == 0.0
+    assert TrainConfig(conditional=True).p_uncond == 0.1
+    assert TrainConfig(conditional=True, p_uncond=0.0).p_uncond == 0.0
+    assert TrainConfig(conditional=True, p_uncond=0.25).p_uncond == 0.25
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(p_uncond=0.1), "p_uncond=0.1 drops labels, so it needs conditional=True"),
+    (dict(conditional=True, p_uncond=1.5), r"p_uncond must be a probability in \[0, 1\]"),
+    (dict(dataset="imagenet"), "dataset must be one of 'fashion-mnist', 'mnist', 'cifar10'"),
+    (dict(schedule="quadratic"), "schedule must be one of 'linear', 'report', 'cosine'"),
+    (dict(model={"style": "vit"}), r"model\['style'\] must be one of 'seed', 'modern'"),
+    (dict(batch_size=0), "batch_size must be an int with 1 <= batch_size"),
+])
+def test_train_config_rejects_bad_values_naming_them(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        TrainConfig(**kwargs)
+
+
+def test_command_line_defaults_are_train_config_defaults():
+    from dataclasses import fields
+
+    from helpers.train import config_from_args, parse_args
+
+    assert config_from_args(parse_args([])) == TrainConfig()
+    for f in fields(TrainConfig):
+        assert f.metadata.get("help"), f"TrainConfig.{f.name} has no help text for the command line"
+
+
+def test_cfg_sets_conditional_and_the_default_label_dropout():
+    from helpers.train import config_from_args, parse_args
+
+    cfg = config_from_args(parse_args(["--cfg"]))
+    assert cfg.conditional and cfg.p_uncond == 0.1
+    assert config_from_args(parse_args(["--cfg", "--p-uncond", "0.2"])).p_uncond == 0.2
+    assert config_from_args(parse_args(["--dataset", "mnist"])) == TrainConfig(dataset="mnist")
+
+
+def test_every_field_is_an_option_and_model_options_fill_the_model_dict():
+    from helpers.train import config_from_args, parse_args
+
+    argv = ["--dataset", "mnist", "--epochs", "3", "--batch-size", "32", "--lr", "0.002", "--weight-decay", "0.01",
+            "--warmup-steps", "7", "--grad-clip", "0.5", "--ema-decay", "0.99", "--cfg", "--p-uncond", "0.2",
+            "--schedule", "cosine", "--T", "100", "--seed", "4", "--max-steps-per-epoch", "9",
+            "--max-train-images", "640", "--style", "seed", "--base-channels", "64", "--model-json", '{"depth": 3}']
+    want = TrainConfig(dataset="mnist", epochs=3, batch_size=32, lr=0.002, weight_decay=0.01, warmup_steps=7,
+                       grad_clip=0.5, ema_decay=0.99, p_uncond=0.2, conditional=True, schedule="cosine", T=100,
+                       model={"style": "seed", "base_channels": 64, "depth": 3}, seed=4, max_steps_per_epoch=9,
+                       max_train_images=640)
+    assert config_from_args(parse_args(argv)) == want
+
+
+def test_p_uncond_without_cfg_is_refused_by_the_command_line(capsys):
+    from helpers.train import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--p-uncond", "0.1"])
+    assert "--p-uncond drops labels, so it needs --cfg" in capsys.readouterr().err
+
+
+def test_loss_rejects_label_dropout_without_labels_and_labels_out_of_range():
+    sched = DiffusionSchedule.from_name("report", 300)
+    with pytest.raises(ValueError, match="needs labels y"):
+        diffusion_loss(UNet(**TINY), sched, torch.zeros(2, 1, 28, 28), p_uncond=0.1)
+    with pytest.raises(ValueError, match="y must be in 0..9, or 10 for the null label"):
+        diffusion_loss(UNet(num_classes=10, **TINY), sched, torch.zeros(2, 1, 28, 28), y=torch.tensor([1, 11]))
+
+
+def test_loss_module_is_what_training_exports():
+    import helpers.loss
+    import helpers.training
+
+    assert helpers.training.diffusion_loss is helpers.loss.diffusion_loss
+    assert helpers.training.drop_labels is helpers.loss.drop_labels

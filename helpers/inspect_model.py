@@ -1,10 +1,12 @@
 """A network's anatomy: which blocks run, in what order, with what output shapes and how many parameters.
 
-``trace_shapes`` runs one forward pass with a forward hook on every block and records each call;
-``parameter_table`` counts the parameters block by block; ``format_table`` prints either as text;
-``source_lines`` finds the lines of a function's source that mention a name (where t and y enter);
-``plot_trace`` draws a trace as the letter U: resolution against the order the blocks run in;
-``blocks_changed`` runs a model on two inputs and says which blocks' outputs differ (where t and y enter).
+``trace_shapes`` runs one forward pass with a forward hook on every block and records each call, with the
+earlier blocks its inputs come from (``DataFlow``); ``skip_connections`` and ``embedding_inputs`` read the
+skips and the places where an embedding enters off such a trace; ``parameter_table`` counts the parameters
+block by block; ``format_table`` prints either as text; ``source_lines`` finds the lines of a function's
+source that mention a name (where t and y enter); ``plot_trace`` draws a trace as the letter U (resolution
+against the order the blocks run in) with its skips and embedding inputs; ``blocks_changed`` runs a model on
+two inputs and says which blocks' outputs differ (where t and y enter).
 A *block* is a direct child of the model, with ``nn.ModuleList`` containers opened one level
 (``down_convs.0``, ``down_convs.1``, …), so the names match the attributes in the model's source.
 """
@@ -12,10 +14,12 @@ A *block* is a direct child of the model, with ``nn.ModuleList`` containers open
 from __future__ import annotations
 
 import inspect
+import math
 import re
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from .unet import count_parameters
 
@@ -39,36 +43,151 @@ def _shape(x) -> str:
     return "-"
 
 
+MERGES = {"add": "add", "add_": "add", "__add__": "add", "__radd__": "add", "__iadd__": "add",
+          "cat": "cat", "concat": "cat", "concatenate": "cat"}
+
+
+class DataFlow(TorchFunctionMode):
+    """Follow, between the blocks, which block outputs each tensor is made from, and how they were merged.
+
+    Inside ``with DataFlow() as flow:``, every torch operation that runs outside the blocks (none of those
+    running inside a block, between ``flow.start()`` and ``flow.end(name, output)``) hands its inputs'
+    origins on to its output. An operation that combines tensors of different origins is a *merge*, named
+    ``"add"`` (``+``) or ``"cat"`` (``torch.cat``); the origins it combines keep that name. ``flow.start(args)``
+    returns where a block's arguments come from: one ``{"block": name, "via": how}`` per earlier block, where
+    ``how`` is the merge that brought it into the first argument, ``"input"`` if it arrived there unmerged,
+    or ``"argument"`` if it came as another argument (the modern blocks' ``emb``). The model's own inputs
+    count as the block ``"(input)"``.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.depth = 0          # > 0 while a block runs: what happens inside it is the block's own business
+        self.origin = {}        # id(tensor) → {block name: how it was merged, or None}
+        self.alive = []         # every tensor in ``origin``, kept alive so that no other tensor reuses its id
+
+    def tag(self, tensor, origin):
+        if isinstance(tensor, torch.Tensor):
+            self.origin[id(tensor)] = dict(origin)
+            self.alive.append(tensor)
+        elif isinstance(tensor, (tuple, list)):
+            for item in tensor:
+                self.tag(item, origin)
+
+    def origins(self, value) -> list[dict]:
+        """The origins of every tensor in ``value`` (a tensor, or nested tuples, lists and dicts of them)."""
+        if isinstance(value, torch.Tensor):
+            return [self.origin[id(value)]] if id(value) in self.origin else []
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, (tuple, list)):
+            return [o for item in value for o in self.origins(item)]
+        return []
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if self.depth == 0:
+            found = [o for o in self.origins((args, kwargs)) if o]
+            merged = {}
+            how = MERGES.get(getattr(func, "__name__", ""), getattr(func, "__name__", "op"))
+            distinct = len({tuple(sorted(o)) for o in found}) > 1
+            for o in found:
+                for block, via in o.items():
+                    merged.setdefault(block, via or (how if distinct else None))
+            if merged:
+                self.tag(out, merged)
+        return out
+
+    def start(self, args) -> list[dict]:
+        """A block is called with ``args``: where they come from (see the class docstring)."""
+        sources = {}
+        if self.depth == 0:
+            for position, arg in enumerate(args):
+                for o in self.origins(arg):
+                    for block, via in o.items():
+                        sources.setdefault(block, (via or "input") if position == 0 else "argument")
+        self.depth += 1
+        return [{"block": block, "via": via} for block, via in sources.items()]
+
+    def end(self, name, output):
+        """The block ``name`` returned ``output``: from here on, that tensor comes from ``name``."""
+        self.depth -= 1
+        if self.depth == 0:
+            self.tag(output, {name: None})
+
+
 def trace_shapes(model: nn.Module, *args, keep_outputs: bool = False, **kwargs) -> list[dict]:
     """Run ``model(*args, **kwargs)`` once (no gradients) and record every block call, in call order.
 
     Returns one dict per call: ``step`` (0, 1, …), ``block`` (its name), ``type`` (its class name),
-    ``in_shape`` (of the first tensor argument), ``out_shape`` and ``params`` (the block's own count);
-    with ``keep_outputs=True`` also ``output``, a detached copy of the block's output tensor.
+    ``in_shape`` (of the first tensor argument), ``out_shape``, ``params`` (the block's own count) and
+    ``sources`` (the earlier blocks its arguments come from, and how: see ``DataFlow``); with
+    ``keep_outputs=True`` also ``output``, a detached copy of the block's output tensor.
     The hooks are removed afterwards, even if the forward pass fails; a block that is not called
     (an unused class embedding, say) does not appear.
     """
-    calls = []
-    handles = []
+    calls, handles, flow, started = [], [], DataFlow(), []
+
+    def before(module, inputs):
+        started.append(flow.start(inputs))
 
     def make_hook(name):
-        def hook(module, inputs, output):
+        def after(module, inputs, output):
             row = {"step": len(calls), "block": name, "type": type(module).__name__,
-                   "in_shape": _shape(inputs), "out_shape": _shape(output), "params": count_parameters(module)}
+                   "in_shape": _shape(inputs), "out_shape": _shape(output), "params": count_parameters(module),
+                   "sources": started.pop()}
             if keep_outputs:
                 row["output"] = output.detach().clone() if isinstance(output, torch.Tensor) else output
             calls.append(row)
-        return hook
+            flow.end(name, output)
+        return after
 
     try:
         for name, module in model_blocks(model):
+            handles.append(module.register_forward_pre_hook(before))
             handles.append(module.register_forward_hook(make_hook(name)))
-        with torch.no_grad():
+        with torch.no_grad(), flow:
+            flow.tag(list(args) + list(kwargs.values()), {"(input)": None})
             model(*args, **kwargs)
     finally:
         for h in handles:
             h.remove()
     return calls
+
+
+def _is_map(call) -> bool:
+    return len(_dims(call["out_shape"])) == 4
+
+
+def skip_connections(calls: list[dict]) -> list[dict]:
+    """The skips in a ``trace_shapes`` result: feature maps that reach a later block other than by the main path.
+
+    The main path into a block is the feature map computed just before it; any other earlier feature map
+    among its ``sources`` is a skip. Returns ``{"from": block, "to": block, "via": "add" | "cat" | …}`` in
+    call order: the seed U-Net's skips are added, the modern one's concatenated.
+    """
+    skips, previous = [], None
+    for call in calls:
+        maps = {c["block"] for c in calls[: call["step"]] if _is_map(c)}
+        for source in call.get("sources", []):
+            if source["block"] in maps and source["block"] != previous:
+                skips.append({"from": source["block"], "to": call["block"], "via": source["via"]})
+        if _is_map(call):
+            previous = call["block"]
+    return skips
+
+
+def embedding_inputs(calls: list[dict]) -> list[dict]:
+    """Where embeddings enter, in a ``trace_shapes`` result: a block whose output is a vector [B, D] (the time or
+    class embedding) among the sources of a block that outputs a feature map.
+
+    Returns ``{"from": embedding block, "to": block, "via": how}``: ``"add"`` when the vector is added to the
+    feature map on its way into the block (the seed U-Net, once), ``"argument"`` when the block takes it as an
+    argument of its own (every residual block of the modern U-Net).
+    """
+    vectors = {c["block"] for c in calls if len(_dims(c["out_shape"])) == 2}
+    return [{"from": s["block"], "to": c["block"], "via": s["via"]}
+            for c in calls if _is_map(c) for s in c.get("sources", []) if s["block"] in vectors]
 
 
 def parameter_table(model: nn.Module, order=None) -> list[dict]:
@@ -141,41 +260,108 @@ def plot_trace(calls: list[dict], ax=None, title: str | None = None):
     """Draw a ``trace_shapes`` result: each block's output resolution (height) in the order the blocks run.
 
     Feature maps are dots labelled with their channel count, so the encoder goes down and the decoder
-    comes back up; blocks whose output is a vector (an embedding [B, D]) are marked with a triangle on
-    the bottom edge, labelled with D. Returns the matplotlib Figure.
+    comes back up; blocks whose output is a vector (an embedding [B, D]) are triangles on a row of their
+    own, labelled with D. Skips (``skip_connections``) are arcs from the encoder's map to the point where
+    they join the decoder's path (solid: added; dashed: concatenated). Where an embedding enters
+    (``embedding_inputs``): an arrow from its triangle to the point where it is added to the path, or a
+    ring around each block that takes it as an argument. Returns the matplotlib Figure; the skip arcs and
+    the embedding arrows carry the gid ``"skip"`` and ``"embedding"``, the rings the gid ``"embedding-ring"``
+    (dotted lines lead to them from the embedding row).
     """
     import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
 
     if ax is None:
-        fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(calls) + 2), 3.6))
+        fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(calls) + 2), 4.2))
     else:
         fig = ax.figure
-    maps = [(c["step"], _dims(c["out_shape"])) for c in calls]
-    xs = [s for s, d in maps if len(d) == 4]
-    hs = [d[2] for s, d in maps if len(d) == 4]
+    dims = {c["block"]: _dims(c["out_shape"]) for c in calls}
+    step = {c["block"]: c["step"] for c in calls}
+    maps = [c for c in calls if _is_map(c)]
+    xs, hs = [c["step"] for c in maps], [dims[c["block"]][2] for c in maps]
     ax.plot(xs, hs, "-", color="0.75", zorder=1)
-    ax.scatter(xs, hs, s=40, color="C0", zorder=2, label="feature map (label: channels)")
-    for s, d in maps:
-        if len(d) == 4:
-            ax.annotate(str(d[1]), (s, d[2]), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+    ax.scatter(xs, hs, s=40, color="C0", zorder=3, label="feature map (label: channels)")
+    for x, h, c in zip(xs, hs, maps):
+        ax.annotate(str(dims[c["block"]][1]), (x, h), textcoords="offset points", xytext=(0, -12), ha="center",
+                    fontsize=8, zorder=5, bbox=dict(boxstyle="square,pad=0.05", fc="white", ec="none"))
     low = min(hs) if hs else 1
-    vec = [(s, d) for s, d in maps if len(d) == 2]
+    emb_y = low / 2
+    vec = [c for c in calls if len(dims[c["block"]]) == 2]
     if vec:
-        y = low / 2
-        ax.scatter([s for s, _ in vec], [y] * len(vec), marker="^", s=60, color="C3", zorder=2,
+        ax.scatter([c["step"] for c in vec], [emb_y] * len(vec), marker="^", s=60, color="C3", zorder=3,
                    label="embedding vector (label: size)")
-        for s, d in vec:
-            ax.annotate(str(d[1]), (s, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8,
-                        color="C3")
+        for c in vec:
+            ax.annotate(str(dims[c["block"]][1]), (c["step"], emb_y), textcoords="offset points", xytext=(0, 6),
+                        ha="center", fontsize=8, color="C3")
+
+    def point(block):
+        return step[block], dims[block][2]
+
+    def joint(block):
+        """Where something joins the path into ``block``: halfway along the segment from the map before it."""
+        i = [c["block"] for c in maps].index(block)
+        (x0, h0), (x1, h1) = (point(maps[i - 1]["block"]) if i else (step[block] - 1, dims[block][2])), point(block)
+        return (x0 + x1) / 2, (h0 * h1) ** 0.5
+
+    skips = skip_connections(calls)
+    spans = [(step[s["from"]], joint(s["to"])[0], dims[s["from"]][2]) for s in skips]
+    top = max(hs or [1])
+    for s, (x0, x1, h) in zip(skips, spans):
+        nested = sum(1 for a, b, g in spans if g == h and x0 < a and b < x1)     # arcs inside this one go lower
+        bump = 0.35 + 0.3 * nested                                                # in octaves (log2 of the height)
+        (xa, ha), (xb, hb) = point(s["from"]), joint(s["to"])
+        u = torch.linspace(0, 1, 41)
+        xc = (1 - u) * xa + u * xb
+        hc = 2 ** ((1 - u) * math.log2(ha) + u * math.log2(hb) + 4 * bump * u * (1 - u))
+        style = "-" if s["via"] == "add" else "--"
+        line, = ax.plot(xc.tolist(), hc.tolist(), style, color="C2", lw=1.3, zorder=2)
+        line.set_gid("skip")
+        ax.annotate("", xy=(xb, hb), xytext=(float(xc[-3]), float(hc[-3])),
+                    arrowprops=dict(arrowstyle="-|>", color="C2", lw=1.3, shrinkA=0, shrinkB=0), zorder=2)
+        top = max(top, float(hc.max()))
+
+    entries = embedding_inputs(calls)
+    added = [e for e in entries if e["via"] != "argument"]
+    for e in added:
+        # along the embedding row, then straight up to the joint: not through the blocks in between
+        arrow = ax.annotate("", xy=joint(e["to"]), xytext=(step[e["from"]], emb_y),
+                            arrowprops=dict(arrowstyle="-|>", color="C3", lw=1.3, shrinkA=5, shrinkB=0,
+                                            connectionstyle="angle,angleA=0,angleB=90,rad=0"), zorder=2)
+        arrow.set_gid("embedding")
+    for block in dict.fromkeys(e["to"] for e in added):
+        x, h = joint(block)
+        ax.annotate("+", (x, h), textcoords="offset points", xytext=(7, -4), fontsize=11, color="C3",
+                    fontweight="bold")
+    told = list(dict.fromkeys(e["to"] for e in entries if e["via"] == "argument"))
+    if told:
+        rings = ax.scatter([step[b] for b in told], [dims[b][2] for b in told], s=150, facecolors="none",
+                           edgecolors="C3", linewidths=1.5, zorder=4, label="block told the embedding (an argument)")
+        rings.set_gid("embedding-ring")
+        sources = [step[e["from"]] for e in entries if e["via"] == "argument"]
+        ax.plot([min(sources), max(step[b] for b in told)], [emb_y, emb_y], ":", color="C3", lw=0.9, zorder=1)
+        for b in told:                       # a dotted line from the embedding row up to each block told it
+            ax.plot([step[b], step[b]], [emb_y, dims[b][2]], ":", color="C3", lw=0.9, zorder=1)
+
+    handles, labels = ax.get_legend_handles_labels()
+    for via, text in (("add", "skip, added"), ("cat", "skip, concatenated")):
+        if any(s["via"] == via for s in skips):
+            handles.append(Line2D([], [], color="C2", ls="-" if via == "add" else "--"))
+            labels.append(text)
+    if added:
+        handles.append(Line2D([], [], color="C3", marker=">", markersize=5))
+        labels.append("embedding added to the path")
     ax.set_yscale("log", base=2)
-    ticks = sorted({h for h in hs} | ({low / 2} if vec else set()))
+    ticks = sorted(set(hs) | ({emb_y} if vec else set()))
     ax.set_yticks(ticks)
-    ax.set_yticklabels([("emb" if vec and h == low / 2 else f"{h:g}") for h in ticks])
-    ax.set_ylim(low / 2 / 1.6 if vec else low / 1.6, max(hs or [1]) * 1.6)
+    ax.set_yticklabels([("emb" if vec and h == emb_y else f"{h:g}") for h in ticks])
+    ax.minorticks_off()
+    ax.set_ylim((emb_y if vec else low) / 1.6, top * 1.25)
+    ax.set_xlim(-0.7, len(calls) - 0.3)
     ax.set_xticks([c["step"] for c in calls])
     ax.set_xticklabels([c["block"] for c in calls], rotation=90, fontsize=8)
-    ax.set_ylabel("height of the output")
-    ax.legend(fontsize=8, loc="lower right")
+    ax.set_xlabel("block, in the order the blocks run")
+    ax.set_ylabel("height of the output (pixels)")
+    ax.legend(handles, labels, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     if title:
         ax.set_title(title)
     fig.tight_layout()

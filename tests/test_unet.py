@@ -12,9 +12,11 @@ from torch import nn
 
 from helpers.inspect_model import (
     blocks_changed,
+    embedding_inputs,
     format_table,
     model_blocks,
     parameter_table,
+    skip_connections,
     source_lines,
     trace_shapes,
 )
@@ -487,6 +489,62 @@ def test_plot_trace_draws_every_feature_map():
     assert len(dots.get_offsets()) == 9 and len(triangles.get_offsets()) == 1   # 9 maps + time_embed
     assert sorted({float(h) for _, h in dots.get_offsets()}) == [7.0, 14.0, 28.0]
     plt.close(fig)
+
+
+SEED_SKIPS = [("down_samples.1", "up_samples.0"), ("down_convs.1", "up_convs.0"),
+              ("down_samples.0", "up_samples.1"), ("down_convs.0", "up_convs.1")]
+MODERN_SKIPS = [("down.4", "up.0"), ("down.3", "up.1"), ("down.2", "up.3"), ("down.1", "up.4"), ("down.0", "up.6"),
+                ("conv_in", "up.7")]
+
+
+@pytest.mark.parametrize("num_classes", [None, 10])
+def test_trace_finds_the_seed_skips_added_and_the_one_embedding_input(num_classes):
+    """Read off the data flow, not written in: the skips are the forward pass's own (the middle block's inner
+    residual is not one), added; t (and y) join the path once, after the middle block."""
+    calls = trace_shapes(UNet(num_classes=num_classes, **SMALL["seed"]).eval(), torch.zeros(1, 1, 28, 28), 0)
+    assert [(s["from"], s["to"], s["via"]) for s in skip_connections(calls)] == [(a, b, "add") for a, b in SEED_SKIPS]
+    embeds = ["time_embed"] + (["class_embed"] if num_classes else [])
+    assert embedding_inputs(calls) == [{"from": e, "to": "up_samples.0", "via": "add"} for e in embeds]
+    assert calls[0]["sources"] == [{"block": "(input)", "via": "input"}]
+
+
+@pytest.mark.parametrize("num_classes", [None, 10])
+def test_trace_finds_the_modern_skips_concatenated_and_every_res_block_told_the_embedding(num_classes):
+    model = UNet(num_classes=num_classes, **SMALL["modern"]).eval()
+    calls = trace_shapes(model, torch.zeros(1, 1, 28, 28), torch.tensor([3]))
+    assert [(s["from"], s["to"], s["via"]) for s in skip_connections(calls)] == [(a, b, "cat") for a, b in MODERN_SKIPS]
+    res_blocks = [name for name, m in model_blocks(model) if isinstance(m, ResBlock)]
+    entries = embedding_inputs(calls)
+    assert {e["via"] for e in entries} == {"argument"}
+    assert [e["to"] for e in entries if e["from"] == "time_mlp"] == res_blocks
+    assert [e["to"] for e in entries if e["from"] == "class_embed"] == (res_blocks if num_classes else [])
+    time_mlp = next(c for c in calls if c["block"] == "time_mlp")
+    assert time_mlp["sources"] == [{"block": "(input)", "via": "input"}]       # t was passed as a tensor
+
+
+@pytest.mark.parametrize("style, n_skips, dashed, n_rings, n_arrows", [("seed", 4, False, 0, 1),
+                                                                        ("modern", 6, True, 11, 0)])
+def test_plot_trace_draws_the_skips_and_marks_where_the_embedding_enters(style, n_skips, dashed, n_rings, n_arrows):
+    matplotlib = pytest.importorskip("matplotlib")
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+
+    from helpers.inspect_model import plot_trace
+
+    calls = trace_shapes(UNet(**SMALL[style]).eval(), torch.zeros(1, 1, 28, 28), 0)
+    ax = plot_trace(calls).axes[0]
+    arcs = [line for line in ax.lines if line.get_gid() == "skip"]
+    assert len(arcs) == n_skips and {line.get_linestyle() for line in arcs} == {"--" if dashed else "-"}
+    steps = {c["block"]: c["step"] for c in calls}
+    for arc, skip in zip(arcs, skip_connections(calls)):     # each arc starts at its encoder map, ends before its block
+        x = arc.get_xdata()
+        assert x[0] == steps[skip["from"]] and steps[skip["to"]] - 1 < x[-1] < steps[skip["to"]]
+    rings = [c for c in ax.collections if c.get_gid() == "embedding-ring"]
+    assert sum(len(r.get_offsets()) for r in rings) == n_rings
+    assert len([a for a in ax.texts if a.get_gid() == "embedding"]) == n_arrows
+    labels = ax.get_legend().get_texts()
+    assert any(("concatenated" if dashed else "added") in t.get_text() for t in labels)
+    plt.close(ax.figure)
 
 
 def test_blocks_changed_same_inputs_and_different_paths():

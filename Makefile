@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export OMP_WAIT_POLICY ?= PASSIVE
 NBVAL  := --nbval-lax --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg
 
-.PHONY: lab test unit nbtest data sync exercises notebooks notebook-memory check-notebooks links lint env clean
+.PHONY: lab test unit nbtest browser-test data sync exercises notebooks notebook-memory check-notebooks links lint env clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,12 @@ unit: $(STAMP)
 
 nbtest: $(STAMP)
 	DIFFUSION_QUICK=1 MPLBACKEND=agg $(BIN)/python -m pytest notebooks/ $(NBVAL) -p no:cacheprovider
+
+# The widgets of notebooks 01, 02 and 06 in JupyterLab driven by headless Chromium (tests/test_browser.py):
+# run all cells, move every control, check the picture changes. Needs chromium, chromium-driver and selenium
+# (it skips without them); `make test` runs it too. A failure leaves screenshots in browser-screenshots/.
+browser-test: $(STAMP)
+	DIFFUSION_QUICK=1 $(BIN)/python -m pytest tests/test_browser.py -m browser -p no:cacheprovider
 
 # The full datasets for full mode (make notebooks, the benchmarks, the tests that need them), by every
 # route load_dataset knows; it says what to do where none works. `make test` needs none of it.

@@ -3,11 +3,11 @@
 - ``plot_trajectory`` and ``trajectory_explorer``: a stored sampler trajectory (``return_trajectory=True``)
   as a static strip of x_t and x̂_0, or as a slider over its recorded steps;
 - ``guidance_grid``, ``guidance_explorer``: samples per class and guidance scale from the same x_T;
-- ``sample_quality``: samples → FID in classifier space (and class accuracy), the one code path the
-  notebooks and ``benchmarks/sampling_quality.py`` share; ``plot_quality_sweep`` draws such scores;
-- ``slerp``: spherical interpolation between two Gaussian noises; ``laplacian_energy``: how much
-  pixel-scale (high-frequency) energy an image holds, e.g. leftover noise; ``class_spread``: diversity
-  within classes in a feature space.
+- ``plot_quality_sweep``: scores of ``helpers.evaluation.sample_quality`` against a sampler setting.
+
+The measurements these pictures show live with the maths and are re-exported here: ``sample_quality``
+(``helpers.evaluation``), ``laplacian_energy`` and ``class_spread`` (``helpers.metrics``), ``slerp``
+(``helpers.interpolation``).
 
 Widgets follow ``helpers.widgets``: PNG bytes in a ``widgets.Image``, only widgets common to
 ipywidgets 7.6+ and 8, and they can be built without a running kernel.
@@ -22,100 +22,13 @@ import ipywidgets as widgets
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from .evaluation import generate
+from .evaluation import image_shape, sample_quality  # noqa: F401  (sample_quality: re-exported)
+from .interpolation import slerp  # noqa: F401  (re-exported)
+from .metrics import class_spread, laplacian_energy  # noqa: F401  (re-exported)
 from .plotting import image_grid, plot_image_table
 from .sampling import ddim_sample
-from .widgets import array_png
-
-# ---------------------------------------------------------------- interpolation and measurements
-
-
-def slerp(x0: torch.Tensor, x1: torch.Tensor, alpha) -> torch.Tensor:
-    """Spherical interpolation between two tensors of the same shape, each taken as one vector:
-
-    θ = arccos(⟨x0, x1⟩ / (‖x0‖ ‖x1‖)),   slerp(x0, x1, α) = sin((1−α)θ)/sin θ · x0 + sin(αθ)/sin θ · x1.
-
-    Between two draws of N(0, I) in many dimensions (‖x‖ ≈ √d, θ ≈ 90°) it keeps the norm that the
-    sampler expects of x_T, where the straight line (1−α)x0 + αx1 shrinks it by up to √2 midway
-    (Song et al. 2021, DDIM, section 5.3). ``alpha``: a number (returns x0's shape) or a 1-D sequence
-    of K numbers (returns [K, *x0.shape]). Falls back to the straight line when x0 ∥ x1 (θ ≈ 0).
-    """
-    if x0.shape != x1.shape:
-        raise ValueError(f"x0 and x1 must have the same shape, got {tuple(x0.shape)} and {tuple(x1.shape)}")
-    scalar = isinstance(alpha, (int, float)) and not isinstance(alpha, bool)
-    a = torch.as_tensor(alpha, dtype=torch.float64)
-    if a.dim() > 1 or not torch.isfinite(a).all():
-        raise ValueError(f"alpha must be a finite number or a 1-D sequence of numbers, got {alpha!r}")
-    a = a.reshape(-1)
-    v0, v1 = x0.reshape(-1).double(), x1.reshape(-1).double()
-    cos = torch.dot(v0, v1) / (v0.norm() * v1.norm()).clamp(min=1e-300)
-    theta = torch.arccos(cos.clamp(-1.0, 1.0))
-    if float(theta.sin()) < 1e-6:
-        w0, w1 = 1 - a, a
-    else:
-        w0, w1 = torch.sin((1 - a) * theta) / theta.sin(), torch.sin(a * theta) / theta.sin()
-    out = w0[:, None] * v0[None] + w1[:, None] * v1[None]
-    out = out.reshape(len(a), *x0.shape).to(x0.dtype)
-    return out[0] if scalar else out
-
-
-_LAPLACIAN = torch.tensor([[0.0, 1.0, 0.0], [1.0, -4.0, 1.0], [0.0, 1.0, 0.0]])
-
-
-def laplacian_energy(x: torch.Tensor) -> torch.Tensor:
-    """Mean squared discrete Laplacian per image, [B]:  E = mean_{pixels} (Δx)²,  Δx = x_↑ + x_↓ + x_← + x_→ − 4x.
-
-    Computed on the interior only (no padding), so a constant or linear ramp gives 0 and white noise of
-    standard deviation σ gives 20 σ² on average (4² + 4·1² times σ²): a gauge of pixel-scale noise.
-    """
-    if x.dim() != 4:
-        raise ValueError(f"x must have shape [B, C, H, W], got shape {tuple(x.shape)}")
-    c = x.shape[1]
-    k = _LAPLACIAN.to(dtype=x.dtype, device=x.device).view(1, 1, 3, 3).repeat(c, 1, 1, 1)
-    return F.conv2d(x, k, groups=c).pow(2).mean(dim=(1, 2, 3))
-
-
-def class_spread(features: torch.Tensor, labels: torch.Tensor) -> float:
-    """Diversity within classes: the mean over classes c of  Σ_{i: y_i = c} ‖f_i − μ_c‖² / (N_c − 1), the trace of
-    each class's (unbiased) feature covariance, for features [N, D] and labels [N]. Unbiased so that it reads the
-    same at any n; classes with fewer than two members are left out."""
-    if features.dim() != 2 or labels.shape != (features.shape[0],):
-        raise ValueError(f"features must be [N, D] and labels [N], got {tuple(features.shape)} and "
-                         f"{tuple(labels.shape)}")
-    features = features.double()
-    spreads = []
-    for c in labels.unique():
-        f = features[labels == c]
-        if len(f) > 1:
-            spreads.append((f - f.mean(0)).pow(2).sum() / (len(f) - 1))
-    if not spreads:
-        raise ValueError("class_spread needs a class with at least two members")
-    return float(torch.stack(spreads).mean())
-
-
-def sample_quality(model, schedule, evaluator, n: int, sampler: str = "ddim", steps: int = 50,
-                   guidance_scale: float = 1.0, seed: int = 0, batch: int = 500, **sampler_kwargs):
-    """Draw ``n`` samples with ``helpers.evaluation.generate`` and score them with ``evaluator``
-    (a ``QualityEvaluator``): returns ``(row, images)``, row = {sampler, steps, guidance_scale, n,
-    fid, accuracy (conditional models only), seconds, seconds_per_image} plus ``sampler_kwargs``.
-
-    The notebooks and ``benchmarks/sampling_quality.py`` both call this, so at the same n, seed and
-    batch they give the same numbers. ``steps`` is reported as T for DDPM.
-    """
-    t0 = time.perf_counter()
-    images, labels = generate(model, schedule, n, steps=steps, guidance_scale=guidance_scale, seed=seed, batch=batch,
-                              sampler=sampler, **sampler_kwargs)
-    seconds = time.perf_counter() - t0
-    row = {"sampler": sampler, "steps": schedule.T if sampler == "ddpm" else steps,
-           "guidance_scale": guidance_scale if labels is not None else None, **sampler_kwargs, "n": n,
-           "fid": evaluator.fid(images)}
-    if labels is not None:
-        row["accuracy"] = evaluator.accuracy(images, labels)
-    row.update(seconds=seconds, seconds_per_image=seconds / n)
-    return row, images
-
+from .widgets import Explorer, array_png
 
 # ---------------------------------------------------------------- trajectories
 
@@ -174,16 +87,13 @@ def trajectory_explorer(trajectory: dict, nrow: int = 8, zoom: int = 3, max_imag
 
     slider.observe(update, names="value")
     update()
-    return widgets.VBox([slider, info, widgets.HBox([left, right])])
+    n = min(trajectory["x_t"].shape[1], max_images)
+    return Explorer([slider, info, widgets.HBox([left, right])],
+                    shows=f"x_t (left) and the prediction x̂_0 (right) for {n} images at each of the {len(ts)} "
+                          f"recorded steps of a sampling run, with a slider over the steps")
 
 
 # ---------------------------------------------------------------- guidance
-
-
-def _shape(model, shape):
-    if shape is not None:
-        return tuple(shape)
-    return (model.in_channels, 28, 28) if model.in_channels == 1 else (model.in_channels, 32, 32)
 
 
 def guidance_grid(model, schedule, classes, scales, steps: int = 50, seed: int = 0, shape=None,
@@ -192,7 +102,7 @@ def guidance_grid(model, schedule, classes, scales, steps: int = 50, seed: int =
     scale ``scales[j]``, and every image of a row starts from the same x_T (drawn with ``seed``), so a
     row shows what the scale alone changes. DDIM with ``steps`` steps (one batch per scale)."""
     classes = torch.as_tensor(list(classes), dtype=torch.long)
-    x_T = torch.randn(len(classes), *_shape(model, shape), generator=torch.Generator().manual_seed(seed))
+    x_T = torch.randn(len(classes), *image_shape(model, shape), generator=torch.Generator().manual_seed(seed))
     cols = [ddim_sample(model, schedule, x_T, steps=steps, y=classes, guidance_scale=float(s), **sampler_kwargs)
             for s in scales]
     return torch.stack(cols, dim=1)
@@ -209,7 +119,7 @@ def guidance_explorer(model, schedule, class_names, scales=(0.0, 1.0, 2.0, 3.0, 
     if s0 not in scales or st0 not in steps_options:
         raise ValueError(f"value={value!r}: the scale must be one of {tuple(scales)} and the steps one of "
                          f"{tuple(steps_options)}")
-    x_T = torch.randn(n, *_shape(model, shape), generator=torch.Generator().manual_seed(seed))
+    x_T = torch.randn(n, *image_shape(model, shape), generator=torch.Generator().manual_seed(seed))
     menu = widgets.Dropdown(options=[(f"{i}: {name}", i) for i, name in enumerate(class_names)], value=cls0,
                             description="class")
     scale = widgets.SelectionSlider(options=[(f"{s:g}", float(s)) for s in scales], value=float(s0),
@@ -234,7 +144,11 @@ def guidance_explorer(model, schedule, class_names, scales=(0.0, 1.0, 2.0, 3.0, 
     for w in (menu, scale, steps):
         w.observe(update, names="value")
     update()
-    return widgets.VBox([widgets.HBox([menu, steps]), scale, info, picture])
+    scale_list, steps_list = ", ".join(f"{x:g}" for x in scales), ", ".join(str(x) for x in steps_options)
+    return Explorer([widgets.HBox([menu, steps]), scale, info, picture],
+                    shows=f"{n} samples of a chosen class under classifier-free guidance, all from the same x_T, "
+                          f"with a class menu, a slider over the guidance scale s ({scale_list}) and a menu of DDIM "
+                          f"steps ({steps_list})")
 
 
 # ---------------------------------------------------------------- scores

@@ -4,6 +4,9 @@ The pictures are PNG bytes in a ``widgets.Image`` (not a matplotlib Output area)
 functions from tensors: this works the same under ipywidgets 7.6+ and 8, in JupyterLab, Notebook,
 Colab and VS Code, and the widgets can be built (and tested) without a running kernel.
 Only widgets common to ipywidgets 7 and 8 are used.
+
+Each explorer is an :class:`Explorer`: a VBox whose plain-text form, all that GitHub, nbviewer or Colab
+(before running) show of a widget output, says what it shows instead of ``VBox(children=(…))``.
 """
 
 from __future__ import annotations
@@ -20,6 +23,47 @@ import torch
 from .forward import q_sample
 from .plotting import image_grid, plot_schedules
 from .schedules import SCHEDULES, DiffusionSchedule
+
+_SCHEDULE_WORDS = {"alphas_cumprod": "ᾱ_t", "log_snr": "log SNR_t", "betas": "β_t", "alphas": "α_t",
+                  "sqrt_alphas_cumprod": "√ᾱ_t", "sqrt_one_minus_alphas_cumprod": "√(1 − ᾱ_t)",
+                  "posterior_variance": "β̃_t"}
+
+
+class Explorer(widgets.VBox):
+    """A VBox of an interactive view whose text/plain form says what the view shows.
+
+    Where no kernel runs (GitHub, nbviewer, Colab before running) a widget output shows only its
+    text/plain fallback; for a plain VBox that is ``VBox(children=(…))``. An Explorer's reads
+    "Interactive explorer (run the notebook to use it): <shows>. A static figure of the same view is next
+    to it." (each notebook puts one beside its explorer). Otherwise it is an ordinary VBox of ``children``.
+    """
+
+    def __init__(self, children, shows: str, **kwargs):
+        super().__init__(children, **kwargs)
+        self.shows = shows
+
+    def __repr__(self) -> str:
+        return (f"Interactive explorer (run the notebook to use it): {self.shows}. "
+                "A static figure of the same view is next to it.")
+
+    # ipywidgets cuts the text/plain fallback at 110 characters; these two keep all of it.
+    def _repr_mimebundle_(self, **kwargs):  # ipywidgets 8
+        data = super()._repr_mimebundle_(**kwargs)
+        if data and "text/plain" in data:
+            data["text/plain"] = repr(self)
+        return data
+
+    if hasattr(widgets.Widget, "_ipython_display_"):  # ipywidgets 7 displays through this instead
+        def _ipython_display_(self, **kwargs):
+            from IPython.display import display
+
+            data = {"text/plain": repr(self)}
+            if self._view_name is not None:
+                data["application/vnd.jupyter.widget-view+json"] = {"version_major": 2, "version_minor": 0,
+                                                                     "model_id": self._model_id}
+            display(data, raw=True)
+            if self._view_name is not None:
+                self._handle_displayed(**kwargs)
 
 
 def array_png(img: np.ndarray, zoom: int = 3) -> bytes:
@@ -65,7 +109,9 @@ def forward_explorer(x0: torch.Tensor, T: int = 300, schedules=tuple(SCHEDULES),
     menu.observe(update, names="value")
     slider.observe(update, names="value")
     update()
-    return widgets.VBox([widgets.HBox([menu, slider]), info, picture])
+    return Explorer([widgets.HBox([menu, slider]), info, picture],
+                    shows=f"x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε for {len(x0)} images, one noise ε, with a slider over "
+                          f"t (0 to {T - 1}) and a menu of schedules ({', '.join(tables)})")
 
 
 def schedule_explorer(T: int = 300, schedules=tuple(SCHEDULES), quantities=("alphas_cumprod", "log_snr"),
@@ -87,4 +133,7 @@ def schedule_explorer(T: int = 300, schedules=tuple(SCHEDULES), quantities=("alp
 
     slider.observe(update, names="value")
     update()
-    return widgets.VBox([slider, info, picture])
+    what = " and ".join(_SCHEDULE_WORDS.get(q, q) for q in quantities)
+    return Explorer([slider, info, picture],
+                    shows=f"{what} against t for the schedules {', '.join(schedules)}, with a slider over the "
+                          f"number of steps T ({T_min} to {T_max})")

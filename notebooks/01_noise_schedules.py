@@ -46,6 +46,7 @@ if "google.colab" in sys.modules:
 # %matplotlib inline
 import math
 
+import matplotlib.pyplot as plt
 import torch
 
 from helpers import (QUICK, DiffusionSchedule, cosine_beta_schedule, linear_beta_schedule, report_beta_schedule,
@@ -216,6 +217,27 @@ fig = plot_image_table([x0] + rows, row_labels=["x_0"] + labels, cell=0.9)
 #
 # ## 6. Explore
 #
+# The explorer below draws $\bar\alpha_t$ and $\log\mathrm{SNR}_t$ of the three schedules for any $T$ from 50 to 2000;
+# first, the same view at four values of $T$ (the legends give $\bar\alpha_{T-1}$, like the explorer's table):
+
+# %%
+Ts = (50, 300, 1000, 2000)
+fig, axes = plt.subplots(2, len(Ts), figsize=(3.3 * len(Ts), 5.6), sharey="row")
+for col, T in enumerate(Ts):
+    for name in ("linear", "report", "cosine"):
+        s = DiffusionSchedule.from_name(name, T)
+        axes[0, col].plot(s.alphas_cumprod)
+        axes[1, col].plot(s.log_snr, label=rf"{name}: $\bar\alpha_{{T-1}}$ = {s.alphas_cumprod[-1].item():.1e}")
+    axes[0, col].set_title(f"T = {T}")
+    axes[1, col].legend(fontsize=8, loc="lower left")
+    axes[1, col].set_xlabel("t")
+    for ax in axes[:, col]:
+        ax.grid(alpha=0.3)
+axes[0, 0].set_ylabel(r"$\bar\alpha_t$")
+axes[1, 0].set_ylabel(r"$\log \mathrm{SNR}_t$")
+fig.tight_layout()
+
+# %% [markdown]
 # Move the slider to change $T$ (the figure redraws when you release it).
 
 # %%

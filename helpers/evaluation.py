@@ -3,7 +3,7 @@ held-out images, overall (``heldout_loss``) or per timestep (``loss_per_timestep
 
 Every function here is seeded: the same arguments give the same images and numbers, so the notebooks,
 ``helpers.summary`` and the benchmarks, which all call these, agree at the same n, seed and batch.
-No plotting: the figures are ``helpers.sampling_plots``.
+No plotting: the figures are in ``helpers.viz``.
 """
 
 from __future__ import annotations

@@ -51,8 +51,8 @@ import torch
 
 from helpers import (QUICK, DiffusionSchedule, cosine_beta_schedule, linear_beta_schedule, report_beta_schedule,
                      sample_images)
-from helpers.plotting import plot_curves, plot_image_table, plot_schedules, show_source
-from helpers.widgets import schedule_explorer
+from helpers.viz import plot_curves, plot_image_table, plot_schedules, show_source
+from helpers.viz import schedule_explorer
 
 print("quick mode" if QUICK else "full mode")
 

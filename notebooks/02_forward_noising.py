@@ -47,8 +47,8 @@ import math
 import torch
 
 from helpers import (QUICK, DiffusionSchedule, q_sample, q_sample_chain, q_step, quick_or_full, sample_images)
-from helpers.plotting import plot_curves, plot_histograms, plot_image_table, show_images, show_source
-from helpers.widgets import forward_explorer
+from helpers.viz import plot_curves, plot_histograms, plot_image_table, show_images, show_source
+from helpers.viz import forward_explorer
 
 schedule = DiffusionSchedule.from_name("report", 300)  # the report's MNIST / Fashion-MNIST schedule
 print("quick mode" if QUICK else "full mode")

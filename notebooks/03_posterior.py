@@ -51,7 +51,7 @@ import torch
 
 from helpers import (QUICK, DiffusionSchedule, predict_eps_from_x0, predict_x0_from_eps, q_posterior_mean_variance,
                      q_sample, q_step, quick_or_full, sample_images)
-from helpers.plotting import plot_curves, plot_histograms, plot_image_table, show_source
+from helpers.viz import plot_curves, plot_histograms, plot_image_table, show_source
 
 schedule = DiffusionSchedule.from_name("report", 300)
 print("quick mode" if QUICK else "full mode")

@@ -51,7 +51,7 @@ from helpers import QUICK, load_dataset, q_sample, quick_or_full, sample_images
 from helpers.data import FASHION_MNIST_CLASSES
 from helpers.evaluation import generate, loss_per_timestep
 from helpers.metrics import QualityEvaluator
-from helpers.plotting import plot_curves, plot_image_table, show_images, show_source
+from helpers.viz import plot_curves, plot_image_table, show_images, show_source
 from helpers.posterior import predict_x0_from_eps
 from helpers.pretrained import load_pretrained
 from helpers.training import TrainConfig, diffusion_loss, drop_labels, train

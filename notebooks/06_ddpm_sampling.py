@@ -54,9 +54,9 @@ from helpers import QUICK, ddpm_sample, ddpm_step, quick_or_full
 from helpers.data import FASHION_MNIST_CLASSES
 from helpers.evaluation import sample_quality
 from helpers.metrics import QualityEvaluator, laplacian_energy
-from helpers.plotting import plot_curves, plot_image_table, show_images, show_source
+from helpers.viz import plot_curves, plot_image_table, show_images, show_source
 from helpers.pretrained import load_pretrained
-from helpers.sampling_plots import plot_trajectory, trajectory_explorer
+from helpers.viz import plot_trajectory, trajectory_explorer
 
 torch.set_num_threads(2)
 print("quick mode" if QUICK else "full mode")

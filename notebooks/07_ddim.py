@@ -58,9 +58,9 @@ from helpers.data import FASHION_MNIST_CLASSES, sample_images
 from helpers.evaluation import generate, sample_quality
 from helpers.interpolation import slerp
 from helpers.metrics import QualityEvaluator, laplacian_energy
-from helpers.plotting import plot_image_table, show_images, show_source
+from helpers.viz import plot_image_table, show_images, show_source
 from helpers.pretrained import available, load_pretrained
-from helpers.sampling_plots import plot_quality_sweep
+from helpers.viz import plot_quality_sweep
 
 torch.set_num_threads(2)
 print("quick mode" if QUICK else "full mode")

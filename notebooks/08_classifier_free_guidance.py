@@ -56,9 +56,9 @@ from helpers.data import FASHION_MNIST_CLASSES, load_dataset, to_float
 from helpers.evaluation import sample_quality
 from helpers.loss import diffusion_loss, drop_labels
 from helpers.metrics import QualityEvaluator, class_spread, classifier_features
-from helpers.plotting import plot_image_table, show_source
+from helpers.viz import plot_image_table, show_source
 from helpers.pretrained import load_pretrained
-from helpers.sampling_plots import guidance_explorer, guidance_grid, plot_quality_sweep
+from helpers.viz import guidance_explorer, guidance_grid, plot_quality_sweep
 
 torch.set_num_threads(2)
 print("quick mode" if QUICK else "full mode")

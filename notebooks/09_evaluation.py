@@ -62,9 +62,9 @@ from helpers.metrics import (
     memorisation_check,
     nearest_neighbours,
 )
-from helpers.plotting import plot_image_table, show_source
+from helpers.viz import plot_image_table, show_source
 from helpers.pretrained import load_pretrained
-from helpers.sampling_plots import plot_quality_sweep
+from helpers.viz import plot_quality_sweep
 from helpers.summary import SCALES, STEPS, evaluate, summary_table
 
 torch.set_num_threads(2)

@@ -465,9 +465,9 @@ class _TinyConditional(nn.Module):
 
 def _explorers():
     """(name, builder, words its text must hold, a move of one control) for every explorer of the notebooks."""
-    from helpers import sampling_plots, widgets
     from helpers.sampling import ddim_sample
     from helpers.schedules import DiffusionSchedule
+    from helpers.viz import sampling_plots, widgets
 
     schedule = DiffusionSchedule.from_name("report", 300)
     x0 = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 2 - 1
@@ -496,7 +496,7 @@ def _explorers():
 def test_explorer_says_what_it_is_without_a_kernel(name, build, words, move):
     import ipywidgets
 
-    from helpers.widgets import Explorer
+    from helpers.viz import Explorer
 
     box = build()
     text = repr(box)

@@ -1,5 +1,5 @@
-"""helpers.sampling_plots: slerp and the noise gauge against their definitions; figures and widgets build
-headless (agg, set in conftest) from tiny stand-in models, without a kernel."""
+"""helpers.viz.sampling_plots, and the measurements it draws (slerp, laplacian_energy, class_spread) against their
+definitions; figures and widgets build headless (agg, set in conftest) from tiny stand-in models, without a kernel."""
 
 import ipywidgets
 import matplotlib.pyplot as plt
@@ -7,9 +7,12 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import sampling_plots as sp
+from helpers.evaluation import sample_quality
+from helpers.interpolation import slerp
+from helpers.metrics import class_spread, laplacian_energy
 from helpers.sampling import ddim_sample, ddpm_sample
 from helpers.schedules import DiffusionSchedule
+from helpers.viz import sampling_plots as sp
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -55,61 +58,61 @@ def _randn(*shape, seed=0):
 
 def test_slerp_endpoints_and_shape():
     a, b = _randn(1, 6, 5, seed=1), _randn(1, 6, 5, seed=2)
-    out = sp.slerp(a, b, torch.linspace(0, 1, 5))
+    out = slerp(a, b, torch.linspace(0, 1, 5))
     assert out.shape == (5, 1, 6, 5)
     torch.testing.assert_close(out[0], a)
     torch.testing.assert_close(out[-1], b)
-    assert sp.slerp(a, b, 0.5).shape == a.shape
+    assert slerp(a, b, 0.5).shape == a.shape
 
 
 def test_slerp_of_orthogonal_unit_vectors_stays_on_the_circle():
     a, b = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
     alphas = torch.linspace(0, 1, 7, dtype=torch.float64)
-    out = sp.slerp(a.double(), b.double(), alphas)
+    out = slerp(a.double(), b.double(), alphas)
     expected = torch.stack([torch.cos(alphas * torch.pi / 2), torch.sin(alphas * torch.pi / 2)], dim=1)
     torch.testing.assert_close(out, expected)
 
 
 def test_slerp_keeps_the_norm_of_gaussian_noise_where_lerp_shrinks_it():
     a, b = _randn(4000, seed=3), _randn(4000, seed=4)
-    mid = sp.slerp(a, b, 0.5)
+    mid = slerp(a, b, 0.5)
     assert mid.norm() / a.norm() == pytest.approx(1.0, abs=0.03)
     assert ((a + b) / 2).norm() / a.norm() == pytest.approx(2 ** -0.5, abs=0.03)
 
 
 def test_slerp_parallel_inputs_fall_back_to_the_line():
     a = _randn(10, seed=5)
-    torch.testing.assert_close(sp.slerp(a, 2 * a, 0.5), 1.5 * a)
+    torch.testing.assert_close(slerp(a, 2 * a, 0.5), 1.5 * a)
 
 
 def test_slerp_rejects_bad_arguments():
     with pytest.raises(ValueError, match="same shape"):
-        sp.slerp(torch.zeros(3), torch.zeros(4), 0.5)
+        slerp(torch.zeros(3), torch.zeros(4), 0.5)
     with pytest.raises(ValueError, match="alpha"):
-        sp.slerp(torch.ones(3), torch.ones(3), [[0.1, 0.2]])
+        slerp(torch.ones(3), torch.ones(3), [[0.1, 0.2]])
     with pytest.raises(ValueError, match="alpha"):
-        sp.slerp(torch.ones(3), torch.ones(3), float("nan"))
+        slerp(torch.ones(3), torch.ones(3), float("nan"))
 
 
 # ---------------------------------------------------------------- laplacian energy
 
 def test_laplacian_energy_zero_on_constant_and_ramp():
     ramp = torch.arange(8.0).reshape(1, 1, 1, 8).expand(2, 1, 8, 8)
-    torch.testing.assert_close(sp.laplacian_energy(ramp), torch.zeros(2))
-    torch.testing.assert_close(sp.laplacian_energy(torch.full((3, 2, 5, 5), -1.0)), torch.zeros(3))
+    torch.testing.assert_close(laplacian_energy(ramp), torch.zeros(2))
+    torch.testing.assert_close(laplacian_energy(torch.full((3, 2, 5, 5), -1.0)), torch.zeros(3))
 
 
 def test_laplacian_energy_of_white_noise_is_20_sigma2():
     sigma = 0.1
     x = sigma * _randn(4, 1, 200, 200, seed=6).double()
-    energy = sp.laplacian_energy(x)
+    energy = laplacian_energy(x)
     assert energy.shape == (4,)
     assert energy.mean().item() == pytest.approx(20 * sigma**2, rel=0.02)
 
 
 def test_laplacian_energy_rejects_bad_shape():
     with pytest.raises(ValueError, match=r"\[B, C, H, W\]"):
-        sp.laplacian_energy(torch.zeros(5, 5))
+        laplacian_energy(torch.zeros(5, 5))
 
 
 # ---------------------------------------------------------------- trajectories
@@ -200,18 +203,18 @@ def test_class_spread_of_known_clusters():
     f = torch.tensor([[0.0, 0.0], [2.0, 0.0], [10.0, 10.0], [10.0, 12.0], [10.0, 14.0], [50.0, 50.0]])
     y = torch.tensor([0, 0, 1, 1, 1, 2])
     # class 0: mean (1, 0), squared distances 1, 1 → 2/1; class 1: mean (10, 12), 4, 0, 4 → 8/2; class 2 left out
-    assert sp.class_spread(f, y) == pytest.approx((2 + 4) / 2)
-    assert sp.class_spread(f, torch.zeros(6, dtype=torch.long)) > sp.class_spread(f, y)
+    assert class_spread(f, y) == pytest.approx((2 + 4) / 2)
+    assert class_spread(f, torch.zeros(6, dtype=torch.long)) > class_spread(f, y)
     with pytest.raises(ValueError, match="features"):
-        sp.class_spread(f, y[:3])
+        class_spread(f, y[:3])
     with pytest.raises(ValueError, match="two members"):
-        sp.class_spread(f[:2], torch.tensor([0, 1]))
+        class_spread(f[:2], torch.tensor([0, 1]))
 
 
 def test_class_spread_is_unbiased():
     f = _randn(4000, 3, seed=7).double() * 2  # per-class covariance trace 3 · 4 = 12
     y = torch.arange(4000) % 2000  # 2,000 classes of two members each
-    assert sp.class_spread(f, y) == pytest.approx(12.0, rel=0.06)
+    assert class_spread(f, y) == pytest.approx(12.0, rel=0.06)
 
 
 class _FakeEvaluator:
@@ -226,14 +229,14 @@ def test_sample_quality_agrees_with_generate(schedule):
     from helpers.evaluation import generate
 
     model = TinyConditional()
-    row, images = sp.sample_quality(model, schedule, _FakeEvaluator(), 6, steps=3, guidance_scale=2.0, seed=3,
+    row, images = sample_quality(model, schedule, _FakeEvaluator(), 6, steps=3, guidance_scale=2.0, seed=3,
                                     batch=4, shape=(1, 5, 5))
     expected, labels = generate(model, schedule, 6, steps=3, guidance_scale=2.0, seed=3, batch=4, shape=(1, 5, 5))
     torch.testing.assert_close(images, expected)
     assert row["fid"] == pytest.approx(float(expected.abs().mean()))
     assert row["accuracy"] == pytest.approx(float((labels == 0).float().mean()))
     assert row["n"] == 6 and row["steps"] == 3 and row["guidance_scale"] == 2.0 and row["seconds"] >= 0
-    row, _ = sp.sample_quality(model, schedule, _FakeEvaluator(), 2, sampler="ddpm", shape=(1, 4, 4))
+    row, _ = sample_quality(model, schedule, _FakeEvaluator(), 2, sampler="ddpm", shape=(1, 4, 4))
     assert row["steps"] == 300 and row["sampler"] == "ddpm"
 
 

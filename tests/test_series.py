@@ -256,7 +256,7 @@ def test_shown_source_is_the_current_source(name):
     """Quick-mode nbval compares only marked cells, so a ``show_source`` output could go stale unseen."""
     import ast
 
-    from helpers.plotting import show_source
+    from helpers.viz import show_source
 
     nb = load(name)
     names = _helpers_imports(nb)

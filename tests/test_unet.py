@@ -10,7 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from helpers.inspect_model import (
+from helpers.unet import NETWORKS, ModernUNet, ResBlock, SeedUNet, UNet, count_parameters, timestep_embedding
+from helpers.viz.inspect_model import (
     blocks_changed,
     embedding_inputs,
     format_table,
@@ -20,7 +21,6 @@ from helpers.inspect_model import (
     source_lines,
     trace_shapes,
 )
-from helpers.unet import NETWORKS, ModernUNet, ResBlock, SeedUNet, UNet, count_parameters, timestep_embedding
 
 SMALL = {"seed": {"style": "seed", "base_channels": 32}, "modern": {"style": "modern", "base_channels": 16}}
 STYLES = list(SMALL)
@@ -479,7 +479,7 @@ def test_plot_trace_draws_every_feature_map():
     matplotlib.use("agg")
     import matplotlib.pyplot as plt
 
-    from helpers.inspect_model import plot_trace
+    from helpers.viz.inspect_model import plot_trace
 
     calls = trace_shapes(UNet(**SMALL["seed"]), torch.zeros(1, 1, 28, 28), 0)
     fig = plot_trace(calls, title="seed")
@@ -529,7 +529,7 @@ def test_plot_trace_draws_the_skips_and_marks_where_the_embedding_enters(style, 
     matplotlib.use("agg")
     import matplotlib.pyplot as plt
 
-    from helpers.inspect_model import plot_trace
+    from helpers.viz.inspect_model import plot_trace
 
     calls = trace_shapes(UNet(**SMALL[style]).eval(), torch.zeros(1, 1, 28, 28), 0)
     ax = plot_trace(calls).axes[0]

@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from .unet import count_parameters
+from ..unet import count_parameters
 
 
 def model_blocks(model: nn.Module) -> list[tuple[str, nn.Module]]:

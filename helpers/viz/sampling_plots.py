@@ -1,15 +1,14 @@
-"""Pictures, widgets and small measurements for the sampling notebooks (06 DDPM, 07 DDIM, 08 guidance).
+"""Pictures and widgets for the sampling notebooks (06 DDPM, 07 DDIM, 08 guidance).
 
 - ``plot_trajectory`` and ``trajectory_explorer``: a stored sampler trajectory (``return_trajectory=True``)
   as a static strip of x_t and x̂_0, or as a slider over its recorded steps;
 - ``guidance_grid``, ``guidance_explorer``: samples per class and guidance scale from the same x_T;
 - ``plot_quality_sweep``: scores of ``helpers.evaluation.sample_quality`` against a sampler setting.
 
-The measurements these pictures show live with the maths and are re-exported here: ``sample_quality``
-(``helpers.evaluation``), ``laplacian_energy`` and ``class_spread`` (``helpers.metrics``), ``slerp``
-(``helpers.interpolation``).
+The measurements these pictures show live with the maths: ``sample_quality`` (``helpers.evaluation``),
+``laplacian_energy`` and ``class_spread`` (``helpers.metrics``), ``slerp`` (``helpers.interpolation``).
 
-Widgets follow ``helpers.widgets``: PNG bytes in a ``widgets.Image``, only widgets common to
+Widgets follow ``helpers.viz.widgets``: PNG bytes in a ``widgets.Image``, only widgets common to
 ipywidgets 7.6+ and 8, and they can be built without a running kernel.
 """
 
@@ -23,11 +22,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .evaluation import image_shape, sample_quality  # noqa: F401  (sample_quality: re-exported)
-from .interpolation import slerp  # noqa: F401  (re-exported)
-from .metrics import class_spread, laplacian_energy  # noqa: F401  (re-exported)
+from ..evaluation import image_shape
+from ..sampling import ddim_sample
 from .plotting import image_grid, plot_image_table
-from .sampling import ddim_sample
 from .widgets import Explorer, array_png
 
 # ---------------------------------------------------------------- trajectories

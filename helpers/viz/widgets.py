@@ -20,9 +20,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
-from .forward import q_sample
+from ..forward import q_sample
+from ..schedules import SCHEDULES, DiffusionSchedule
 from .plotting import image_grid, plot_schedules
-from .schedules import SCHEDULES, DiffusionSchedule
 
 _SCHEDULE_WORDS = {"alphas_cumprod": "ᾱ_t", "log_snr": "log SNR_t", "betas": "β_t", "alphas": "α_t",
                   "sqrt_alphas_cumprod": "√ᾱ_t", "sqrt_one_minus_alphas_cumprod": "√(1 − ᾱ_t)",

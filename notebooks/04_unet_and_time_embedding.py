@@ -59,8 +59,9 @@ import matplotlib.pyplot as plt
 import torch
 
 import helpers
-from helpers.viz.inspect_model import (blocks_changed, embedding_inputs, format_table, parameter_table, plot_trace,
-                                   skip_connections, source_lines, trace_shapes)
+from helpers.viz.inspect_model import (blocks_changed, embedding_inputs, format_table, parameter_table,
+                                       skip_connections, source_lines, trace_shapes)
+from helpers.viz.unet_diagram import plot_trace
 from helpers.viz import show_source
 from helpers.unet import (ModernUNet, ResBlock, SeedUNet, UNet, count_parameters, norm_act,
                           timestep_embedding)

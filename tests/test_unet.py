@@ -479,7 +479,7 @@ def test_plot_trace_draws_every_feature_map():
     matplotlib.use("agg")
     import matplotlib.pyplot as plt
 
-    from helpers.viz.inspect_model import plot_trace
+    from helpers.viz.unet_diagram import plot_trace
 
     calls = trace_shapes(UNet(**SMALL["seed"]), torch.zeros(1, 1, 28, 28), 0)
     fig = plot_trace(calls, title="seed")
@@ -529,7 +529,7 @@ def test_plot_trace_draws_the_skips_and_marks_where_the_embedding_enters(style, 
     matplotlib.use("agg")
     import matplotlib.pyplot as plt
 
-    from helpers.viz.inspect_model import plot_trace
+    from helpers.viz.unet_diagram import plot_trace
 
     calls = trace_shapes(UNet(**SMALL[style]).eval(), torch.zeros(1, 1, 28, 28), 0)
     ax = plot_trace(calls).axes[0]

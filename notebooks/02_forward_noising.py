@@ -28,7 +28,8 @@
 # - a Monte-Carlo check that the closed form and the step-by-step chain give the same distribution;
 # - how the pixel histogram of real images turns into $\mathcal{N}(0, 1)$.
 #
-# [Conventions](../README.md#conventions): timesteps are 0-based, $t \in \{0, \dots, T-1\}$; images are float
+# [Conventions](../README.md#conventions): timesteps are 0-based, $t \in \{0, \dots, T-1\}$; $x_0$ is the clean image and
+# the noisy image at index $t$ has had $t + 1$ steps of noise (at $t = 0$ one step: Ho et al.'s $x_1$); images are float
 # tensors `[B, C, H, W]` in $[-1, 1]$; schedules are float64.
 
 # %%
@@ -58,7 +59,40 @@ print("quick mode" if QUICK else "full mode")
 #
 # $$x_t = \sqrt{1-\beta_t}\;x_{t-1} + \sqrt{\beta_t}\;\varepsilon_t,\qquad \varepsilon_t \sim \mathcal{N}(0, I).$$
 #
-# `q_step` is that line; `q_sample_chain` applies it $t+1$ times (steps $0, 1, \dots, t$) starting from $x_0$.
+# ($x_{t-1}$ is the clean image $x_0$ when $t = 0$.) `q_step` is that line; `q_sample_chain` applies it $t+1$ times
+# (steps $0, 1, \dots, t$) starting from $x_0$.
+#
+# ### Exercise 1: one step of the chain
+#
+# Write `my_q_step(schedule, x_prev, t, noise)`: for a batch `x_prev` $= x_{t-1}$ of shape `[B, C, H, W]` (float32 or
+# float64), a LongTensor `t` of shape `[B]` (one index per image) and `noise` $= \varepsilon_t$ of `x_prev`'s shape, return
+# $x_t = \sqrt{1-\beta_t}\,x_{t-1} + \sqrt{\beta_t}\,\varepsilon_t$ in `x_prev`'s dtype.
+# `schedule.gather(schedule.betas, t, x_prev)` gives $\beta_t$ as `[B, 1, 1, 1]` in `x_prev`'s dtype, ready to broadcast.
+# The checker compares it with `helpers.q_step` and names the usual mistakes ($\bar\alpha_t$ where $\alpha_t$ belongs,
+# $\beta_t$ where $\sqrt{\beta_t}$ belongs, $\beta$ read at index $t-1$).
+
+# %%
+import math
+
+import torch
+
+
+def my_q_step(schedule, x_prev, t, noise):
+    """x_t = √(1 − β_t) x_{t−1} + √β_t ε, for a LongTensor t [B]."""
+    # BEGIN SOLUTION β_t per image as [B, 1, 1, 1]: schedule.gather(schedule.betas, t, x_prev); then the line above
+    beta = schedule.gather(schedule.betas, t, x_prev)
+    return (1 - beta).sqrt() * x_prev + beta.sqrt() * noise
+    # END SOLUTION
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from helpers.exercises import check_q_step
+
+check_q_step(my_q_step)
+
+# %% [markdown]
+# The helpers, which the checker compared yours with (`q_sample_chain` draws a fresh $\varepsilon_t$ at every step):
 
 # %%
 show_source(q_step, q_sample_chain)
@@ -78,6 +112,37 @@ show_source(q_step, q_sample_chain)
 # \quad\Longleftrightarrow\quad x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon .$$
 #
 # Training needs $x_t$ at a random $t$ for every image in every batch; this makes it one multiply-add instead of $t+1$ steps.
+#
+# ### Exercise 2: the closed form
+#
+# Write `my_q_sample(schedule, x0, t, noise)`: for clean images `x0` `[B, C, H, W]`, a LongTensor `t` `[B]` and `noise`
+# $= \varepsilon$ of `x0`'s shape, return $x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon$ in `x0`'s dtype
+# ($\bar\alpha_t$ is `schedule.alphas_cumprod[t]`; gather it as in exercise 1). The checker compares it with
+# `helpers.q_sample` and names the usual mistakes (variances for standard deviations, the two coefficients swapped,
+# $\bar\alpha$ read one index off, $\alpha_t$ where $\bar\alpha_t$ belongs).
+
+# %%
+import math
+
+import torch
+
+
+def my_q_sample(schedule, x0, t, noise):
+    """x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε, for a LongTensor t [B]."""
+    # BEGIN SOLUTION ᾱ_t per image as [B, 1, 1, 1]: schedule.gather(schedule.alphas_cumprod, t, x0); then the formula
+    abar = schedule.gather(schedule.alphas_cumprod, t, x0)
+    return abar.sqrt() * x0 + (1 - abar).sqrt() * noise
+    # END SOLUTION
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from helpers.exercises import check_q_sample
+
+check_q_sample(my_q_sample)
+
+# %% [markdown]
+# The helper the rest of the series calls:
 
 # %%
 show_source(q_sample)
@@ -161,16 +226,18 @@ for level, style in ((2, ":"), (5, "--")):
     ax.axhline(-level, color="gray", ls=style, lw=1)
 ax.set_xticks(range(len(ts_check)), [str(t) for t in ts_check])
 ax.set_xlabel("timestep index t")
-ax.set_ylabel("(estimate − closed form) / s.e.")
+ax.set_ylabel("(estimate − exact) / s.e.")
 ax.set_ylim(-6, 6)
-ax.set_title(f"Sample mean and variance of x_t against the closed form, n = {n} draws (dotted ±2, dashed ±5 s.e.)")
-ax.legend(fontsize=7, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.22))
+ax.set_title(f"Sample mean and variance of x_t against √ᾱ_t x_0 and 1 − ᾱ_t, n = {n} draws (dotted ±2, dashed ±5 s.e.)",
+             fontsize=10)
+ax.legend(fontsize=8, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.22))
 fig.tight_layout()
 
 # %% [markdown]
-# Every estimate from the chain lies within a few standard errors of the closed form, at every $t$: the one-jump
-# formula and $t+1$ small steps are the same distribution. (The test suite repeats this check with more draws
-# and also compares `q_sample` with diffusers' `DDPMScheduler.add_noise`.)
+# Every estimate, from the chain as from `q_sample`, lies within a few standard errors of its exact value (here
+# within ±3.5), at every $t$: the one-jump formula and $t+1$ small steps are the same distribution. (The test suite, `tests/test_forward.py`, repeats this
+# check with 20,000 draws at $t$ = 0, 1, 10, 100 and 299, compares the two sets of estimates with each other, and
+# compares `q_sample` with diffusers' `DDPMScheduler.add_noise`.)
 #
 # ## 5. The pixel histogram turns into $\mathcal{N}(0, 1)$
 #
@@ -185,6 +252,10 @@ g = torch.Generator().manual_seed(2)
 ts_hist = (0, 10, 30, 60, 100, 299)
 x_ts = {t: q_sample(schedule, x_all, t, generator=g) for t in ts_hist}
 fig = plot_histograms({f"t = {t}": x_ts[t] for t in ts_hist}, ncols=3)
+for ax in fig.axes[-3:]:
+    ax.set_xlabel("pixel value of $x_t$")
+for ax in fig.axes[::3]:
+    ax.set_ylabel("density")
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -210,13 +281,13 @@ for t in ts_hist:
 forward_explorer(x0, T=300, schedule="report")
 
 # %% [markdown]
-# If you are reading this without a running kernel, the widget above is empty; here is the same view for one image,
-# one row per schedule:
+# Without a running kernel the explorer above shows only a line of text saying what it shows; here is the same view
+# for one image, one row per schedule:
 
 # %%
 tables = {name: DiffusionSchedule.from_name(name, 300) for name in ("linear", "report", "cosine")}
 ts_static = [0, 25, 50, 100, 150, 200, 250, 299]
-rows = [torch.cat([q_sample(s, x0[:1], t, eps[:1]) for t in ts_static]) for s in tables.values()]
+rows = [torch.cat([q_sample(sched, x0[:1], t, eps[:1]) for t in ts_static]) for sched in tables.values()]
 fig = plot_image_table(rows, row_labels=list(tables), col_labels=[f"t={t}" for t in ts_static],
                        title="One image, one ε, three schedules (T = 300)")
 

@@ -27,11 +27,15 @@
 # - the posterior mean $\tilde\mu_t$ (a weighted average of $x_0$ and $x_t$) and variance $\tilde\beta_t$;
 # - how the two weights and $\tilde\beta_t$ against $\beta_t$ behave over $t$;
 # - why the log-variance is clipped at $t = 0$;
-# - how $\hat x_0$ is computed from a noise prediction, and why errors in $\varepsilon$ blow up at large $t$;
-# - an empirical check: sampling the joint $(x_{t-1}, x_t)$ and recovering the posterior by regression.
+# - how $\hat x_0$ is computed from a noise prediction, why errors in $\hat\varepsilon$ blow up in $\hat x_0$ at large $t$,
+#   and why one DDPM step is spared;
+# - an empirical check: sampling the joint $(x_{t-1}, x_t)$ and recovering the posterior by regression;
+# - how the variational bound turns into the plain squared error on $\varepsilon$ that DDPM trains with, and what the
+#   best noise predictor is (a posterior mean, a scaled score).
 #
 # [Conventions](../README.md#conventions): timesteps are 0-based, $t \in \{0, \dots, T-1\}$ with
-# $\bar\alpha_{-1} = 1$; images are float tensors `[B, C, H, W]` in $[-1, 1]$; schedules are float64.
+# $\bar\alpha_{-1} = 1$; $x_0$ is the clean image, so at $t = 0$ "one step back" from the first noisy image is $x_0$
+# itself; images are float tensors `[B, C, H, W]` in $[-1, 1]$; schedules are float64.
 
 # %%
 # Colab only: install helpers from the repository. Elsewhere this cell does nothing.
@@ -70,6 +74,43 @@ print("quick mode" if QUICK else "full mode")
 # \tilde\mu_t = \underbrace{\frac{\beta_t\sqrt{\bar\alpha_{t-1}}}{1-\bar\alpha_t}}_{\text{coef}_1}\,x_0
 #             + \underbrace{\frac{(1-\bar\alpha_{t-1})\sqrt{\alpha_t}}{1-\bar\alpha_t}}_{\text{coef}_2}\,x_t,\qquad
 # \tilde\beta_t = \frac{1-\bar\alpha_{t-1}}{1-\bar\alpha_t}\,\beta_t .$$
+#
+# ### Exercise 1: the posterior mean and variance
+#
+# Write `my_posterior(schedule, x0, x_t, t)`: for clean images `x0` and noisy images `x_t` of shape `[B, C, H, W]` and a
+# LongTensor `t` `[B]`, return the pair `(mean, variance)`: $\tilde\mu_t$ of `x_t`'s shape and $\tilde\beta_t$ (shape
+# `[B, 1, 1, 1]` or `x_t`'s), in `x_t`'s dtype. `schedule.gather(table, t, x_t)` reads a table at `t` as `[B, 1, 1, 1]`;
+# the tables you need are `betas`, `alphas`, `alphas_cumprod` and `alphas_cumprod_prev` ($\bar\alpha_{t-1}$, with
+# $\bar\alpha_{-1} = 1$ at $t = 0$). The checker compares it with `q_posterior_mean_variance` and names the usual mistakes
+# (coef$_1$ and coef$_2$ swapped, $\bar\alpha_t$ where $\bar\alpha_{t-1}$ belongs, $\beta_t$ returned as the variance).
+
+# %%
+import math
+
+import torch
+
+
+def my_posterior(schedule, x0, x_t, t):
+    """q(x_{t−1} | x_t, x_0) = N(μ̃_t, β̃_t I): returns (μ̃_t, β̃_t)."""
+    # BEGIN SOLUTION gather β_t, α_t, ᾱ_t and ᾱ_{t−1} (alphas_cumprod_prev) at t; then coef1, coef2 and β̃_t above
+    beta, alpha = schedule.gather(schedule.betas, t, x_t), schedule.gather(schedule.alphas, t, x_t)
+    abar = schedule.gather(schedule.alphas_cumprod, t, x_t)
+    abar_prev = schedule.gather(schedule.alphas_cumprod_prev, t, x_t)
+    coef1 = beta * abar_prev.sqrt() / (1 - abar)
+    coef2 = (1 - abar_prev) * alpha.sqrt() / (1 - abar)
+    return coef1 * x0 + coef2 * x_t, (1 - abar_prev) / (1 - abar) * beta
+    # END SOLUTION
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from helpers.exercises import check_posterior
+
+check_posterior(my_posterior)
+
+# %% [markdown]
+# The helper (it also returns the clipped log-variance of section 3; its coefficient tables are computed once, in
+# float64, by `DiffusionSchedule`):
 
 # %%
 show_source(q_posterior_mean_variance)
@@ -106,10 +147,9 @@ fig.tight_layout()
 # NBVAL_CHECK_OUTPUT
 print(f"{'t':>4s} {'beta_t':>9s} {'beta~_t':>9s} {'ratio':>6s} {'coef1':>7s} {'coef2':>7s} {'sqrt(alpha_t)':>13s}")
 for t in (0, 1, 2, 10, 50, 100, 200, 299):
-    s = schedule
-    print(f"{t:4d} {s.betas[t].item():9.2e} {s.posterior_variance[t].item():9.2e} "
-          f"{(s.posterior_variance[t] / s.betas[t]).item():6.3f} {s.posterior_mean_coef1[t].item():7.4f} "
-          f"{s.posterior_mean_coef2[t].item():7.4f} {s.alphas[t].sqrt().item():13.4f}")
+    print(f"{t:4d} {schedule.betas[t].item():9.2e} {schedule.posterior_variance[t].item():9.2e} "
+          f"{(schedule.posterior_variance[t] / schedule.betas[t]).item():6.3f} {schedule.posterior_mean_coef1[t].item():7.4f} "
+          f"{schedule.posterior_mean_coef2[t].item():7.4f} {schedule.alphas[t].sqrt().item():13.4f}")
 
 # %% [markdown]
 # ## 3. $t = 0$: a variance of zero, and the clipped log
@@ -121,12 +161,11 @@ for t in (0, 1, 2, 10, 50, 100, 200, 299):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-s = schedule
-print("beta~_0, beta~_1, beta~_2           :", [f"{v:.3e}" for v in s.posterior_variance[:3].tolist()])
-print("log-variance clipped, t = 0, 1, 2   :", [f"{v:.4f}" for v in s.posterior_log_variance_clipped[:3].tolist()])
-print("log beta~_1                         :", f"{math.log(s.posterior_variance[1].item()):.4f}")
+print("beta~_0, beta~_1, beta~_2           :", [f"{v:.3e}" for v in schedule.posterior_variance[:3].tolist()])
+print("log-variance clipped, t = 0, 1, 2   :", [f"{v:.4f}" for v in schedule.posterior_log_variance_clipped[:3].tolist()])
+print("log beta~_1                         :", f"{math.log(schedule.posterior_variance[1].item()):.4f}")
 print("coef1, coef2 at t = 0               :",
-      f"{s.posterior_mean_coef1[0].item():.4f}, {s.posterior_mean_coef2[0].item():.4f}")
+      f"{schedule.posterior_mean_coef1[0].item():.4f}, {schedule.posterior_mean_coef2[0].item():.4f}")
 
 # %% [markdown]
 # ## 4. $\hat x_0$ from a noise prediction
@@ -138,6 +177,37 @@ print("coef1, coef2 at t = 0               :",
 #
 # and back, $\hat\varepsilon = (x_t - \sqrt{\bar\alpha_t}\,\hat x_0)/\sqrt{1-\bar\alpha_t}$. With the true $\varepsilon$ this
 # recovers $x_0$ exactly (up to float64 rounding).
+#
+# ### Exercise 2: $\hat x_0$ from a noise prediction
+#
+# Write `my_predict_x0(schedule, x_t, t, eps)`: for noisy images `x_t` `[B, C, H, W]`, a LongTensor `t` `[B]` and a noise
+# prediction `eps` $= \hat\varepsilon$ of `x_t`'s shape, return $\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\hat\varepsilon)/\sqrt{\bar\alpha_t}$
+# in `x_t`'s dtype. The checker compares it with `predict_x0_from_eps` for arbitrary $\hat\varepsilon$ (not only the noise
+# that made `x_t`) and names the usual mistakes ($\sqrt{1-\bar\alpha_t}$ and $\sqrt{\bar\alpha_t}$ swapped, $\bar\alpha_t$
+# without its square root, $\alpha_t$ where $\bar\alpha_t$ belongs).
+
+# %%
+import math
+
+import torch
+
+
+def my_predict_x0(schedule, x_t, t, eps):
+    """x̂_0 = (x_t − √(1 − ᾱ_t) ε̂) / √ᾱ_t, for a LongTensor t [B]."""
+    # BEGIN SOLUTION ᾱ_t per image: schedule.gather(schedule.alphas_cumprod, t, x_t); then solve x_t = √ᾱ_t x_0 + √(1 − ᾱ_t) ε̂
+    abar = schedule.gather(schedule.alphas_cumprod, t, x_t)
+    return (x_t - (1 - abar).sqrt() * eps) / abar.sqrt()
+    # END SOLUTION
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from helpers.exercises import check_predict_x0
+
+check_predict_x0(my_predict_x0)
+
+# %% [markdown]
+# The helpers (they read $\sqrt{1/\bar\alpha_t}$ and $\sqrt{1/\bar\alpha_t - 1}$ from the schedule's float64 tables):
 
 # %%
 show_source(predict_x0_from_eps, predict_eps_from_x0)
@@ -163,8 +233,9 @@ print("factor sqrt(1/abar_t - 1) on eps at t = 0, 100, 200, 299:",
 # $\varepsilon$ with 10% error added: at large $t$ the guess leaves $[-1, 1]$ by far, which is why samplers clip
 # $\hat x_0$ to $[-1, 1]$.
 #
-# The amplification hits $\hat x_0$ itself: the pictures of $\hat x_0$ along a trajectory, few-step DDIM (which
-# jumps to $\sqrt{\bar\alpha_{t'}}\,\hat x_0$) and guidance (which extrapolates $\hat\varepsilon$). It does **not** reach one
+# The amplification matters wherever $\hat x_0$ is used as it is: pictures of $\hat x_0$ along a trajectory, and
+# few-step DDIM, which jumps from $t$ to a much earlier $t'$ through $\sqrt{\bar\alpha_{t'}}\,\hat x_0$, so the error in
+# $\hat x_0$ arrives multiplied by $\sqrt{\bar\alpha_{t'}}$, which is close to 1 when $t'$ is small. It does **not** reach one
 # DDPM step the same way: the posterior mean multiplies $\hat x_0$ by coef$_1$, which is tiny exactly where the factor
 # is huge. The error $\delta$ moves $\tilde\mu_t$ by coef$_1\sqrt{1/\bar\alpha_t-1}\,\delta = \beta_t/\sqrt{\alpha_t(1-\bar\alpha_t)}\;\delta$,
 # about $0.1\,\delta$ at $t = 299$, well below the step's own noise $\sqrt{\tilde\beta_{299}} \approx 0.32$ (the next cell
@@ -275,6 +346,7 @@ label = f"$x_{{t-1}}$ given $x_t$ ≈ {x_slice} ({int(in_slice.sum())} samples)"
 fig = plot_histograms({label: f["x_prev"][in_slice]},
                       mean=mu_slice, std=sd, bins=30, value_range=(mu_slice - 4 * sd, mu_slice + 4 * sd),
                       density_label=r"$\mathcal{N}(\tilde\mu_t, \tilde\beta_t)$")
+_ = fig.axes[0].set(xlabel="$x_{t-1}$", ylabel="density")
 
 # %% [markdown]
 # ## 6. From the posterior to the training loss
@@ -288,8 +360,10 @@ fig = plot_histograms({label: f["x_prev"][in_slice]},
 #   \underbrace{-\,\log p_\theta(x_0 \mid x_1)}_{L_0}\Big].$$
 #
 # Each $L_{t-1}$ compares the posterior of this notebook with the model's reverse step. With
-# $p_\theta(x_{t-1} \mid x_t) = \mathcal{N}(\mu_\theta(x_t, t), \sigma_t^2 I)$ and a fixed $\sigma_t^2$, the KL of two Gaussians
-# with the same covariance is a squared distance of means (their eq. 8):
+# $p_\theta(x_{t-1} \mid x_t) = \mathcal{N}(\mu_\theta(x_t, t), \sigma_t^2 I)$ and a fixed $\sigma_t^2$, the KL between
+# $\mathcal{N}(\tilde\mu_t, \tilde\beta_t I)$ and $\mathcal{N}(\mu_\theta, \sigma_t^2 I)$ is the squared distance of the means over
+# $2\sigma_t^2$ plus terms in $\tilde\beta_t$ and $\sigma_t^2$ alone, a constant $C$ that no parameter of the network changes
+# (their eq. 8):
 # $L_{t-1} = \mathbb{E}_q\big[\tfrac{1}{2\sigma_t^2}\|\tilde\mu_t(x_t, x_0) - \mu_\theta(x_t, t)\|^2\big] + C$.
 #
 # Plugging $\hat x_0$ from $\varepsilon_\theta$ into $\tilde\mu_t$ gives their eq. 11,
@@ -308,10 +382,13 @@ fig = plot_histograms({label: f["x_prev"][in_slice]},
 # it gives better samples.
 #
 # Two facts about the *best possible* $\varepsilon_\theta$ follow. A squared error is minimised by the conditional mean,
-# so $\varepsilon^*(x_t, t) = \mathbb{E}[\varepsilon \mid x_t]$, and by linearity $\hat x_0(x_t, \varepsilon^*) = \mathbb{E}[x_0 \mid x_t]$
-# (Tweedie's formula): $\hat x_0$ is a posterior *mean*, an average over every clean image that could have produced
-# $x_t$. And since $\nabla_{x_t}\log q(x_t) = -\mathbb{E}[\varepsilon \mid x_t]/\sqrt{1-\bar\alpha_t}$, the noise predictor is a scaled
-# score: $\varepsilon^* = -\sqrt{1-\bar\alpha_t}\,\nabla_{x_t}\log q(x_t)$. Notebook 10 computes both exactly for 2-D data.
+# so $\varepsilon^*(x_t, t) = \mathbb{E}[\varepsilon \mid x_t]$, and since $x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\varepsilon)/\sqrt{\bar\alpha_t}$
+# exactly, by linearity $\hat x_0(x_t, \varepsilon^*) = \mathbb{E}[x_0 \mid x_t]$: $\hat x_0$ is a posterior *mean*, an average
+# over every clean image that could have produced $x_t$. And since
+# $\nabla_{x_t}\log q(x_t) = \mathbb{E}\big[\nabla_{x_t}\log q(x_t \mid x_0) \mid x_t\big] = -\mathbb{E}[\varepsilon \mid x_t]/\sqrt{1-\bar\alpha_t}$,
+# the noise predictor is a scaled score, $\varepsilon^* = -\sqrt{1-\bar\alpha_t}\,\nabla_{x_t}\log q(x_t)$. Together they give
+# Tweedie's formula, $\mathbb{E}[x_0 \mid x_t] = \big(x_t + (1-\bar\alpha_t)\,\nabla_{x_t}\log q(x_t)\big)/\sqrt{\bar\alpha_t}$.
+# Notebook 10 computes the posterior mean and the score exactly for 2-D data.
 #
 # A check of eq. 11 in this series' notation (index $t$, $\bar\alpha_{-1} = 1$), and the weights that $L_{\text{simple}}$ drops,
 # with $\sigma_t^2 = \tilde\beta_t$:
@@ -345,6 +422,6 @@ print("weight of the ε error in L_{t-1}, at index t = 1, 10, 100, 299:",
 # - At $t = 0$ the posterior is $x_0$ itself: variance 0, so the log-variance is clipped to $\log\tilde\beta_1$ and the last sampling step adds no noise.
 # - $\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\hat\varepsilon)/\sqrt{\bar\alpha_t}$ inverts the forward process exactly, but multiplies errors in $\hat\varepsilon$ by up to $\sqrt{1/\bar\alpha_t - 1}$, hence clipping.
 # - Samples of the joint $(x_{t-1}, x_t)$ reproduce the posterior's mean and variance.
-# - The bound's terms $L_{t-1}$ are KLs to this posterior; with eq. 11 they become weighted $\varepsilon$ errors, and $L_{\text{simple}}$ drops the weights. The best $\varepsilon_\theta$ is $\mathbb{E}[\varepsilon \mid x_t]$: its $\hat x_0$ is $\mathbb{E}[x_0 \mid x_t]$ (Tweedie) and it is $-\sqrt{1-\bar\alpha_t}$ times the score.
+# - The bound's terms $L_{t-1}$ are KLs to this posterior; with eq. 11 they become weighted $\varepsilon$ errors, and $L_{\text{simple}}$ drops the weights. The best $\varepsilon_\theta$ is $\mathbb{E}[\varepsilon \mid x_t]$: its $\hat x_0$ is $\mathbb{E}[x_0 \mid x_t]$ and it is $-\sqrt{1-\bar\alpha_t}$ times the score (together: Tweedie's formula).
 #
 # **Next:** [04 · The U-Net and the time embedding](04_unet_and_time_embedding.ipynb): the network that predicts $\varepsilon$.

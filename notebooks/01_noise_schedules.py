@@ -33,7 +33,7 @@
 # - the quantities derived from $\beta_t$: $\alpha_t$, $\bar\alpha_t$, the signal and noise scales
 #   $\sqrt{\bar\alpha_t}$ and $\sqrt{1-\bar\alpha_t}$, and the log signal-to-noise ratio;
 # - how the number of steps $T$ changes the report's schedule, and what rescaling $\beta$ by $1000/T$ keeps fixed;
-# - why $\bar\alpha_{T-1}$ must be close to 0, and what goes wrong at sampling time when it is not.
+# - why $\bar\alpha_{T-1}$ must be close to 0, and what can go wrong at sampling time when it is not.
 #
 # [Conventions](../README.md#conventions): timesteps are 0-based, $t \in \{0, \dots, T-1\}$ (index $t$ is the
 # paper's step $t+1$); images are float tensors `[B, C, H, W]` in $[-1, 1]$; schedules are float64. Three
@@ -74,7 +74,7 @@ print("quick mode" if QUICK else "full mode")
 # ## 1. One step of noise
 #
 # The forward process is a Markov chain. Step $t$ shrinks the previous image $x_{t-1}$ (the clean image when
-# $t = 0$) a little and adds Gaussian noise of variance $\beta_t$:
+# $t = 0$) a little and adds Gaussian noise of variance $\beta_t$ (Ho et al.'s eq. 2):
 #
 # $$q(x_t \mid x_{t-1}) = \mathcal{N}\!\left(x_t;\ \sqrt{1-\beta_t}\,x_{t-1},\ \beta_t I\right).$$
 #
@@ -111,11 +111,13 @@ for label, sched in schedules.items():
 # Chaining the steps gives the quantities every later notebook uses (the table `DiffusionSchedule` holds):
 #
 # $$\alpha_t = 1 - \beta_t,\qquad \bar\alpha_t = \prod_{i \le t} \alpha_i,\qquad
-# q(x_t \mid x_0) = \mathcal{N}\!\left(\sqrt{\bar\alpha_t}\,x_0,\ (1-\bar\alpha_t)\, I\right).$$
+# q(x_t \mid x_0) = \mathcal{N}\!\left(\sqrt{\bar\alpha_t}\,x_0,\ (1-\bar\alpha_t)\, I\right)\quad\text{(Ho et al.'s eq. 4; notebook 02 derives it)}.$$
 #
 # So $x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon$: $\sqrt{\bar\alpha_t}$ is how much of the
 # image is left (the signal scale) and $\sqrt{1-\bar\alpha_t}$ how much noise (the noise scale); their squares sum
-# to 1. Their ratio is the signal-to-noise ratio, best seen on a log scale:
+# to 1. The ratio of their squares, signal variance over noise variance, is the signal-to-noise ratio
+# $\mathrm{SNR}_t = \bar\alpha_t/(1-\bar\alpha_t)$ (the ratio of the scales themselves is $\sqrt{\mathrm{SNR}_t}$), best seen on a
+# log scale:
 #
 # $$\log \mathrm{SNR}_t = \log \frac{\bar\alpha_t}{1-\bar\alpha_t}.$$
 
@@ -325,8 +327,10 @@ fig = plot_schedules(report_by_T, quantities=("alphas_cumprod", "log_snr"), norm
 
 # %% [markdown]
 # Against $t/T$ the curves for $T$ = 300, 1000 and 4000 coincide: changing $T$ changes how finely the same path is cut,
-# not the path. $T = 50$ sits a little lower, most visibly in the log-SNR near the end: its $\beta$ reach 0.6, where
-# $\log(1-\beta) \approx -\beta$ is furthest off (it ends at $\bar\alpha_{T-1} = 2.7\times10^{-9}$ in the table above).
+# not the path. Only the first few indices differ: index $t$ holds $t + 1$ steps of noise, so at $t/T = 0$ a finer cut
+# starts closer to the clean image, with one step of $\beta_0 = 0.3/T$ and $\log\mathrm{SNR}_0 \approx \log(T/0.3)$
+# (6.91 at $T = 300$, 8.11 at $T = 1000$ in the table of section 3). $T = 50$ sits a little lower, most visibly in the
+# log-SNR near the end: its $\beta$ reach 0.6, where $\log(1-\beta) \approx -\beta$ is furthest off (it ends at $\bar\alpha_{T-1} = 2.7\times10^{-9}$ in the table above).
 #
 # ## 5. Where $\bar\alpha$ reaches 0, and why it matters
 #
@@ -356,7 +360,7 @@ for label, sched in schedules.items():
           f"KL to N(0,I) = {kl:.3g} nats")
 
 # %% [markdown]
-# The linear schedule leaves a KL of 14.3 nats per image at $T = 300$ and 0.0116 nats at $T = 1000$; the report's and
+# For this image the linear schedule leaves a KL of 14.3 nats at $T = 300$ and 0.0116 nats at $T = 1000$; the report's and
 # the cosine schedule leave less than $10^{-4}$ nats at both $T$.
 # You can see the leftover signal: below, $x_{T-1}$ for the same images and the same noise under each schedule,
 # and (second row of each pair) the average of $x_{T-1}$ over 64 noise draws, which cancels the noise and keeps

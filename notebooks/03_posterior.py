@@ -75,6 +75,9 @@ print("quick mode" if QUICK else "full mode")
 #             + \underbrace{\frac{(1-\bar\alpha_{t-1})\sqrt{\alpha_t}}{1-\bar\alpha_t}}_{\text{coef}_2}\,x_t,\qquad
 # \tilde\beta_t = \frac{1-\bar\alpha_{t-1}}{1-\bar\alpha_t}\,\beta_t .$$
 #
+# These are Ho et al.'s eqs. 6 and 7, written at this series' index $t$ (their step $t + 1$; our $\bar\alpha_{-1} = 1$ is
+# their $\bar\alpha_0 = 1$).
+#
 # ### Exercise 1: the posterior mean and variance
 #
 # Write `my_posterior(schedule, x0, x_t, t)`: for clean images `x0` and noisy images `x_t` of shape `[B, C, H, W]` and a
@@ -387,7 +390,9 @@ _ = fig.axes[0].set(xlabel="$x_{t-1}$", ylabel="density")
 # over every clean image that could have produced $x_t$. And since
 # $\nabla_{x_t}\log q(x_t) = \mathbb{E}\big[\nabla_{x_t}\log q(x_t \mid x_0) \mid x_t\big] = -\mathbb{E}[\varepsilon \mid x_t]/\sqrt{1-\bar\alpha_t}$,
 # the noise predictor is a scaled score, $\varepsilon^* = -\sqrt{1-\bar\alpha_t}\,\nabla_{x_t}\log q(x_t)$. Together they give
-# Tweedie's formula, $\mathbb{E}[x_0 \mid x_t] = \big(x_t + (1-\bar\alpha_t)\,\nabla_{x_t}\log q(x_t)\big)/\sqrt{\bar\alpha_t}$.
+# Tweedie's formula, $\mathbb{E}[x_0 \mid x_t] = \big(x_t + (1-\bar\alpha_t)\,\nabla_{x_t}\log q(x_t)\big)/\sqrt{\bar\alpha_t}$
+# (Robbins, 1956, who credits it to Tweedie; Efron, 2011: for $z \sim \mathcal{N}(\mu, \sigma^2)$,
+# $\mathbb{E}[\mu \mid z] = z + \sigma^2 \nabla_z \log p(z)$, here with $z = x_t$, $\mu = \sqrt{\bar\alpha_t}\,x_0$, $\sigma^2 = 1-\bar\alpha_t$).
 # Notebook 10 computes the posterior mean and the score exactly for 2-D data.
 #
 # A check of eq. 11 in this series' notation (index $t$, $\bar\alpha_{-1} = 1$), and the weights that $L_{\text{simple}}$ drops,
@@ -405,7 +410,7 @@ a, b, ab = (schedule.alphas[t_c], schedule.betas[t_c], schedule.alphas_cumprod[t
 mean_eq11 = (x_t_c - (b / (1 - ab).sqrt()).view(-1, 1, 1, 1) * eps_hat) / a.sqrt().view(-1, 1, 1, 1)
 print("eq. 11 equals the posterior mean at x̂_0 to 1e-10:", (mean_post - mean_eq11).abs().max().item() < 1e-10)
 weight = schedule.betas ** 2 / (2 * schedule.posterior_variance * schedule.alphas * (1 - schedule.alphas_cumprod))
-print("weight of the ε error in L_{t-1}, at index t = 1, 10, 100, 299:",
+print("weight of the ε error in eq. 12 at index t = 1, 10, 100, 299 (Ho et al.'s L_t):",
       [f"{weight[i].item():.3g}" for i in (1, 10, 100, 299)])
 
 # %% [markdown]

@@ -43,8 +43,8 @@ def q_sample_chain(schedule: DiffusionSchedule, x0: torch.Tensor, t,
     t = check_inputs(x0, "x0", T=schedule.T, t=t)
     x = x0.clone()
     out = torch.empty_like(x0)
-    for s in range(int(t.max()) + 1):
-        x = q_step(schedule, x, s, generator=generator)
-        done = t == s
+    for i in range(int(t.max()) + 1):
+        x = q_step(schedule, x, i, generator=generator)
+        done = t == i
         out[done] = x[done]
     return out

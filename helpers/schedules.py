@@ -10,17 +10,12 @@ import math
 
 import torch
 
-from ._checks import check_choice
-
-
-def _check_T(timesteps) -> None:
-    if isinstance(timesteps, bool) or not isinstance(timesteps, int) or timesteps < 1:
-        raise ValueError(f"timesteps must be a positive int, got {timesteps!r}")
+from ._checks import check_choice, check_int
 
 
 def linear_beta_schedule(timesteps: int, beta_start: float = 1e-4, beta_end: float = 0.02) -> torch.Tensor:
     """Ho et al. (2020): β_t evenly spaced from ``beta_start`` to ``beta_end`` (float64, [T])."""
-    _check_T(timesteps)
+    check_int(timesteps, "timesteps", 1)
     return torch.linspace(beta_start, beta_end, timesteps, dtype=torch.float64)
 
 
@@ -29,7 +24,7 @@ def report_beta_schedule(timesteps: int) -> torch.Tensor:
 
     At T=300 this is 0.001 → 0.1; at T=1000, 3e-4 → 0.03. β_end = 30/T reaches 1 at T=30, so T > 30.
     """
-    _check_T(timesteps)
+    check_int(timesteps, "timesteps", 1)
     if timesteps <= 30:
         raise ValueError(f"timesteps must be > 30 for the report's schedule (beta_end = 30/T), got {timesteps}")
     scale = 1000 / timesteps
@@ -42,7 +37,7 @@ def cosine_beta_schedule(timesteps: int, s: float = 0.008, max_beta: float = 0.9
 
     The offset c is their s (the argument keeps their name); the notebooks write c, since s is the guidance scale.
     """
-    _check_T(timesteps)
+    check_int(timesteps, "timesteps", 1)
     steps = torch.arange(timesteps + 1, dtype=torch.float64) / timesteps
     f = torch.cos((steps + s) / (1 + s) * math.pi / 2) ** 2
     alphas_cumprod = f / f[0]

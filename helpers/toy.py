@@ -1,8 +1,9 @@
 """Data whose exact denoiser is known: a mixture of isotropic Gaussians in D dimensions.
 
-For x_0 ~ Σ_k w_k N(μ_k, s_k² I) and x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε, everything a sampler needs is closed-form:
+For x_0 ~ Σ_k w_k N(μ_k, ς_k² I) (ς_k, "varsigma", the standard deviation of component k; ``stds``) and
+x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε, everything a sampler needs is closed-form:
 
-- q(x_t) = Σ_k w_k N(x_t; √ᾱ_t μ_k, v_k I),  v_k = ᾱ_t s_k² + 1 − ᾱ_t
+- q(x_t) = Σ_k w_k N(x_t; √ᾱ_t μ_k, v_k I),  v_k = ᾱ_t ς_k² + 1 − ᾱ_t
 - r_k(x_t) = p(k | x_t) ∝ w_k N(x_t; √ᾱ_t μ_k, v_k I)                      (responsibilities)
 - E[ε | x_t, k] = √(1−ᾱ_t) (x_t − √ᾱ_t μ_k) / v_k,   E[ε | x_t] = Σ_k r_k E[ε | x_t, k]
 - Tweedie: E[x_0 | x_t] = (x_t − √(1−ᾱ_t) E[ε | x_t]) / √ᾱ_t;  score ∇ log q(x_t) = −E[ε | x_t] / √(1−ᾱ_t)
@@ -36,8 +37,11 @@ def _as_f64(value, name: str, what: str) -> torch.Tensor:
 
 
 class GaussianMixture:
-    """x_0 ~ Σ_k w_k N(μ_k, s_k² I): ``means`` μ [K, D], ``stds`` s [K] (> 0), ``weights`` w [K] (≥ 0, Σ = 1;
-    uniform if None). Stored as float64."""
+    """x_0 ~ Σ_k w_k N(μ_k, ς_k² I): ``means`` μ [K, D], ``stds`` ς [K] (> 0), ``weights`` w [K] (≥ 0, Σ = 1;
+    uniform if None). Stored as float64.
+
+    The methods that take ``(schedule, x, t)`` check their arguments and read ᾱ_t; ``log_joint`` and
+    ``component_eps`` are the formulas themselves, for points x [n, D] and ᾱ [n, 1] (float64)."""
 
     def __init__(self, means, stds, weights=None):
         means = _as_f64(means, "means", "a [K, D] array of component means")
@@ -70,13 +74,13 @@ class GaussianMixture:
 
     @property
     def covariance(self) -> torch.Tensor:
-        """Cov[x_0] = Σ_k w_k (s_k² I + μ_k μ_kᵀ) − E[x_0] E[x_0]ᵀ  (float64 [D, D])."""
+        """Cov[x_0] = Σ_k w_k (ς_k² I + μ_k μ_kᵀ) − E[x_0] E[x_0]ᵀ  (float64 [D, D])."""
         second = (self.weights * self.stds**2).sum() * torch.eye(self.D, dtype=F64)
         second = second + torch.einsum("k,ki,kj->ij", self.weights, self.means, self.means)
         return second - torch.outer(self.mean, self.mean)
 
     def sample(self, n: int, generator: torch.Generator | None = None, return_labels: bool = False):
-        """n draws x_0 [n, D] (float32): k ~ Categorical(w), then x_0 = μ_k + s_k z, z ~ N(0, I).
+        """n draws x_0 [n, D] (float32): k ~ Categorical(w), then x_0 = μ_k + ς_k z, z ~ N(0, I).
         With ``return_labels=True`` also the component indices k (LongTensor [n])."""
         if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
             raise ValueError(f"n must be an int >= 0, got {n!r}")
@@ -87,9 +91,11 @@ class GaussianMixture:
         return (x0, k) if return_labels else x0
 
     # -- the one validation call of every method below -----------------------------------------
-    def _inputs(self, schedule, x, t, y=None, name: str = "x_t", need_schedule: bool = True, y_max: int = 0):
+    def checked_inputs(self, schedule, x, t, y=None, name: str = "x_t", need_schedule: bool = True,
+                       y_max: int = 0):
         """(x as float64 [n, D], ᾱ_t as float64 [n, 1], y as LongTensor [n] or None), checked.
-        ``schedule=None`` (when allowed) means the data themselves: ᾱ = 1."""
+        ``schedule=None`` (when allowed) means the data themselves: ᾱ = 1. ``y_max``: the largest label
+        accepted (default K − 1; ``ExactDenoiser`` passes K, the null label)."""
         if not isinstance(x, torch.Tensor) or not x.dtype.is_floating_point:
             raise ValueError(f"{name} must be a floating-point tensor of shape [n, D={self.D}], got {x!r}")
         if x.dim() != 2 or x.shape[1] != self.D:
@@ -116,37 +122,37 @@ class GaussianMixture:
             y = y.long()
         return x.to(F64), abar.to(x.device), y
 
-    def _log_joint(self, x, abar):
-        """log w_k + log N(x; √ᾱ μ_k, v_k I) [n, K], v_k = ᾱ s_k² + 1 − ᾱ [n, K], and x − √ᾱ μ_k [n, K, D]."""
-        means, stds, weights = (p.to(x.device) for p in (self.means, self.stds, self.weights))
-        v = abar * stds**2 + (1 - abar)
-        diff = x[:, None, :] - abar.sqrt()[:, :, None] * means
-        log_n = -0.5 * ((diff**2).sum(-1) / v + self.D * torch.log(2 * math.pi * v))
-        return torch.log(weights) + log_n, v, diff
+    # -- the formulas, for points x [n, D] and ᾱ [n, 1] in float64 ------------------------------
+    def noised_variances(self, abar: torch.Tensor) -> torch.Tensor:
+        """v_k = ᾱ ς_k² + 1 − ᾱ, the variance per coordinate of x_t given component k  ([n, K])."""
+        return abar * self.stds.to(abar.device) ** 2 + (1 - abar)
 
-    def _eps(self, x, abar, y):
-        log_joint, v, diff = self._log_joint(x, abar)
-        eps_k = (1 - abar).sqrt()[:, :, None] * diff / v[:, :, None]  # E[ε | x_t, k] = √(1−ᾱ)(x_t − √ᾱ μ_k)/v_k
-        if y is not None:
-            return eps_k[torch.arange(len(x)), y]  # E[ε | x_t, y]: component y only
-        r = torch.softmax(log_joint, dim=1)  # r_k(x_t), normalised by log-sum-exp
-        return (r[:, :, None] * eps_k).sum(1)  # Σ_k r_k E[ε | x_t, k]
+    def log_joint(self, x: torch.Tensor, abar: torch.Tensor) -> torch.Tensor:
+        """log w_k + log N(x; √ᾱ μ_k, v_k I) = log p(x_t = x, k)  ([n, K])."""
+        means, weights = self.means.to(x.device), self.weights.to(x.device)
+        v = self.noised_variances(abar)  # [n, K]
+        squared = (x[:, None, :] - abar.sqrt()[:, :, None] * means).pow(2).sum(-1)  # ‖x − √ᾱ μ_k‖²
+        return torch.log(weights) - 0.5 * (squared / v + self.D * torch.log(2 * math.pi * v))
+
+    def component_eps(self, x: torch.Tensor, abar: torch.Tensor) -> torch.Tensor:
+        """E[ε | x_t = x, k] = √(1−ᾱ) (x − √ᾱ μ_k) / v_k  ([n, K, D])."""
+        v = self.noised_variances(abar)[:, :, None]  # [n, K, 1]
+        return (1 - abar).sqrt()[:, :, None] * (x[:, None, :] - abar.sqrt()[:, :, None] * self.means.to(x.device)) / v
 
     # -- densities ------------------------------------------------------------------------------
     def log_prob(self, x, schedule=None, t=None, y=None) -> torch.Tensor:
         """log q_t(x) = log Σ_k w_k N(x; √ᾱ_t μ_k, v_k I), or with ``y`` log q_t(x | y) = log N(x; √ᾱ_t μ_y, v_y I).
         ``schedule=None, t=None``: the data density (ᾱ = 1). Returns [n] in x's dtype (differentiable)."""
-        x64, abar, y = self._inputs(schedule, x, t, y, name="x", need_schedule=False)
-        log_joint, _, _ = self._log_joint(x64, abar)
-        if y is not None:
+        x64, abar, y = self.checked_inputs(schedule, x, t, y, name="x", need_schedule=False)
+        log_joint = self.log_joint(x64, abar)  # [n, K]
+        if y is not None:  # log p(x, y) − log w_y
             return (log_joint[torch.arange(len(x)), y] - torch.log(self.weights[y])).to(x.dtype)
-        return torch.logsumexp(log_joint, dim=1).to(x.dtype)
+        return torch.logsumexp(log_joint, dim=1).to(x.dtype)  # log Σ_k p(x, k)
 
     def class_posterior(self, schedule, x_t, t) -> torch.Tensor:
         """p(y = k | x_t) = r_k(x_t) = w_k N(x_t; √ᾱ_t μ_k, v_k I) / q(x_t)  ([n, K]; schedule=None: the data)."""
-        x, abar, _ = self._inputs(schedule, x_t, t, need_schedule=False)
-        log_joint, _, _ = self._log_joint(x, abar)
-        return torch.softmax(log_joint, dim=1).to(x_t.dtype)
+        x, abar, _ = self.checked_inputs(schedule, x_t, t, need_schedule=False)
+        return torch.softmax(self.log_joint(x, abar), dim=1).to(x_t.dtype)  # normalised by log-sum-exp
 
     responsibilities = class_posterior
 
@@ -154,39 +160,45 @@ class GaussianMixture:
     def exact_eps(self, schedule, x_t, t, y=None) -> torch.Tensor:
         """E[ε | x_t] = Σ_k r_k(x_t) √(1−ᾱ_t)(x_t − √ᾱ_t μ_k)/v_k; with ``y``, E[ε | x_t, y] (component y only).
         ``t``, ``y``: ints or LongTensors [n]. Returns [n, D] in x_t's dtype."""
-        x, abar, y = self._inputs(schedule, x_t, t, y)
-        return self._eps(x, abar, y).to(x_t.dtype)
+        x, abar, y = self.checked_inputs(schedule, x_t, t, y)
+        eps_k = self.component_eps(x, abar)  # E[ε | x_t, k]  [n, K, D]
+        if y is not None:
+            return eps_k[torch.arange(len(x)), y].to(x_t.dtype)  # E[ε | x_t, y]
+        r = torch.softmax(self.log_joint(x, abar), dim=1)  # r_k(x_t), normalised by log-sum-exp  [n, K]
+        return (r[:, :, None] * eps_k).sum(1).to(x_t.dtype)  # Σ_k r_k E[ε | x_t, k]
 
     def exact_x0(self, schedule, x_t, t, y=None) -> torch.Tensor:
         """Tweedie: E[x_0 | x_t] = (x_t − √(1−ᾱ_t) E[ε | x_t]) / √ᾱ_t  (with ``y``: E[x_0 | x_t, y])."""
-        x, abar, y = self._inputs(schedule, x_t, t, y)
-        return ((x - (1 - abar).sqrt() * self._eps(x, abar, y)) / abar.sqrt()).to(x_t.dtype)
+        x, abar, _ = self.checked_inputs(schedule, x_t, t, y)
+        eps = self.exact_eps(schedule, x, t, y)
+        return ((x - (1 - abar).sqrt() * eps) / abar.sqrt()).to(x_t.dtype)
 
     def score(self, schedule, x_t, t, y=None) -> torch.Tensor:
         """∇_x log q_t(x_t) = −E[ε | x_t] / √(1−ᾱ_t)  (with ``y``: ∇_x log q_t(x_t | y))."""
-        x, abar, y = self._inputs(schedule, x_t, t, y)
-        return (-self._eps(x, abar, y) / (1 - abar).sqrt()).to(x_t.dtype)
+        x, abar, _ = self.checked_inputs(schedule, x_t, t, y)
+        eps = self.exact_eps(schedule, x, t, y)
+        return (-eps / (1 - abar).sqrt()).to(x_t.dtype)
 
     def reverse_posterior(self, schedule, x_t, t, t_prev) -> GaussianMixture:
         """The true q(x_{t'} | x_t) for ONE point x_t ([1, D]) and −1 ≤ t' < t (t' = −1: x_0): a mixture again,
 
-        Σ_k r_k(x_t) N(m_k, c_k I),  1/c_k = 1/v'_k + a²/b²,  m_k = c_k (√ᾱ_{t'} μ_k / v'_k + a x_t / b²),
+        Σ_k r_k(x_t) N(m_k, γ_k I),  1/γ_k = 1/v'_k + a²/b²,  m_k = γ_k (√ᾱ_{t'} μ_k / v'_k + a x_t / b²),
 
-        from the prior x_{t'} | k ~ N(√ᾱ_{t'} μ_k, v'_k I), v'_k = ᾱ_{t'} s_k² + 1 − ᾱ_{t'}, and the forward
+        from the prior x_{t'} | k ~ N(√ᾱ_{t'} μ_k, v'_k I), v'_k = ᾱ_{t'} ς_k² + 1 − ᾱ_{t'}, and the forward
         jump x_t | x_{t'} ~ N(a x_{t'}, b² I), a = √(ᾱ_t/ᾱ_{t'}), b² = 1 − ᾱ_t/ᾱ_{t'}.
         """
-        x, abar, _ = self._inputs(schedule, x_t, t)
+        x, abar, _ = self.checked_inputs(schedule, x_t, t)
         if len(x) != 1 or isinstance(t_prev, bool) or not isinstance(t_prev, numbers.Integral) \
                 or not -1 <= t_prev < int(check_timesteps(t, schedule.T, 1)[0]):
             raise ValueError(f"reverse_posterior needs one point x_t [1, D] and an int t_prev with -1 <= t_prev < t; "
                              f"got x_t of shape {tuple(x_t.shape)}, t={t!r}, t_prev={t_prev!r}")
-        abar_prev = 1.0 if t_prev < 0 else schedule.alphas_cumprod[t_prev]
-        a2, b2 = abar[0, 0] / abar_prev, 1 - abar[0, 0] / abar_prev  # x_t = a x_{t'} + b ε'
-        v_prev = abar_prev * self.stds**2 + (1 - abar_prev)  # prior variance of x_{t'} | k
-        c = 1 / (1 / v_prev + a2 / b2)  # posterior variance per component
-        m = c[:, None] * (math.sqrt(abar_prev) * self.means / v_prev[:, None] + a2.sqrt() * x / b2)
-        r = torch.softmax(self._log_joint(x, abar)[0][0], dim=0)  # r_k(x_t)
-        return GaussianMixture(m, c.sqrt(), r / r.sum())
+        abar_prev = torch.ones(1, 1, dtype=F64) if t_prev < 0 else schedule.alphas_cumprod[t_prev].reshape(1, 1)
+        a2, b2 = abar / abar_prev, 1 - abar / abar_prev  # x_t = a x_{t'} + b ε'
+        v_prev = self.noised_variances(abar_prev)[0]  # prior variance of x_{t'} given k  [K]
+        gamma = 1 / (1 / v_prev + a2[0] / b2[0])  # posterior variance given k  [K]
+        m = gamma[:, None] * (abar_prev.sqrt() * self.means / v_prev[:, None] + a2.sqrt() * x / b2)
+        r = torch.softmax(self.log_joint(x, abar), dim=1)[0]  # r_k(x_t)  [K]
+        return GaussianMixture(m, gamma.sqrt(), r)
 
     def as_model(self, schedule) -> ExactDenoiser:
         """The exact ε-predictor as a network for the samplers: ``model(x_t, t, y=None)``."""
@@ -202,14 +214,13 @@ class ExactDenoiser(nn.Module):
         self.mixture, self.schedule, self.num_classes = mixture, schedule, mixture.K
 
     def forward(self, x_t: torch.Tensor, t, y=None) -> torch.Tensor:
-        mix = self.mixture
-        x, abar, y = mix._inputs(self.schedule, x_t, t, y, y_max=mix.K)  # y = K allowed: the null label
-        if y is None or bool((y == mix.K).all()):
-            return mix._eps(x, abar, None).to(x_t.dtype)
-        cond = mix._eps(x, abar, y.clamp(max=mix.K - 1))
-        if bool((y == mix.K).any()):  # a mixed batch: the null label per example, as in CFG's [y; ∅]
-            cond = torch.where((y == mix.K)[:, None], mix._eps(x, abar, None), cond)
-        return cond.to(x_t.dtype)
+        mixture, schedule, null = self.mixture, self.schedule, self.mixture.K
+        _, _, y = mixture.checked_inputs(schedule, x_t, t, y, y_max=null)  # y = K allowed: the null label
+        eps = mixture.exact_eps(schedule, x_t, t)  # E[ε | x_t]
+        if y is None or bool((y == null).all()):
+            return eps
+        eps_y = mixture.exact_eps(schedule, x_t, t, y=y.clamp(max=null - 1))  # E[ε | x_t, y]
+        return torch.where((y == null)[:, None], eps, eps_y)  # per example, as in CFG's batch [y; ∅]
 
     def extra_repr(self) -> str:
         return f"{self.mixture!r}, T={self.schedule.T}"

@@ -63,7 +63,7 @@ def test_sample_has_the_mixture_moments_and_weights(mixture):
     assert ((x.mean(0) - mixture.mean).abs() < Z * se_mean).all()
     freq = torch.bincount(k, minlength=3).double() / n
     assert ((freq - mixture.weights).abs() < Z * (mixture.weights * (1 - mixture.weights) / n).sqrt()).all()
-    for j in range(3):  # each component's own spread: var of x_0 given k is s_k² per coordinate
+    for j in range(3):  # each component's own spread: var of x_0 given k is ς_k² per coordinate
         xs = x[k == j]
         var = xs.var(0)
         assert ((var / mixture.stds[j] ** 2 - 1).abs() < Z * math.sqrt(2 / len(xs))).all()
@@ -147,6 +147,17 @@ def test_large_t_eps_is_x_t_and_small_t_x0_is_x_t(mixture, schedule):
     # x̂_0 − x_t = E[x_0 − x_t | x_t], so by Jensen E‖x̂_0 − x_t‖² ≤ E‖x_0 − x_t‖² ≈ D(1 − ᾱ_0) = 0.002
     assert gap < (x0 - x_t).pow(2).sum(1).mean() < 3 * 2 * (1 - schedule.alphas_cumprod[0])
 
+
+def test_the_public_formulas_are_what_the_methods_use(mixture, schedule):
+    """log_joint, component_eps and noised_variances (ᾱ given directly) agree with the (schedule, t) methods."""
+    _, _, x_t = noised(mixture, schedule, 32, 25, seed=8)
+    abar = schedule.alphas_cumprod[25].reshape(1, 1).expand(32, 1)
+    assert torch.allclose(mixture.noised_variances(abar), abar * mixture.stds**2 + 1 - abar)
+    assert torch.allclose(torch.logsumexp(mixture.log_joint(x_t, abar), 1), mixture.log_prob(x_t, schedule, 25))
+    eps_k = mixture.component_eps(x_t, abar)
+    assert eps_k.shape == (32, 3, 2)
+    for k in range(3):
+        assert torch.allclose(eps_k[:, k], mixture.exact_eps(schedule, x_t, 25, y=k))
 
 @pytest.mark.parametrize("t", [0, 30, 120])
 def test_score_is_the_gradient_of_log_prob_and_x0_is_tweedie(mixture, schedule, t):
@@ -254,8 +265,8 @@ def test_cfg_eps_on_the_exact_model_is_the_tilted_score(mixture, schedule):
 
 def denoised_law(mixture, schedule, t):
     """The law of x̂_0 = E[x_0 | x_t], x_t ~ q_t, for components that do not overlap (r_k ∈ {0, 1}): per component
-    x̂_0 = μ_k + √ᾱ s_k² (x_t − √ᾱ μ_k)/v_k, so N(μ_k, ᾱ s_k⁴/v_k I). Every sampler here ends with this step (from
-    index 0 at the latest, ᾱ_0 = 0.999), so it is their target: each std shrinks by √(ᾱ s_k²/v_k) (0.95 for s = 0.1)."""
+    x̂_0 = μ_k + √ᾱ ς_k² (x_t − √ᾱ μ_k)/v_k, so N(μ_k, ᾱ ς_k⁴/v_k I). Every sampler here ends with this step (from
+    index 0 at the latest, ᾱ_0 = 0.999), so it is their target: each std shrinks by √(ᾱ ς_k²/v_k) (0.95 for ς = 0.1)."""
     abar = schedule.alphas_cumprod[t]
     v = abar * mixture.stds**2 + 1 - abar
     return GaussianMixture(mixture.means, mixture.stds**2 * abar.sqrt() / v.sqrt(), mixture.weights)
@@ -291,7 +302,7 @@ def test_denoised_law_is_the_law_of_tweedie_at_t0(mixture, schedule):
 
 
 def variance_ratios(x, target):
-    """Each component's sample variance per coordinate over the target's s_k², pooled: (mean ratio, its SE)."""
+    """Each component's sample variance per coordinate over the target's ς_k², pooled: (mean ratio, its SE)."""
     k = target.class_posterior(None, x, None).argmax(1)
     ratios = torch.cat([x[k == j].double().var(0) / target.stds[j] ** 2 for j in range(target.K)])
     se = math.sqrt(sum(2 / ((k == j).sum().item() - 1) for j in range(target.K) for _ in range(target.D)))
@@ -331,7 +342,7 @@ def test_ddim_and_the_ode_on_the_exact_model_sample_the_mixture(mixture, schedul
 
 
 def test_few_euler_steps_are_visibly_wrong(mixture, schedule):
-    """The check above can fail: 20 trailing DDIM steps end with a jump from index 14 (σ = 0.13 > s_k), whose
+    """The check above can fail: 20 trailing DDIM steps end with a jump from index 14 (σ = 0.13 > ς_k), whose
     x̂_0 is far too narrow."""
     from helpers.sampling import ddim_sample
 

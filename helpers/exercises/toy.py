@@ -1,4 +1,5 @@
-"""Outcome-graded checkers for notebook 10: samples against the exact 2-D Gaussian mixture."""
+"""Checkers for notebook 10: the mixture's exact ε̂ (element-wise) and samples or a training function graded by
+their outcome against the exact 2-D Gaussian mixture."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import math
 import torch
 from torch import nn
 
-from ._harness import NOT_IMPLEMENTED, generator, keep_rng, passed
+from ._harness import NOT_IMPLEMENTED, call, check_tensor, expect, generator, keep_rng, passed, schedule
 
 REPEATS = 12  # mixture-vs-mixture distances that set the limit
 SIGMAS = 6.0  # limit = their mean + SIGMAS × their standard deviation
@@ -65,12 +66,8 @@ def _diagnosis(x: torch.Tensor, ref: torch.Tensor, mixture) -> list[str]:
     return notes[:4]
 
 
-@keep_rng
-def check_toy_samples(samples, mixture, seed: int = 0) -> None:
-    """Pass if ``samples`` [n, D] are as close to ``mixture`` (a ``helpers.toy.GaussianMixture``) as a second sample
-    of the mixture would be: the energy distance to n mixture draws stays below the mean + 6 standard deviations
-    of that distance between two independent n-samples of the mixture."""
-    x = _as_points(samples, int(getattr(mixture, "D", 2)))
+def _grade(x: torch.Tensor, mixture, seed: int) -> tuple[float, float, list[str]]:
+    """(energy distance of x to n mixture draws, the limit, what went wrong: [] when it passes)."""
     n, gen = len(x), generator(seed)
     ref = mixture.sample(n, generator=gen).double()
     null = torch.tensor([energy_distance(mixture.sample(n, generator=gen), mixture.sample(n, generator=gen))
@@ -78,12 +75,22 @@ def check_toy_samples(samples, mixture, seed: int = 0) -> None:
     limit = float(null.mean() + SIGMAS * null.std())
     d = energy_distance(x, ref)
     if d <= limit:
-        passed("toy samples", f"energy distance {d:.4f} to the mixture, limit {limit:.4f} at n = {n}")
-        return
+        return d, limit, []
     lines = [f"your {n} samples are too far from the mixture: energy distance {d:.4f}, while two samples of the "
              f"mixture itself are {float(null.mean()):.4f} ± {float(null.std()):.4f} apart (limit {limit:.4f})"]
-    lines += _diagnosis(x, ref, mixture)
-    raise AssertionError("; ".join(lines) + ". " + TRY)
+    return d, limit, lines + _diagnosis(x, ref, mixture)
+
+
+@keep_rng
+def check_toy_samples(samples, mixture, seed: int = 0) -> None:
+    """Pass if ``samples`` [n, D] are as close to ``mixture`` (a ``helpers.toy.GaussianMixture``) as a second sample
+    of the mixture would be: the energy distance to n mixture draws stays below the mean + 6 standard deviations
+    of that distance between two independent n-samples of the mixture."""
+    x = _as_points(samples, int(getattr(mixture, "D", 2)))
+    d, limit, failures = _grade(x, mixture, seed)
+    if failures:
+        raise AssertionError("; ".join(failures) + ". " + TRY)
+    passed("toy samples", f"energy distance {d:.4f} to the mixture, limit {limit:.4f} at n = {len(x)}")
 
 
 class _AsImages(nn.Module):
@@ -103,20 +110,19 @@ class _AsImages(nn.Module):
         return eps.reshape(x.shape)
 
 
-@keep_rng
-def check_toy_model(model, mixture, schedule, n: int = 2000, seed: int = 0, clip_x0: bool = False) -> None:
-    """Draw n samples with ``helpers.ddpm_sample`` from ``model(x_t [n, D], t)`` → ε̂ and grade them with
-    ``check_toy_samples``. x̂_0 is not clipped by default: the mixture need not lie in [−1, 1]."""
+def _sample(model, mixture, schedule, n: int, seed: int, clip_x0: bool) -> torch.Tensor:
+    """n DDPM samples [n, D] of ``model(x_t [n, D], t)`` → ε̂, from a seeded x_T, without touching its mode."""
     from .. import ddpm_sample  # lazily: the samplers are not needed to import the checkers
 
     dim = int(getattr(mixture, "D", 2))
     gen = generator(seed + 1)
     x_T = torch.randn(n, dim, 1, 1, generator=gen)
+    was_training = getattr(model, "training", False)
     try:
-        was_training = getattr(model, "training", False)
         if isinstance(model, nn.Module):
             model.eval()
-        x0 = ddpm_sample(_AsImages(model), schedule, x_T, clip_x0=clip_x0, generator=gen)
+        with torch.no_grad():
+            x0 = ddpm_sample(_AsImages(model), schedule, x_T, clip_x0=clip_x0, generator=gen)
     except NotImplementedError:
         raise AssertionError(NOT_IMPLEMENTED) from None
     except AssertionError:
@@ -128,4 +134,144 @@ def check_toy_model(model, mixture, schedule, n: int = 2000, seed: int = 0, clip
             model.train(was_training)
     if not math.isfinite(float(x0.abs().max())):
         raise AssertionError("the samples contain NaN or inf: the model's ε̂ is not finite at some t")
-    check_toy_samples(x0.reshape(n, dim), mixture, seed=seed)
+    return x0.reshape(n, dim)
+
+
+@keep_rng
+def check_toy_model(model, mixture, schedule, n: int = 2000, seed: int = 0, clip_x0: bool = False) -> None:
+    """Draw n samples with ``helpers.ddpm_sample`` from ``model(x_t [n, D], t)`` → ε̂ and grade them with
+    ``check_toy_samples``. x̂_0 is not clipped by default: the mixture need not lie in [−1, 1]."""
+    check_toy_samples(_sample(model, mixture, schedule, n, seed, clip_x0), mixture, seed=seed)
+
+
+# ------------------------------------------------------------------------------- notebook 10's exercises
+def notebook_mixture():
+    """The three-component mixture of notebook 10: weights 0.5, 0.3, 0.2, standard deviations 0.1, 0.07, 0.12."""
+    from ..toy import GaussianMixture
+
+    return GaussianMixture(means=[[-0.5, -0.4], [0.5, -0.3], [0.0, 0.55]], stds=[0.1, 0.07, 0.12],
+                           weights=[0.5, 0.3, 0.2])
+
+
+TRAIN_TRY = ("The network's error is largest at small t, where ε* is steep (notebook 10, section 3): train longer, "
+             "with larger batches, or draw more of the batch's t below about 30 (each t's minimiser is still "
+             "E[ε | x_t], so this only moves the network's capacity).")
+
+
+@keep_rng
+def check_toy_training(fn, n: int = 2000, seed: int = 0) -> None:
+    """Grade a training function by its outcome: ``fn(mixture, schedule, generator)`` → a trained ε̂ network
+    ``model(x_t [n, 2], t)``, run on notebook 10's mixture and the report's schedule (T = 300) with
+    ``torch.manual_seed(seed)`` set first; its n DDPM samples (x̂_0 not clipped) must pass ``check_toy_samples``."""
+    mixture, s = notebook_mixture(), schedule()
+    torch.manual_seed(seed)
+    try:
+        model = fn(mixture, s, generator(seed + 100))
+    except NotImplementedError:
+        raise AssertionError(NOT_IMPLEMENTED) from None
+    except AssertionError:
+        raise
+    except Exception as err:
+        raise AssertionError(f"your training function raised {type(err).__name__}: {err}") from err
+    if model is None or not callable(model):
+        got = "None (missing `return model`?)" if model is None else type(model).__name__
+        raise AssertionError(f"the training function should return the trained network, got {got}")
+    x = _sample(model, mixture, s, n, seed, clip_x0=False)
+    d, limit, failures = _grade(x.double(), mixture, seed)
+    if failures:
+        raise AssertionError("; ".join(failures) + ". " + TRAIN_TRY)
+    passed("toy training", f"{n} DDPM samples of your network are within the energy-distance limit "
+                           f"{limit:.4f} of the mixture")
+
+
+def _mixture_eps(x, abar, means, stds, weights, *, sqrt_abar=True, noise_factor=True, power=1.0, var="right",
+                 resp="right", density_dim=None, out="eps"):
+    """E[ε | x_t] and its usual mistakes, in float64 (``power``: v_k ** power in the denominator of E[ε | x_t, k])."""
+    x, abar, means, stds, weights = (v.double() for v in (x, abar, means, stds, weights))
+    D = x.shape[1]
+    scale = abar.sqrt() if sqrt_abar else abar
+    v = {"right": abar * stds**2 + 1 - abar, "no_abar": stds**2 + 1 - abar, "std": abar * stds + 1 - abar,
+         "points": (1 - abar).expand(-1, len(stds))}[var]
+    diff = x[:, None, :] - scale[:, :, None] * means
+    log_n = -0.5 * (diff.pow(2).sum(-1) / v + (D if density_dim is None else density_dim) * torch.log(2 * math.pi * v))
+    if resp == "right":
+        r = torch.softmax(weights.log() + log_n, dim=1)
+    elif resp == "unnormalised":
+        r = weights * log_n.exp()
+    else:  # the prior weights
+        r = weights.expand(len(x), -1)
+    factor = (1 - abar).sqrt() if noise_factor else torch.ones_like(abar)  # [n, 1]
+    eps_k = factor[:, :, None] * diff / v[:, :, None] ** power
+    eps = (r[:, :, None] * eps_k).sum(1)
+    return {"eps": eps, "score": -eps / (1 - abar).sqrt(), "x0": (x - (1 - abar).sqrt() * eps) / abar.sqrt(),
+            "minus": -eps}[out]
+
+
+def _mixture_eps_variants(*args):
+    e = lambda **kw: _mixture_eps(*args, **kw)
+    return [
+        ("the factor √(1 − ᾱ_t) is missing: E[ε | x_t, k] = √(1 − ᾱ_t)(x_t − √ᾱ_t μ_k)/v_k, since "
+         "Cov(ε, x_t) = √(1 − ᾱ_t) I", e(noise_factor=False)),
+        ("divided by √v_k: E[ε | x_t, k] = Cov(ε, x_t) Var(x_t)⁻¹ (x_t − E x_t) divides by the variance v_k",
+         e(power=0.5)),
+        ("the factor √(1 − ᾱ_t) is missing and the division is by √v_k: E[ε | x_t, k] = √(1 − ᾱ_t)(x_t − √ᾱ_t μ_k)/v_k",
+         e(power=0.5, noise_factor=False)),
+        ("the responsibilities are not normalised: r_k = w_k N_k / Σ_j w_j N_j (torch.softmax of the log joint "
+         "over k does it)", e(resp="unnormalised")),
+        ("the prior weights w_k are used where the responsibilities r_k(x_t) = p(k | x_t) belong", e(resp="prior")),
+        ("ᾱ_t used where √ᾱ_t belongs: component k's mean at index t is √ᾱ_t μ_k", e(sqrt_abar=False)),
+        ("v_k = ς_k² + 1 − ᾱ_t: the component's variance is scaled too, v_k = ᾱ_t ς_k² + 1 − ᾱ_t", e(var="no_abar")),
+        ("ς_k used where ς_k² belongs: v_k = ᾱ_t ς_k² + 1 − ᾱ_t (stds are standard deviations)", e(var="std")),
+        ("v_k = 1 − ᾱ_t treats each component as a point: add its own spread, v_k = ᾱ_t ς_k² + 1 − ᾱ_t",
+         e(var="points")),
+        ("the Gaussian's normaliser (2π v_k)^(−D/2) is missing or has the wrong power: with unequal v_k it changes "
+         "the responsibilities", e(density_dim=0)),
+        ("the Gaussian's normaliser (2π v_k)^(−D/2) is missing or has the wrong power: with unequal v_k it changes "
+         "the responsibilities", e(density_dim=1)),
+        ("that is the score ∇ log q(x_t) = −E[ε | x_t]/√(1 − ᾱ_t): return E[ε | x_t] itself", e(out="score")),
+        ("that is Tweedie's x̂_0: return E[ε | x_t]", e(out="x0")),
+        ("the sign is flipped: E[ε | x_t, k] = +√(1 − ᾱ_t)(x_t − √ᾱ_t μ_k)/v_k", e(out="minus")),
+    ]
+
+
+@keep_rng
+def check_mixture_eps(fn) -> None:
+    """Check ``fn(x_t, abar, means, stds, weights)`` → E[ε | x_t] [n, D] against ``GaussianMixture.exact_eps``:
+    x_t [n, D], ᾱ_t [n, 1] (one per point), μ [K, D], ς [K], w [K], all float64; K = 3, D = 2 and K = 4, D = 3,
+    t from 0 to T − 1, then points far from every component (where the densities underflow)."""
+    from ..toy import GaussianMixture
+
+    s, gen = schedule(), generator(10)
+    label = "mixture ε̂"
+    for K, D, far in ((3, 2, False), (4, 3, False), (3, 2, True)):
+        means = torch.rand(K, D, generator=gen, dtype=torch.float64) * 2 - 1
+        stds = 0.05 + 0.25 * torch.rand(K, generator=gen, dtype=torch.float64)
+        weights = torch.softmax(torch.randn(K, generator=gen, dtype=torch.float64), 0)
+        mixture = GaussianMixture(means, stds, weights)
+        n = 12
+        t = torch.randint(0, s.T, (n,), generator=gen)
+        t[:4] = torch.tensor([0, s.T - 1, 1, 5])
+        if far:  # at small t, 18 or more units from every mean: N(x; √ᾱ μ_k, v_k I) underflows to 0 in float64
+            t[:] = torch.tensor([0, 1, 2, 0] * 3)
+            x_t = torch.randn(n, D, generator=gen, dtype=torch.float64)
+            x_t = 20.0 * x_t / x_t.norm(dim=1, keepdim=True)
+        else:
+            abar_t = s.alphas_cumprod[t][:, None]
+            x_t = abar_t.sqrt() * mixture.sample(n, generator=gen).double() \
+                + (1 - abar_t).sqrt() * torch.randn(n, D, generator=gen, dtype=torch.float64)
+        abar = s.alphas_cumprod[t][:, None]
+        args = dict(x_t=x_t, abar=abar, means=means, stds=stds, weights=weights)
+        out = call(fn, label, args)
+        where = f"K = {K}, D = {D}, t = {t.tolist()}" + (", points far from the components" if far else "")
+        if isinstance(out, torch.Tensor) and out.dim() == 3 and tuple(out.shape) == (n, K, D):
+            raise AssertionError(f"{label} returned [n, K, D] = {list(out.shape)}: that is E[ε | x_t, k] for each k; "
+                                 "sum over k weighted by the responsibilities r_k(x_t)")
+        if far and isinstance(out, torch.Tensor) and out.shape == x_t.shape and not torch.isfinite(out).all():
+            raise AssertionError(f"{label} returned NaN or inf ({where}): far from every component the Gaussian "
+                                 "densities underflow to 0 and r_k = 0/0; compute the responsibilities from logs, "
+                                 "r = torch.softmax(log w_k + log N(x_t; √ᾱ_t μ_k, v_k I), dim=1)")
+        ref = mixture.exact_eps(s, x_t, t)
+        check_tensor(out, ref.shape, label, where)
+        expect(out, ref, _mixture_eps_variants(x_t, abar, means, stds, weights), label, where)
+    passed("mixture ε̂", "E[ε | x_t] for K = 3 and 4 components in 2 and 3 dimensions, t from 0 to T−1, and far "
+                        "from the components")

@@ -105,6 +105,12 @@ def kid(features_x: torch.Tensor, features_y: torch.Tensor, num_subsets: int = 1
     this s.e. is an approximation: it measures the error of averaging over subsets and matches the
     estimator's sampling error only when overlaps are rare (num_subsets · s² ≪ N², roughly); when s = N_x
     = N_y every subset is the whole set and it is 0. With one subset it is nan. Computed in float64.
+
+    In particular, when N_x ≤ subset_size (a notebook's few hundred samples against the 10,000 test images)
+    every subset holds all of ``features_x``: the s.e. then covers only the choice of the test images, not
+    the draw of the N_x samples, and understates the spread between independent draws several-fold
+    (notebook 06 measured 35 against a mean s.e. of 7 at N_x = 48). Compare such numbers with the spread
+    over repeated draws, or at N_x of several hundred and more.
     """
     x, y = _check_kid_arguments(features_x, features_y, num_subsets, subset_size)
     s = min(subset_size, x.shape[0], y.shape[0])

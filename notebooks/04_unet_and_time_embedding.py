@@ -158,11 +158,14 @@ print(f"    there cos(ω_i t) ≥ {torch.cos(angle[small:]).min():.3f} and sin(�
 # $T = 300$ steps of the chain, the 64 frequencies fall into three regimes (the middle panel marks them):
 #
 # - $i \le 26$: at least one full period, so a dimension alone repeats itself along the chain;
-# - $27 \le i \le 44$: less than one period, but not a small angle: the cosine still swings far from 1
-#   ($\cos(\omega_{30} \cdot 299) = -0.66$, the green curve on the right); from $i = 32$ on it falls
-#   monotonically over the whole chain;
+# - $27 \le i \le 44$: less than one period, but more than 0.5 radian: the cosine moves well away from 1 at the
+#   low end of this band ($\cos(\omega_{30} \cdot 299) = -0.66$, the green curve on the right) and less and less
+#   towards its high end; from $i = 32$ on it falls monotonically over the whole chain;
 # - $i \ge 45$: $\omega_i (T-1) \le 0.5$, the small-angle regime: $\cos(\omega_i t) \ge 0.896$ stays near 1 and
 #   $\sin(\omega_i t)$ is within 3.5 % of $\omega_i t$, a nearly linear code of $t$.
+#
+# The 0.5-radian boundary is our choice, not a sharp change: the frequencies fall smoothly, and $i = 44$
+# ($\omega_{44} \cdot 299 = 0.532$) differs little from $i = 45$ ($0.460$).
 
 # %%
 fig, axes = plt.subplots(1, 3, figsize=(15, 4.4), gridspec_kw={"width_ratios": [1.25, 1, 1]})
@@ -340,6 +343,13 @@ print(format_table(parameter_table(seed_colour, order=traces["seed, 32×32 colou
 # block as a plain sum, a function of $t$ plus a function of $y$ (in guided-diffusion the SiLU mixes them). We
 # have not measured whether adding the SiLU would train better here; the shipped checkpoints are this network.
 #
+# A second difference, from guided-diffusion only: Dhariwal & Nichol (2021, §3) inject the embedding by
+# **adaptive group normalisation** (AdaGN, guided-diffusion's `use_scale_shift_norm=True`): each block's Linear
+# puts out $2c_\text{out}$ numbers, a scale $y_s$ and a shift $y_b$, applied after the block's second GroupNorm,
+# $\mathrm{GN}(h)\,(1 + y_s) + y_b$, so the embedding multiplies the features as well as shifting them; their
+# ablation (their Table 3) found it lowers FID. DDPM adds the projection after the first convolution, as ours
+# does (its code; Ho et al. 2020, Appendix B, says only that the embedding is added into each residual block).
+#
 # This project trains it at `base_channels=32` (the training default) with its default channel multipliers
 # (1, 2, 2): 32 channels at 28 × 28, 64 at 14 × 14 and at 7 × 7.
 
@@ -414,8 +424,9 @@ for fn in (SeedUNet.__init__, SeedUNet.forward, ModernUNet.__init__, ModernUNet.
 # - **Seed network.** `SeedUNet.forward` turns $t$ into $e(t)$ with $d = C$, then `time_embed` (Linear
 #   $C \to 2C$) and a ReLU; a conditional model adds `class_embed(y)`, an `nn.Embedding(num_classes + 1, 2C)`
 #   (the extra row, index `num_classes`, is the null label that classifier-free guidance needs: `model(x, t)` on
-#   a conditional model uses it). The sum is added **once**, broadcast over the 7 × 7 pixels, to the middle
-#   block's output. The encoder and the middle block never see $t$ or $y$.
+#   a conditional model uses it). That row is ours: the report's table is `Embedding(10, 2C)`, with no null label,
+#   because its training never drops labels; the unconditional network (3,281,153 parameters) has no table.
+#   The sum is added **once**, broadcast over the 7 × 7 pixels, to the middle block's output. The encoder and the middle block never see $t$ or $y$.
 # - **Modern network.** `ModernUNet.forward` passes $e(t)$ through `time_mlp`, adds `class_embed(y)`
 #   (`Embedding(num_classes + 1, 4C)`), and hands the result to **every** residual block, each of which adds its
 #   own projection `self.emb(emb)` after its first convolution.
@@ -507,7 +518,7 @@ else:
 
 # %% [markdown]
 # This is an **early-training comparison**, and only that. Five minutes bought the seed network 106 optimiser
-# steps and the modern one 176 (it is three times smaller, and each of its steps took less time): both runs
+# steps and the modern one 176 (each of its steps took less time): both runs
 # stopped inside the 200-step warm-up, so neither ever trained at its full learning rate. The modern network's
 # held-out error is lower (0.0489 against 0.0957), but the FIDs say that **neither network is trained**: 1410
 # and 1089, against 17.09 for real training images and 46.42 for real images with visible grain (all at n = 500).

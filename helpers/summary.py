@@ -2,22 +2,77 @@
 ``evaluate``, so at the same n, seed and batch they print the same table (``summary_table``), which the
 README quotes.
 
-Every score is FID in classifier space (and class accuracy for a conditional model) of n samples, beside
-the references computed by the same code at the same n: real training images (floor), real + N(0, 0.05²)
-(grain) and real images blurred with σ = 1 pixel (blur). Each row is ``helpers.evaluation.sample_quality``.
+Every score is FID and KID in classifier space (and class accuracy for a conditional model) of n samples,
+beside the references computed by the same code at the same n: real training images (floor), real +
+N(0, 0.05²) (grain) and real images blurred with σ = 1 pixel (blur). The references hold each class as often
+as the samples do (``reference_images``): a conditional model's samples are class-balanced (``generate``
+asks for the labels 0, 1, …, 9, 0, … in turn), and at small n a random draw's unequal class counts alone move
+a Fréchet distance a lot. Each row is ``helpers.evaluation.sample_quality`` plus KID ± s.e.
+(``QualityEvaluator.kid``) and, for a conditional model, the accuracy's binomial s.e. √(p(1−p)/n).
 """
 
 from __future__ import annotations
 
-from .data import load_dataset
+import math
+
+import torch
+
+from ._checks import check_int
+from .data import load_dataset, to_float
 from .evaluation import sample_quality
-from .metrics import memorisation_check
+from .metrics import gaussian_blur, memorisation_check
 
 STEPS = (10, 20, 50, 100)
 ETAS = (0.0, 1.0)
 SCALES = (0.0, 1.0, 2.0, 3.0, 5.0, 7.5)
 GUIDANCE_STEPS = 20
 BLUR_SIGMA = 1.0
+NOISE_STD = 0.05
+
+
+def accuracy_se(p: float, n: int) -> float:
+    """The binomial standard error of an accuracy p measured on n images:  √(p(1−p)/n)  (0 at p = 0 or 1)."""
+    check_int(n, "n", 1)
+    return math.sqrt(p * (1 - p) / n)
+
+
+def reference_images(dataset: str, n: int, seed: int = 0, labels: torch.Tensor | None = None,
+                     noise_std: float = NOISE_STD, blur_sigma: float = BLUR_SIGMA) -> dict:
+    """The three reference sets of n real training images: "floor" (the images), "grain" (+ N(0, noise_std²),
+    clamped to [−1, 1]) and "blur" (``gaussian_blur`` with ``blur_sigma``).
+
+    ``labels`` None: the first n images of a random permutation (seeded by ``seed``), the draw of
+    ``QualityEvaluator.references``, which these sets then equal. ``labels`` [n]: class-balanced like the
+    samples; image i has class ``labels[i]``, taken in the order of the same permutation.
+    """
+    check_int(n, "n", 1)
+    train = load_dataset(dataset, "train")
+    gen = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(len(train), generator=gen)
+    if labels is None:
+        idx = perm[:n]
+    else:
+        if labels.shape != (n,):
+            raise ValueError(f"labels must have shape [{n}], got {tuple(labels.shape)}")
+        idx = torch.empty(n, dtype=torch.long)
+        for c in labels.unique():
+            want = (labels == c).nonzero().flatten()
+            have = perm[train.labels[perm] == c]
+            if len(have) < len(want):
+                raise ValueError(f"class {int(c)}: {len(want)} images asked for, the training set holds {len(have)}")
+            idx[want] = have[:len(want)]
+    real = to_float(train.images[idx])
+    grain = (real + noise_std * torch.randn(real.shape, generator=gen)).clamp(-1, 1)
+    return {"floor": real, "grain": grain, "blur": gaussian_blur(real, blur_sigma)}
+
+
+def references(evaluator, n: int, seed: int = 0, labels: torch.Tensor | None = None) -> tuple[dict, dict]:
+    """FID and KID of ``reference_images`` at sample size n: ``({name: FID}, {name: [KID, s.e.]})``, KID's
+    subsets drawn with a generator seeded by ``seed`` (as for the samples)."""
+    images = reference_images(evaluator.dataset, n, seed, labels)
+    fid = {name: evaluator.fid(x) for name, x in images.items()}
+    kid = {name: list(evaluator.kid(x, generator=torch.Generator().manual_seed(seed))) for name, x in images.items()}
+    return fid, kid
 
 
 def evaluate(model, schedule, evaluator, n: int, seed: int = 0, batch: int = 64, steps=STEPS, etas=ETAS,
@@ -27,7 +82,10 @@ def evaluate(model, schedule, evaluator, n: int, seed: int = 0, batch: int = 64,
     DDPM over all T steps, quality against the guidance scale (conditional models), the references, and
     a nearest-neighbour memorisation check on the samples of DDIM ``memorisation_steps`` steps, η = 0.
 
-    Rows follow ``sample_quality`` (s = 1 unless guided); a setting that two sweeps share is sampled once.
+    Rows follow ``sample_quality`` (s = 1 unless guided) plus "kid", "kid_se" and, for a conditional model,
+    "accuracy_se"; a setting that two sweeps share is sampled once. The references ("references": FID,
+    "references_kid": [KID, s.e.]) are class-balanced like the samples for a conditional model
+    ("references_balanced"), a random draw otherwise.
     """
     conditional = bool(model.num_classes)
     cache, images_of = {}, {}
@@ -35,9 +93,13 @@ def evaluate(model, schedule, evaluator, n: int, seed: int = 0, batch: int = 64,
     def run(**kw):
         key = tuple(sorted(kw.items()))
         if key not in cache:
-            cache[key], images_of[key] = sample_quality(model, schedule, evaluator, n, seed=seed, batch=batch, **kw)
+            row, images_of[key] = sample_quality(model, schedule, evaluator, n, seed=seed, batch=batch, **kw)
+            row["kid"], row["kid_se"] = evaluator.kid(images_of[key], generator=torch.Generator().manual_seed(seed))
+            if "accuracy" in row:
+                row["accuracy_se"] = accuracy_se(row["accuracy"], n)
+            cache[key] = row
             if log:
-                log(_describe(cache[key]))
+                log(_describe(row))
         return cache[key]
 
     ddim = dict(sampler="ddim", spacing="trailing")
@@ -52,8 +114,10 @@ def evaluate(model, schedule, evaluator, n: int, seed: int = 0, batch: int = 64,
     data = evaluator.dataset
     memorisation = memorisation_check(images_of[mem_key], load_dataset(data, "train").images,
                                       load_dataset(data, "test").images[:n])
+    labels = torch.arange(n) % model.num_classes if conditional else None  # generate's labels
+    ref_fid, ref_kid = references(evaluator, n, seed=seed, labels=labels)
     return {"n": n, "seed": seed, "batch": batch, "conditional": conditional,
-            "references": evaluator.references(n, seed=seed, blur_sigma=BLUR_SIGMA),
+            "references": ref_fid, "references_kid": ref_kid, "references_balanced": conditional,
             "classifier_test_accuracy": evaluator.classifier.metadata.get("test_accuracy"),
             "steps_rows": steps_rows, "guidance_rows": guidance_rows,
             "memorisation": {**memorisation, "steps": memorisation_steps}}
@@ -66,22 +130,36 @@ def _describe(row: dict) -> str:
         name = f"DDIM, {row['steps']} steps, η = {row['eta']:g}"
     s = "" if row["guidance_scale"] is None else f", s = {row['guidance_scale']:g}"
     acc = f", accuracy {row['accuracy']:.3f}" if "accuracy" in row else ""
-    return f"{name}{s}: FID {row['fid']:.2f}{acc}, {row['seconds_per_image']:.3f} s per image"
+    return (f"{name}{s}: FID {row['fid']:.2f}, KID {row['kid']:.1f} ± {row['kid_se']:.1f}{acc}, "
+            f"{row['seconds_per_image']:.3f} s per image")
+
+
+def _accuracy(p: float, se: float, n: int) -> str:
+    """p ± s.e.; at p = 0 or 1 the binomial s.e. is 0 and says nothing, so the count is shown instead."""
+    if se > 0:
+        return f"{p:.1%} ± {se:.1%}"
+    return f"{p:.1%} ({round(p * n)} of {n})"
 
 
 def summary_table(results: dict) -> str:
-    """A markdown table of the headline numbers of ``evaluate``'s results (rounded; no timings)."""
-    n, refs = results["n"], results["references"]
-    lines = [f"| n = {n} samples each | FID (classifier) | class accuracy |", "| --- | ---: | ---: |"]
+    """A markdown table of the headline numbers of ``evaluate``'s results (rounded; no timings): FID, KID ± its
+    s.e., class accuracy ± its binomial s.e. (at 0% or 100%, where that s.e. is 0, the count instead)."""
+    n, refs, refs_kid = results["n"], results["references"], results["references_kid"]
+    lines = [f"| n = {n} samples each | FID (classifier) | KID ± s.e. (classifier) | class accuracy ± s.e. |",
+             "| --- | ---: | ---: | ---: |"]
     acc_real = results.get("classifier_test_accuracy")
-    lines.append(f"| reference: real training images (floor) | {refs['floor']:.2f} | "
-                 f"{'' if acc_real is None else f'{acc_real:.1%} (real test set)'} |")
-    lines.append(f"| reference: real + N(0, 0.05²) (grain) | {refs['grain']:.2f} | |")
-    lines.append(f"| reference: real, blurred σ = {BLUR_SIGMA:g} px (blur) | {refs['blur']:.2f} | |")
+    drawn = "class-balanced" if results.get("references_balanced") else "random"
+    labels = {"floor": f"reference: real training images, {drawn} (floor)",
+              "grain": f"reference: real + N(0, {NOISE_STD:g}²) (grain)",
+              "blur": f"reference: real, blurred σ = {BLUR_SIGMA:g} px (blur)"}
+    for name, label in labels.items():
+        acc = f"{acc_real:.1%} (real test set)" if name == "floor" and acc_real is not None else ""
+        kid, se = refs_kid[name]
+        lines.append(f"| {label} | {refs[name]:.2f} | {kid:.1f} ± {se:.1f} | {acc} |")
 
     def row_line(row, label):
-        acc = f"{row['accuracy']:.1%}" if "accuracy" in row else "—"
-        return f"| {label} | {row['fid']:.2f} | {acc} |"
+        acc = "—" if "accuracy" not in row else _accuracy(row["accuracy"], row["accuracy_se"], row["n"])
+        return f"| {label} | {row['fid']:.2f} | {row['kid']:.1f} ± {row['kid_se']:.1f} | {acc} |"
 
     for row in results["steps_rows"]:
         if row["sampler"] == "ddpm":
@@ -94,5 +172,5 @@ def summary_table(results: dict) -> str:
             lines.append(row_line(row, f"DDIM η = 0, {row['steps']} steps, guidance s = {row['guidance_scale']:g}"))
     m = results["memorisation"]
     lines.append(f"| nearest-neighbour ratio (DDIM {m['steps']} steps; < 1 would mean copying) | "
-                 f"{m['ratio']:.2f} | |")
+                 f"{m['ratio']:.2f} | | |")
     return "\n".join(lines)

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from helpers.data import to_float
+from helpers.data import load_dataset, to_float
 from helpers.metrics import QualityEvaluator, memorisation_check, nearest_neighbours
 from helpers.schedules import DiffusionSchedule
-from helpers.summary import evaluate, summary_table
+from helpers.summary import accuracy_se, evaluate, reference_images, references, summary_table
 from helpers.unet import UNet
 
 
@@ -66,8 +66,13 @@ def test_evaluate_covers_every_setting_once_and_is_reproducible(small_results):
     assert [r["guidance_scale"] for r in res["guidance_rows"]] == [0.0, 1.0, 3.0]
     # s = 1 at the guidance sweep's steps is the steps sweep's row, sampled once
     assert res["guidance_rows"][1] is res["steps_rows"][1]
-    assert all(r["n"] == 12 and 0 <= r["accuracy"] <= 1 for r in res["steps_rows"] + res["guidance_rows"])
-    assert res["references"] == ev.references(12, seed=0, blur_sigma=1.0)
+    rows = res["steps_rows"] + res["guidance_rows"]
+    assert all(r["n"] == 12 and 0 <= r["accuracy"] <= 1 for r in rows)
+    assert all(r["accuracy_se"] == accuracy_se(r["accuracy"], 12) and r["kid_se"] > 0 for r in rows)
+    # the samples are class-balanced (generate's labels 0, 1, …, 9, 0, 1), so are the references
+    assert res["references_balanced"]
+    assert (res["references"], res["references_kid"]) == references(ev, 12, seed=0, labels=torch.arange(12) % 10)
+    assert sorted(res["references_kid"]) == ["blur", "floor", "grain"]
     assert res["memorisation"]["n"] == 12 and res["memorisation"]["ratio"] > 0
     assert summary_table(res) == summary_table(again)
 
@@ -77,6 +82,47 @@ def test_summary_table_lists_references_rows_and_memorisation(small_results):
     table = summary_table(res).splitlines()
     # header, rule, 3 references, 5 steps rows, 2 guided rows (s = 1 is not repeated), memorisation
     assert len(table) == 2 + 3 + 5 + 2 + 1
-    assert f"{res['references']['grain']:.2f}" in table[3]
+    assert all(line.count("|") == 5 for line in table)
+    kid, se = res["references_kid"]["grain"]
+    assert f"| {res['references']['grain']:.2f} | {kid:.1f} ± {se:.1f} |" in table[3]
+    assert "class-balanced (floor)" in table[2]
+    row = res["steps_rows"][0]
+    acc = (f"{row['accuracy']:.1%} ± {row['accuracy_se']:.1%}" if 0 < row["accuracy"] < 1
+           else f"{row['accuracy']:.1%} ({round(row['accuracy'] * 12)} of 12)")
+    assert table[5].endswith(f"| {row['fid']:.2f} | {row['kid']:.1f} ± {row['kid_se']:.1f} | {acc} |")
     assert "DDPM, all 20 steps" in table[9]
     assert table[-1].startswith("| nearest-neighbour ratio") and f"{res['memorisation']['ratio']:.2f}" in table[-1]
+
+
+def test_summary_table_shows_the_count_where_the_binomial_se_is_zero(small_results):
+    res = {**small_results[0]}
+    perfect = {**res["steps_rows"][0], "accuracy": 1.0, "accuracy_se": 0.0}
+    res["steps_rows"] = [perfect] + res["steps_rows"][1:]
+    assert summary_table(res).splitlines()[5].endswith("| 100.0% (12 of 12) |")
+
+
+def test_accuracy_se_is_the_binomial_standard_error():
+    assert accuracy_se(0.5, 100) == pytest.approx(0.05)
+    assert accuracy_se(1.0, 160) == 0.0 and accuracy_se(0.0, 160) == 0.0
+    with pytest.raises(ValueError):
+        accuracy_se(0.5, 0)
+
+
+def test_reference_images_follow_the_labels_or_the_evaluators_random_draw():
+    train = load_dataset("fashion-mnist", "train")
+    labels = torch.tensor([3, 3, 0, 7, 3, 1, 0, 9])
+    images = reference_images("fashion-mnist", 8, seed=4, labels=labels)
+    assert sorted(images) == ["blur", "floor", "grain"] and images["floor"].shape == (8, 1, 28, 28)
+    # each floor image is a training image of the class asked for, none twice
+    flat = train.images.flatten(1)
+    floor = ((images["floor"] + 1) * 127.5).round().to(torch.uint8).flatten(1)
+    match = [int((flat == x).all(1).nonzero()[0]) for x in floor]
+    assert len(set(match)) == 8 and train.labels[match].tolist() == labels.tolist()
+    assert (images["grain"] - images["floor"]).abs().max() > 0
+    # without labels: the draw of QualityEvaluator.references, so the same scores
+    ev = QualityEvaluator("fashion-mnist", test_images=500)
+    kid = ev.references(20, seed=3, blur_sigma=1.0, metric="kid")
+    assert references(ev, 20, seed=3) == (ev.references(20, seed=3, blur_sigma=1.0),
+                                          {name: list(v) for name, v in kid.items()})
+    with pytest.raises(ValueError, match="labels must have shape"):
+        reference_images("fashion-mnist", 8, labels=labels[:5])

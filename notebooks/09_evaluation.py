@@ -79,11 +79,12 @@ print("quick mode" if QUICK else "full mode")
 # to the features of samples, and measures the distance between the two Gaussians:
 #
 # $$
-# \mathrm{FD} = \|\mu_r - \mu_s\|^2 + \operatorname{Tr}\!\Big(\Sigma_r + \Sigma_s - 2\big(\Sigma_r \Sigma_s\big)^{1/2}\Big).
+# \mathrm{FD} = \|\mu_r - \mu_g\|^2 + \operatorname{Tr}\!\Big(\Sigma_r + \Sigma_g - 2\big(\Sigma_r \Sigma_g\big)^{1/2}\Big).
 # $$
 #
-# The mean term catches samples of the wrong kind; the covariance term catches samples that are too alike (lost
-# diversity) or too varied. The usual features come from Inception-v3, trained on ImageNet photographs at
+# with $\mu_r, \Sigma_r$ the mean and covariance of the real images' features and $\mu_g, \Sigma_g$ those of the
+# generated samples. The mean term catches samples of the wrong kind; the covariance term catches samples that
+# are too alike (lost diversity) or too varied. The usual features come from Inception-v3, trained on ImageNet photographs at
 # $299 \times 299$: a 100 MB download that knows nothing of $28 \times 28$ garments. Here the features are the
 # penultimate layer of a small CNN trained on Fashion-MNIST itself (`python -m helpers.classifier`), shipped in
 # `helpers` at under 1 MB. The numbers are therefore **not** comparable with published FIDs, only with each other
@@ -93,20 +94,20 @@ print("quick mode" if QUICK else "full mode")
 show_source(frechet_distance)
 
 # %% [markdown]
-# **FID is biased at finite $n$.** The formula is fed estimates: $\hat\mu_s, \hat\Sigma_s$ from $n$ samples (and
+# **FID is biased at finite $n$.** The formula is fed estimates: $\hat\mu_g, \hat\Sigma_g$ from $n$ samples (and
 # $\hat\mu_r, \hat\Sigma_r$ from the $N$ test images). Even for samples drawn from the real distribution itself,
-# $\hat\mu_s$ misses $\mu_r$ by a random amount, and a squared error does not average out:
-# $\mathbb E\,\|\hat\mu_s - \mu_r\|^2 = \operatorname{Tr}\Sigma / n$. The covariance term, a matrix square root of
+# $\hat\mu_g$ misses $\mu_r$ by a random amount, and a squared error does not average out:
+# $\mathbb E\,\|\hat\mu_g - \mu_r\|^2 = \operatorname{Tr}\Sigma / n$. The covariance term, a matrix square root of
 # noisy estimates, is pushed up in the same way. So a perfect sampler scores above 0, by an amount that falls like
 # $1/n$ (section 2 measures it), and two FIDs compare only at equal $n$.
 #
 # **KID is not.** The Kernel Inception Distance (Bińkowski et al., 2018) compares the two feature sets through a
 # kernel, $k(u, v) = (u^\top v / d + 1)^3$ for $d$-dimensional features, with the unbiased estimate of the squared
-# maximum mean discrepancy (for $m$ samples $s_i$ and $n'$ real images $r_j$):
+# maximum mean discrepancy (for $m$ samples $g_i$ and $n'$ real images $r_j$):
 #
 # $$
-# \mathrm{KID} = \frac{1}{m(m-1)}\sum_{i \ne j} k(s_i, s_j) + \frac{1}{n'(n'-1)}\sum_{i \ne j} k(r_i, r_j)
-# - \frac{2}{m n'}\sum_{i, j} k(s_i, r_j).
+# \mathrm{KID} = \frac{1}{m(m-1)}\sum_{i \ne j} k(g_i, g_j) + \frac{1}{n'(n'-1)}\sum_{i \ne j} k(r_i, r_j)
+# - \frac{2}{m n'}\sum_{i, j} k(g_i, r_j).
 # $$
 #
 # Leaving out the $i = j$ terms makes each average an unbiased estimate of its expectation, so when samples and
@@ -132,7 +133,8 @@ print(f"classifier: {count_parameters(classifier):,} parameters, {evaluator.test
 #
 # - **floor**: $n$ real *training* images against the test set: what a perfect sampler scores at this $n$, up
 #   to the luck of the draw;
-# - **grain**: the same images with $\mathcal N(0, 0.05^2)$ pixel noise, a visible but mild defect;
+# - **grain**: the same images with $\mathcal N(0, 0.05^2)$ pixel noise (pixels in $[-1, 1]$, so about 6 of 255
+#   grey levels), a visible but mild defect;
 # - **blur**: the same images blurred with a Gaussian of $\sigma = 1$ pixel.
 #
 # A model "below grain" makes samples that the classifier finds closer to real images than slightly noisy real
@@ -155,7 +157,10 @@ fig = plot_image_table([real, grain, gaussian_blur(real, 1.0)], row_labels=["rea
 #   + \underbrace{\tfrac14 \operatorname{Tr}\Sigma + \tfrac12 \textstyle\sum_{i,j} \frac{\lambda_i \lambda_j}{\lambda_i + \lambda_j}}_{\text{covariance term}},
 # $$
 #
-# with $\lambda_i$ the eigenvalues of the feature covariance $\Sigma$ and $N$ the number of test images. The
+# with $\lambda_i$ the eigenvalues of the feature covariance $\Sigma$ and $N$ the number of test images. It holds
+# when samples and real images share one distribution (the floor); for samples from another distribution the
+# constant changes with their covariance (Chong & Forsyth: the bias depends on the generator), so even at equal
+# $n$ two models' FIDs carry somewhat different biases. The
 # constant is set by the covariance, not by the number of features alone: $d$ features of equal variance
 # $\lambda$ give $c \approx d \operatorname{Tr}\Sigma / 4 = d^2\lambda / 4$, while a spectrum dominated by a few
 # directions gives much less. The cell prints $c$ from the test set's covariance, the floor at five sizes, and
@@ -227,11 +232,14 @@ for draw, runs in spread.items():
 #   43 KID, 3 to 8 times their standard deviations; grain to blur is hundreds. The references are well
 #   separated. A gap of a few FID between two samplers is not: section 3 measures a sampler's own spread.
 # - **KID's own s.e. is too small at this $n$.** With $n \le 1000$ every one of `kid`'s subsets holds all $n$
-#   images, so its s.e. measures only the choice of test images (2–3 for the floors), while KID moves by 7 to 16
-#   from seed to seed. Read KID differences against the seed spread, not that s.e. The random floors average 7.7,
+#   images, so its s.e. measures only the choice of test images (2–3 for the floors), while the floors' KID moves by 7
+#   to 16 from seed to seed (grain's and blur's by up to 53). Read KID differences against the seed spread, not
+#   that s.e. The random floors average 7.7,
 #   within 1.5 standard errors of the mean ($16.3/\sqrt{10} = 5.2$) of 0, as an unbiased estimate should. The
-#   class-balanced floors average −14.7: "unbiased" assumes images drawn independently, and a draw with exactly
-#   16 of each class is closer to the balanced test set than independent draws are. The class-balanced floor is
+#   class-balanced floors average −14.7: "unbiased" assumes images drawn independently. In a draw with exactly
+#   16 of each class, an image shares its class with 15 of the 159 others, fewer than the one in ten of
+#   independent draws; we think that, since same-class features are alike, this lowers the first sum of KID and
+#   pulls it below 0 (the same balance lowers the FID floor). The class-balanced floor is
 #   the reference for class-balanced samples, in KID as in FID.
 #
 # The metric should also grow steadily as real images are damaged. A quick check, at one $n$ (a random draw):
@@ -378,12 +386,14 @@ fig.tight_layout()
 #   up to 50 steps. With $\eta = 0$ both fall from 10 to 20 steps (FID 80 to 61) and then level off: each further
 #   gain (FID 61 to 51 to 48) is within the noise.
 # - **$\eta = 0$ against $\eta = 1$.** At 10 and 20 steps $\eta = 0$ has the lower FID by 43 and 23, the
-#   textbook picture: each ancestral step adds fresh noise that a short sequence has too few steps to remove. With
+#   textbook picture (Song et al., 2021, Table 1); we think each ancestral step adds fresh noise that a short
+#   sequence has too few steps to remove. With
 #   more steps the two metrics disagree: FID prefers $\eta = 0$ at 50 steps (51 against 68), KID prefers
 #   $\eta = 1$ at 100 (−6.5 against 11.4), each by little more than the noise, and the other metric sees no
 #   difference there. At $n = 160$ neither sampler wins from 50 steps on.
 # - **DDPM over all 300 steps** (FID 62, KID 28.5) is no better than DDIM with 100 steps, and by KID worse than
-#   both (by 17 and 35). We think the errors of a young (40-epoch) model accumulate over a long sequence; more steps
+#   both (by 17 and 35); by FID it is worse than $\eta = 0$ at 100 steps by 14.5, just above the noise. We think
+#   the errors of a young (40-epoch) model accumulate over a long sequence; more steps
 #   are not better here.
 # - **The references.** No setting reaches the class-balanced floor by FID (30.7; the best, 48, is 17 above it); by
 #   KID, $\eta = 1$ at 50 and 100 steps (1.5, −6.5) are within the noise of the floor (−8.9). By KID every setting
@@ -476,7 +486,9 @@ print(f"median distance to the nearest training image, n = {mem['n']}: samples {
 # %% [markdown]
 # A ratio near 1 says the samples are about as far from the training set as new real images are: no sign of
 # copying. We have not measured how much this ratio moves from one draw to the next, so we read nothing into how
-# far above 1 it is. (Pixel distance is a blunt instrument: a copy shifted by one pixel would escape it.)
+# far above 1 it is. A median also cannot see a few copies: a model that copied a small share of its samples would
+# leave it near 1, so the eight nearest neighbours above are part of the check. (Pixel distance is a blunt
+# instrument: a copy shifted by one pixel would escape it.)
 #
 # ## 6. The summary
 #
@@ -505,8 +517,8 @@ display(Markdown(summary_table(results)))
 # ## Summary
 #
 # - FID in classifier space needs no download: a Fréchet distance between Gaussians fitted to a small
-#   classifier's features of samples and of the real test set. It is biased at finite $n$, by about $c/n$ with a
-#   constant set by the feature covariance; KID, a kernel distance with an unbiased estimate, is not.
+#   classifier's features of samples and of the real test set. It is biased at finite $n$, by about $c(1/n + 1/N)$
+#   with a constant set by the feature covariance; KID, a kernel distance with an unbiased estimate, is not.
 # - Read every score beside the floor, grain and blur references at the same $n$, class-balanced when the samples
 #   are, and against the seed-to-seed spread: at $n = 160$ that spread is several FID, and larger than KID's
 #   reported s.e.; accuracies carry a binomial s.e.

@@ -242,8 +242,8 @@ fig = plot_image_table(rows, row_labels=[f"DDPM, row {i + 1}" for i in range(len
 # %% [markdown]
 # Every sample is recognisably the class asked for, centred on a black background like the real images, with no
 # leftover noise to the eye. Beside the real ones they are plainer: none has the print of the real pullover or the
-# texture of the real coat. Section 4 measures the pixel-scale detail: the report's sampler's images have less of
-# it than real ones. Twenty images show what the sampler typically makes, not how often it fails; the scores in
+# texture of the real coat. Section 4 measures pixel-scale detail per image; at its $n = 48$ it cannot tell whether
+# the samples have less of it than real images. Twenty images show what the sampler typically makes, not how often it fails; the scores in
 # section 4 look at more.
 #
 # How fast is the picture decided? Two numbers per step: the pixel standard deviation of $x_t$ (it starts at 1,
@@ -311,7 +311,8 @@ fig = plot_curves(t, {r"$\sigma_t = \sqrt{\beta_t}$ (fixed large)": schedule.bet
 # extrapolation from a noisy $x_t$, it can stray far outside. Without clipping the step is exactly Ho et al.'s
 # (Exercise 2).
 #
-# Three samplers from **the same noise** (same $x_T$, same $z$ at every step, one generator seeded with 0): the
+# Three samplers from **the same noise** (same $x_T$, which here and below means the starting noise $x_{T-1}$ as in the
+# README's conventions, and the same $z$ at every step, one generator seeded with 0): the
 # report's (posterior variance, clipped), the fixed-large variance, and no clipping. Each draws $n$ samples,
 # balanced over the classes, scored in the feature space of a small Fashion-MNIST classifier against its test set
 # (notebook 09 explains both scores), and by the classifier's accuracy on the intended labels:
@@ -364,7 +365,8 @@ for m in quick_or_full((4, 16), (n, 4 * n, 16 * n)):
 #   images were drawn, so read differences against the spread, not against it. Even clean and grainy real images
 #   (floor and grain) are only about two standard deviations apart in KID (−50.4 and 18.1 on average), and their FID
 #   ranges overlap. (The class-balanced floor's KID averages below 0: the estimate is unbiased for independent draws,
-#   and a draw balanced by class is closer to the class-balanced test set than an independent draw; notebook 09.)
+#   and a draw balanced by class has fewer same-class pairs than an independent draw, which lowers the
+#   within-sample kernel term that KID adds; the samples are class-balanced the same way; notebook 09.)
 #
 # We take the real images' spread as the yardstick for the samples' own; measuring that directly would take ten
 # times as many DDPM samples per setting. Now the three samplers, each from the same seed:
@@ -473,8 +475,9 @@ print(f"without clipping: largest |x| {x.abs().max():.3f}; pixels below −1 {(x
 # - **Fixed large ($\sigma_t^2 = \beta_t$) leaves grain.** Its samples are speckled where the report's are smooth
 #   (the T-shirt, dress, coat, shirt and bag in the figure); image for image, their $\Delta^2$ is higher by
 #   $0.0531 \pm 0.0050$, as much as white noise of $\sigma \approx 0.05$ would add, and they are 0.031 RMS from the
-#   report's images. The report's images have less pixel-scale energy than real ones (0.623 against 0.688), so a
-#   higher $\Delta^2$ is not by itself worse; the figure shows it as speckle, not as texture. We think the cause is
+#   report's images. Real images have pixel-scale energy of the same order (0.688 for this draw of 48, against the
+#   report's 0.623: an unpaired comparison of 48 images with 48, without an error bar, which we do not read as a
+#   difference), so a higher $\Delta^2$ is not by itself worse; the figure shows it as speckle, not as texture. We think the cause is
 #   the last steps: there $\sqrt{\beta_t}$ adds up to 1.5 times the noise of $\sqrt{\tilde\beta_t}$ (0.0365 against
 #   0.0239 at $t = 1$), more than the posterior says is left to remove, while the network, told $t$, removes the
 #   amount it expects at $t$, and the step at $t = 0$ returns $\hat x_0$ without correcting the excess.
@@ -495,8 +498,8 @@ for name, row in rows.items():
 
 # %% [markdown]
 # Every sample costs $T = 300$ sequential network passes; batching spreads them over many images but cannot
-# shorten the chain. `python -m benchmarks.sampling_speed` measures it on your machine. Notebook 07 shows how
-# DDIM reaches a comparable quality in 20–50 steps.
+# shorten the chain. `python -m benchmarks.sampling_speed` measures it on your machine. Notebook 07 shows DDIM,
+# which samples in 20–50 steps, and measures what that does to the samples.
 #
 # ## Try it
 #

@@ -12,9 +12,14 @@ Scores come from ``helpers.evaluation.sample_quality`` (``helpers.evaluation.gen
 agree with theirs. Results are written after every row (benchmarks/results/<out>.json).
 Sweeps: "steps" (DDIM steps, then DDPM), "guidance" (scales at --scale-steps DDIM steps), and on request
 "ddpm_variants" (posterior/beta variance, clipping), "ddim_variants" (η, spacing at --variant-steps).
+Each row also holds KID ± s.e. (``QualityEvaluator.kid``, subsets drawn from --seed) and, for a
+conditional model, the accuracy's binomial s.e. √(p(1−p)/n); "references_kid" holds the references'
+KID at the same n.
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
@@ -33,7 +38,7 @@ def main(argv=None):
     p.add_argument("--steps", type=int, nargs="*", default=[10, 20, 50, 100], help="DDIM steps of the first sweep")
     p.add_argument("--no-ddpm", action="store_true", help="leave DDPM out of the steps sweep")
     p.add_argument("--steps-guidance", type=float, default=1.0, help="the guidance scale of the steps sweep")
-    p.add_argument("--scales", type=float, nargs="*", default=[0.0, 1.0, 2.0, 3.0, 5.0, 7.5],
+    p.add_argument("--scales", type=float, nargs="*", default=[0.0, 1.0, 1.25, 1.5, 2.0, 3.0, 5.0, 7.5],
                    help="guidance scales of the second sweep (conditional models only)")
     p.add_argument("--scale-steps", type=int, default=20, help="DDIM steps of the guidance sweep")
     p.add_argument("--ddpm-variants", action="store_true",
@@ -48,11 +53,14 @@ def main(argv=None):
     print(f"hardware: {hardware()}", flush=True)
     ev = QualityEvaluator(metadata["dataset"])
     refs = {k: round(v, 4) for k, v in ev.references(args.n, seed=args.seed).items()}
-    print(f"references at n = {args.n}:", refs, flush=True)
+    refs_kid = {k: [round(v, 4) for v in est_se]
+                for k, est_se in ev.references(args.n, seed=args.seed, metric="kid").items()}
+    print(f"references at n = {args.n}:", refs, "KID (estimate, s.e.):", refs_kid, flush=True)
 
     results = {
         "model": args.model, "epochs": metadata.get("epochs"), "n": args.n, "seed": args.seed, "batch": args.batch,
-        "references": refs, "classifier_test_accuracy": ev.classifier.metadata.get("test_accuracy"),
+        "references": refs, "references_kid": refs_kid,
+        "classifier_test_accuracy": ev.classifier.metadata.get("test_accuracy"),
         "steps_sweep": {"guidance_scale": args.steps_guidance if conditional else None,
                         "sampler": "DDIM trailing, eta=0 (and DDPM, posterior variance)", "rows": []},
         "guidance_sweep": {"steps": args.scale_steps, "sampler": "DDIM trailing, eta=0", "rows": []},
@@ -68,8 +76,11 @@ def main(argv=None):
     def record(sweep: str, **kwargs) -> None:
         key = tuple(sorted(kwargs.items()))
         if key not in done:
-            done[key] = _round(sample_quality(model, schedule, ev, args.n, seed=args.seed, batch=args.batch,
-                                              **kwargs)[0])
+            row, images = sample_quality(model, schedule, ev, args.n, seed=args.seed, batch=args.batch, **kwargs)
+            row["kid"], row["kid_se"] = ev.kid(images, generator=torch.Generator().manual_seed(args.seed))
+            if "accuracy" in row:
+                row["accuracy_se"] = math.sqrt(row["accuracy"] * (1 - row["accuracy"]) / args.n)
+            done[key] = _round(row)
         print(sweep, done[key], flush=True)
         results[sweep]["rows"].append(done[key])
         write_results(args.out, results)

@@ -208,13 +208,17 @@ def test_notebook_08_guidance_sweep_agrees_with_the_benchmark():
     # notebook 08 says `python -m benchmarks.sampling_quality --n 160` reproduces its numbers exactly
     results = json.loads((ROOT / "benchmarks" / "results" / "sampling_quality.json").read_text())
     text = "".join(o.get("text", "") for c in code_cells(load("08_classifier_free_guidance.ipynb")) for o in c.outputs)
-    printed = {float(s): (float(fid), float(acc))
-               for s, fid, acc in re.findall(r"^s = ([\d.]+): FID +([\d.]+), accuracy ([\d.]+)", text, re.M)}
+    line = r"^s = ([\d.]+): FID +([\d.]+), accuracy ([\d.]+) ± [\d.]+, KID +(-?[\d.]+) ± ([\d.]+)"
+    printed = {float(s): tuple(map(float, values)) for s, *values in re.findall(line, text, re.M)}
     assert results["n"] == 160 and results["guidance_sweep"]["steps"] == 20
     rows = {r["guidance_scale"]: r for r in results["guidance_sweep"]["rows"]}
     assert printed and sorted(printed) == sorted(rows)
-    for s, (fid, acc) in printed.items():
-        assert fid == pytest.approx(rows[s]["fid"], abs=0.006) and acc == pytest.approx(rows[s]["accuracy"], abs=0.006)
+    for s, (fid, acc, kid, kid_se) in printed.items():
+        assert fid == pytest.approx(rows[s]["fid"], abs=0.006) and acc == pytest.approx(rows[s]["accuracy"], abs=0.0006)
+        assert kid == pytest.approx(rows[s]["kid"], abs=0.06) and kid_se == pytest.approx(rows[s]["kid_se"], abs=0.06)
+    floor, grain = map(float, re.search(r"FID floor ([\d.]+), grain ([\d.]+)", text).groups())
+    assert floor == pytest.approx(results["references"]["floor"], abs=0.006)
+    assert grain == pytest.approx(results["references"]["grain"], abs=0.006)
 
 
 def _helpers_imports(nb) -> dict:

@@ -214,7 +214,7 @@ with torch.no_grad():
               f"cfg_eps(s=5) − formula: max |Δ| = {check:.1e}")
 
 # %% [markdown]
-# The label changes the predicted noise by 3–4 % for $t$ up to 150, and by less than 0.5 % at $t$ = 225 and 290,
+# The label changes the predicted noise by about 3 % (2.8–3.6 %) for $t$ up to 150, and by less than 0.5 % at $t$ = 225 and 290,
 # where $\bar\alpha_t$ is so small that $x_t$ is nearly pure noise and says little about the class. Guidance
 # amplifies this small difference: $\tilde\varepsilon - \hat\varepsilon_c = (s - 1)(\hat\varepsilon_c - \hat\varepsilon_u)$,
 # so at $s = 5$ the guided prediction lies four such differences beyond the conditional one.
@@ -414,20 +414,23 @@ for ax in axes[1]:
 # - **Accuracy** rises with $s$: 0.825 ± 0.030 at $s = 1$, 0.906 ± 0.023 at 1.25, 0.962 ± 0.015 at 1.5, 0.975 ± 0.012
 #   at 2, and 160 of 160 from $s = 3$ on (there the binomial s.e. is 0, which only says that the formula fails at
 #   $p = 1$; with no error in $n = 160$ trials the "rule of three" puts a 95 % lower bound near $1 - 3/n \approx 0.98$).
-#   From $s = 1.5$ the samples are classified more reliably than real test images (0.918): guidance makes them more
-#   typical than real garments. Seed 1 repeats the rise from $s = 1$ to 1.25 (0.856 → 0.913) but not the step from
-#   1.25 to 1.5 (0.913 at both).
+#   From $s = 2$ the samples are classified more reliably than real test images (0.918): guidance makes them more
+#   typical than real garments. At $s = 1.5$ seed 0 says so too (0.962 ± 0.015), but seed 1 does not (0.913). Seed 1
+#   repeats the rise from $s = 1$ to 1.25 (0.856 → 0.913) but not the step from 1.25 to 1.5 (0.913 at both).
 # - **Diversity** falls: the within-class spread is that of real test images at $s = 1$ (400.5 against 399.1) and
 #   shrinks at every step up in $s$, to 367.9 at 1.25, 352.6 at 1.5, 321.8 at 2 and 259.5 at 7.5. We have no s.e. for
 #   it; the steady trend, not any one step, is the finding.
-# - **FID and KID** rise far beyond any noise from $s = 2$ on (FID 83.73 → 218.99, KID 28.0 → 254.0 ± 8.3): strong
-#   guidance moves the samples away from the test set, through lost diversity and the artefacts of section 4.
+# - **FID and KID** rise far beyond any noise at large $s$ (FID 83.73 at $s = 2$ → 218.99 at 7.5, KID 109.9 ± 5.8 at
+#   3 → 254.0 ± 8.3 at 7.5): strong guidance moves the samples away from the test set, through lost diversity and,
+#   we think, the artefacts of section 4. FID is clearly worse already at $s = 2$ (83.73 against 60.96 at $s = 1$,
+#   52.57 at seed 1); KID is not: its 28.0 ± 3.2 at $s = 2$ is within about two s.e. of $s = 1$'s 19.8 ± 3.2 (seed 1:
+#   19.5 ± 3.3) and close to the floor's range over draws (up to 23.1), so KID separates from the data only from $s = 3$.
 #   Between $s = 1$ and 1.5 the differences are within the noise. FID ties $s = 1$ and 1.25 (60.96 and 60.43; seed 1:
 #   52.57 and 53.00) and puts 1.5 a few units higher in both seeds (65.38, 60.57), about as much as one scale's FID
 #   moves between seeds (5–8). KID at seed 0 dips from 19.8 ± 3.2 to 8.2 ± 2.3 and 5.6 ± 1.8, three to four s.e.,
 #   but at seed 1 it goes from 19.5 to 14.5 and 16.6: the dip does not replicate. So at $n = 160$ the data cannot
-#   say whether the distance to the data is smallest at $s = 1$ or a little above it, only that it is below
-#   $s = 2$. Ho & Salimans (2022), on ImageNet at far larger $n$, found their best FID at small guidance weights
+#   say whether the distance to the data is smallest at $s = 1$ or a little above it, only (by FID) that it is
+#   smaller than at $s = 2$. Ho & Salimans (2022), on ImageNet at far larger $n$, found their best FID at small guidance weights
 #   ($w$ = 0.1 to 0.3, $s$ = 1.1 to 1.3), with FID worse and Inception Score better above.
 # - **$s = 0$**, the unconditional model (the same network with the null label): FID 107.85 and KID 84.7 ± 5.3, far
 #   from the data next to $s = 1$'s 60.96 and 19.8 ± 3.2. Its accuracy, 0.100, is chance by construction (the label
@@ -436,7 +439,7 @@ for ax in axes[1]:
 #   $p_\text{uncond}$ = 10 % of the training examples taught it; this notebook does not test that.
 #
 # The trade-off is real, but lopsided at these scales: accuracy rises and diversity falls from just above $s = 1$,
-# while the distance to the data grows clearly only from $s = 2$.
+# while the distance to the data grows clearly only from $s = 2$ by FID and from $s = 3$ by KID.
 #
 # ## 6. Guidance and the clipped $\hat x_0$
 #
@@ -474,8 +477,8 @@ with torch.no_grad():
               f"steps, {(raw[late] - raw[late].clamp(-1, 1)).abs().mean():.3f} over the steps with t < {schedule.T // 2}")
 
 # %% [markdown]
-# Even at $s = 1$ the model's $\hat x_0$ leaves $[-1, 1]$ often (below −1 in 24 % of pixels over all steps),
-# almost all of it in the early, noisy steps: $\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\hat\varepsilon)/\sqrt{\bar\alpha_t}$
+# Even at $s = 1$ the model's $\hat x_0$ leaves $[-1, 1]$ often (below −1 in 24 % of pixels over all steps, by 0.62 on
+# average), and almost all of that overshoot is in the early, noisy steps (0.003 over the steps with $t < 150$): $\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\hat\varepsilon)/\sqrt{\bar\alpha_t}$
 # divides the network's errors by a tiny $\sqrt{\bar\alpha_t}$ there. That overshoot does little harm: the lift a kept
 # $\tilde\varepsilon$ adds to $x_{t'}$ is the overshoot times $\sqrt{\bar\alpha_t}\,\sqrt{1-\bar\alpha_{t'}}/\sqrt{1-\bar\alpha_t}$,
 # tiny while $\bar\alpha_t$ is. What counts is the overshoot of the later steps, and guidance multiplies it: over the
@@ -514,7 +517,7 @@ print(f"real test images: mean pixel {to_float(test.images[:n]).mean():+.3f}")
 # ([docs/maintaining.md, "Guided DDIM"](../docs/maintaining.md#guided-ddim): `python -m benchmarks.quality` with and
 # without `--keep-model-eps`). Under guidance, keeping $\tilde\varepsilon$ wrecks the samples. At $s = 3$ the trouser,
 # dress, sandal, sneaker and ankle-boot rows swell into patchy, textured shapes that fill the frame, and the T-shirt
-# greys; at $s = 5$ every row but the shirt and the (darkened) pullover loses its garment. Accuracy falls from 1.000
+# greys; at $s = 5$ every row but the shirt, the (darkened) pullover and a deformed bag loses its garment. Accuracy falls from 1.000
 # to 0.519 ± 0.040 ($s = 3$) and 0.281 ± 0.036 ($s = 5$), FID rises from 129.14 to 573.12 and from 187.80 to 766.26,
 # and the mean pixel rises from −0.326 to −0.095 at $s = 3$ (real test images: −0.414): the lifted dark pixels of
 # the mechanism above.
@@ -569,8 +572,9 @@ fig = plot_image_table(table, row_labels=[f"{st} steps" for st in steps_options]
 #   $p(x_0)\,p(y \mid x_0)^s$ (notebook 10, section 8).
 # - The label changes $\hat\varepsilon$ only slightly; guidance amplifies that change.
 # - Larger $s$: higher class accuracy (0.825 at $s = 1$, 0.962 at 1.5, 1.000 from 3) and less diversity; FID and
-#   KID worsen clearly from $s = 2$, and between $s = 1$ and 1.5 they differ by less than the noise at $n = 160$.
-#   $s = 0$'s accuracy is chance by construction. Guided steps cost two network passes.
+#   KID worsen clearly at large $s$ (FID from $s = 2$, KID from $s = 3$), and between $s = 1$ and 1.5 they differ by
+#   less than the noise at $n = 160$. $s = 0$'s accuracy is chance by construction. A guided step needs both
+#   predictions: one network pass on a doubled batch, about twice the cost.
 # - With $\hat x_0$ clipped, the step must use the $\hat\varepsilon$ re-derived from it (`recompute_eps=True`, the
 #   default); keeping the model's guided $\tilde\varepsilon$ brightens and deforms the samples until most lose their
 #   class.

@@ -40,12 +40,12 @@
 # $s = 0$ unconditional; the null label $\varnothing$ is class index `num_classes`; images are `[B, C, H, W]` in $[-1, 1]$.
 
 # %%
-# Colab only: install helpers from the repository. Elsewhere this cell does nothing.
+# Colab only: install helpers (the package alone, about 18 MB). Elsewhere this cell does nothing.
 import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "diffusion-step-by-step @ git+https://github.com/diffusion-step-by-step/diffusion-step-by-step"],
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "diffusion-step-by-step @ https://github.com/diffusion-step-by-step/diffusion-step-by-step/archive/refs/heads/main.zip"],
                    check=True)
 
 # %%

@@ -85,7 +85,8 @@ def test_installer_cell_installs_only_in_colab(in_colab, monkeypatch):
     exec(compile(nbtemplate.COLAB, "<installer>", "exec"), {})
     if in_colab:
         assert len(calls) == 1 and calls[0][1:4] == ["-m", "pip", "install"]
-        assert f"git+{nbtemplate.repository_url()}" in calls[0][-1]
+        assert calls[0][-1] == f"diffusion-step-by-step @ {nbtemplate.archive_url()}"
+        assert nbtemplate.archive_url().startswith(f"https://github.com/{nbtemplate.repository_slug()}/archive/")
     else:
         assert calls == []
 

@@ -49,12 +49,13 @@ def with_installer(nb) -> bool:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("only", nargs="*", help="notebook name prefixes (default: all)")
     p.add_argument("--check", action="store_true", help="change nothing; exit 1 if something is out of date")
     args = p.parse_args(argv)
     stale = []
     for name, _, _ in SERIES:
         path = NOTEBOOKS / name
-        if not path.exists():
+        if not path.exists() or (args.only and not name.startswith(tuple(args.only))):
             continue
         nb = nbformat.read(path, as_version=4)
         changed = with_launch_cell(nb, name)

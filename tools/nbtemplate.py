@@ -83,13 +83,18 @@ def launch_cell(name: str):
     return cell
 
 
+def archive_url() -> str:
+    """GitHub's archive of the branch: the current tree without history, trimmed to the package by .gitattributes."""
+    return f"https://github.com/{repository_slug()}/archive/refs/heads/{BRANCH}.zip"
+
+
 # Plain Python (no %pip magic), so the paired .py is valid Python that ruff can check.
-COLAB = f'''# Colab only: install helpers from the repository. Elsewhere this cell does nothing.
+COLAB = f'''# Colab only: install helpers (the package alone, about 18 MB). Elsewhere this cell does nothing.
 import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "diffusion-step-by-step @ git+{repository_url()}"],
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "diffusion-step-by-step @ {archive_url()}"],
                    check=True)'''
 
 PAIR_FORMATS = "ipynb,py:percent"

@@ -415,37 +415,42 @@ def check_notebook(driver, lab, name: str, kind: str, moves) -> None:
 # Each move: what is done, how, and what the slider's readout then shows (None: not checked).
 
 
-@pytest.mark.browser
-@needs_browser
-def test_schedule_explorer_in_01(lab, driver):
-    check_notebook(driver, lab, "01_noise_schedules.ipynb", "schedule_explorer", [
-        ("End key on the T slider", lambda box: press_on_slider(driver, box, Keys.END), "2000"),
-        ("Left arrow on the T slider", lambda box: press_on_slider(driver, box, Keys.ARROW_LEFT), "1990"),
-        ("T = 1000 typed into the readout", lambda box: type_into_readout(driver, box, 1000), "1000"),
-    ])
+# A move is (what is done, how: "keys" on the slider, "type" into the readout or "choose" from the menu, with what).
+NOTEBOOK_MOVES = {
+    "01_noise_schedules.ipynb": ("schedule_explorer", [
+        ("End key on the T slider", "keys", (Keys.END,), "2000"),
+        ("Left arrow on the T slider", "keys", (Keys.ARROW_LEFT,), "1990"),
+        ("T = 1000 typed into the readout", "type", 1000, "1000"),
+    ]),
+    "02_forward_noising.ipynb": ("forward_explorer", [
+        ("Right arrow ×3 on the t slider", "keys", (Keys.ARROW_RIGHT, Keys.ARROW_RIGHT, Keys.ARROW_RIGHT), "3"),
+        ("t = 150 typed into the readout", "type", 150, "150"),
+        ("schedule menu → cosine", "choose", "cosine", "150"),
+        ("schedule menu → linear", "choose", "linear", "150"),
+        ("End key on the t slider", "keys", (Keys.END,), "299"),
+    ]),
+    "06_ddpm_sampling.ipynb": ("trajectory_explorer", [
+        ("Right arrow on the step slider", "keys", (Keys.ARROW_RIGHT,), "1"),
+        ("End key on the step slider", "keys", (Keys.END,), "299"),
+        ("step 150 typed into the readout", "type", 150, "150"),
+    ]),
+}
+
+
+def _do(driver, how: str, what):
+    """The move ``how`` with ``what`` as a function of the explorer's box."""
+    return {"keys": lambda box: press_on_slider(driver, box, *what),
+            "type": lambda box: type_into_readout(driver, box, what),
+            "choose": lambda box: choose(box, what)}[how]
 
 
 @pytest.mark.browser
 @needs_browser
-def test_forward_explorer_in_02(lab, driver):
-    check_notebook(driver, lab, "02_forward_noising.ipynb", "forward_explorer", [
-        ("Right arrow ×3 on the t slider",
-         lambda box: press_on_slider(driver, box, Keys.ARROW_RIGHT, Keys.ARROW_RIGHT, Keys.ARROW_RIGHT), "3"),
-        ("t = 150 typed into the readout", lambda box: type_into_readout(driver, box, 150), "150"),
-        ("schedule menu → cosine", lambda box: choose(box, "cosine"), "150"),
-        ("schedule menu → linear", lambda box: choose(box, "linear"), "150"),
-        ("End key on the t slider", lambda box: press_on_slider(driver, box, Keys.END), "299"),
-    ])
-
-
-@pytest.mark.browser
-@needs_browser
-def test_trajectory_explorer_in_06(lab, driver):
-    check_notebook(driver, lab, "06_ddpm_sampling.ipynb", "trajectory_explorer", [
-        ("Right arrow on the step slider", lambda box: press_on_slider(driver, box, Keys.ARROW_RIGHT), "1"),
-        ("End key on the step slider", lambda box: press_on_slider(driver, box, Keys.END), "299"),
-        ("step 150 typed into the readout", lambda box: type_into_readout(driver, box, 150), "150"),
-    ])
+@pytest.mark.parametrize("name", list(NOTEBOOK_MOVES))
+def test_explorer_in_notebook(lab, driver, name):
+    kind, moves = NOTEBOOK_MOVES[name]
+    check_notebook(driver, lab, name, kind, [(action, _do(driver, how, what), readout)
+                                             for action, how, what, readout in moves])
 
 
 # ---------------------------------------------------------------- without a browser: the text/plain form

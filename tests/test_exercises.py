@@ -5,6 +5,13 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from exercise_cases import (  # tests/ is on sys.path under pytest
+    G,
+    assert_accepts_images_and_points,
+    assert_names,
+    names_each_mistake,
+    stub,
+)
 
 from helpers import DiffusionSchedule, linear_beta_schedule, q_sample
 from helpers.exercises import (
@@ -21,22 +28,6 @@ from helpers.exercises import (
     check_training_step,
     energy_distance,
 )
-
-
-def G(table, t, x):
-    """table[t] as [B, 1, …] in x's dtype: what a student writes."""
-    return table[t].to(x.dtype).reshape(-1, *([1] * (x.dim() - 1)))
-
-
-def stub(*args):
-    # YOUR CODE HERE
-    raise NotImplementedError("exercise: x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε")
-
-
-def assert_names(check, fn, phrase):
-    with pytest.raises(AssertionError, match=phrase):
-        check(fn)
-
 
 # ---------------------------------------------------------------------------------------------- q_sample
 
@@ -93,10 +84,7 @@ def test_q_sample_accepts_points(capsys):
     assert "✓" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("mistake", list(Q_MISTAKES))
-def test_q_sample_names_mistake(mistake):
-    fn, phrase = Q_MISTAKES[mistake]
-    assert_names(check_q_sample, fn, phrase)
+test_q_sample_names_mistake = names_each_mistake(check_q_sample, Q_MISTAKES)
 
 
 def test_stub_message_is_exact():
@@ -161,10 +149,7 @@ def test_posterior_accepts_points():
                                            * x_t, G(s.posterior_variance, t, x0)), shape=(6, 2))
 
 
-@pytest.mark.parametrize("mistake", list(POST_MISTAKES))
-def test_posterior_names_mistake(mistake):
-    fn, phrase = POST_MISTAKES[mistake]
-    assert_names(check_posterior, fn, phrase)
+test_posterior_names_mistake = names_each_mistake(check_posterior, POST_MISTAKES)
 
 
 # ---------------------------------------------------------------------------------------------- DDPM step
@@ -196,15 +181,10 @@ DDPM_MISTAKES = {
 
 
 def test_ddpm_step_accepts_correct(capsys):
-    check_ddpm_step(ddpm_with())
-    check_ddpm_step(ddpm_with(), shape=(6, 2))
-    assert capsys.readouterr().out.count("✓ ddpm_step") == 2
+    assert_accepts_images_and_points(check_ddpm_step, ddpm_with(), "ddpm_step", capsys)
 
 
-@pytest.mark.parametrize("mistake", list(DDPM_MISTAKES))
-def test_ddpm_step_names_mistake(mistake):
-    fn, phrase = DDPM_MISTAKES[mistake]
-    assert_names(check_ddpm_step, fn, phrase)
+test_ddpm_step_names_mistake = names_each_mistake(check_ddpm_step, DDPM_MISTAKES)
 
 
 # ---------------------------------------------------------------------------------------------- DDIM step
@@ -244,15 +224,10 @@ DDIM_MISTAKES = {
 
 
 def test_ddim_step_accepts_correct(capsys):
-    check_ddim_step(ddim_with())
-    check_ddim_step(ddim_with(), shape=(6, 2))
-    assert capsys.readouterr().out.count("✓ ddim_step") == 2
+    assert_accepts_images_and_points(check_ddim_step, ddim_with(), "ddim_step", capsys)
 
 
-@pytest.mark.parametrize("mistake", list(DDIM_MISTAKES))
-def test_ddim_step_names_mistake(mistake):
-    fn, phrase = DDIM_MISTAKES[mistake]
-    assert_names(check_ddim_step, fn, phrase)
+test_ddim_step_names_mistake = names_each_mistake(check_ddim_step, DDIM_MISTAKES)
 
 
 # ---------------------------------------------------------------------------------------------- CFG
@@ -274,10 +249,7 @@ def test_cfg_accepts_correct(capsys):
     assert capsys.readouterr().out.count("✓ cfg") == 2
 
 
-@pytest.mark.parametrize("mistake", list(CFG_MISTAKES))
-def test_cfg_names_mistake(mistake):
-    fn, phrase = CFG_MISTAKES[mistake]
-    assert_names(check_cfg, fn, phrase)
+test_cfg_names_mistake = names_each_mistake(check_cfg, CFG_MISTAKES)
 
 
 # ---------------------------------------------------------------------------------------------- time embedding
@@ -310,10 +282,7 @@ def test_timestep_embedding_accepts_correct(capsys):
     assert "✓ timestep_embedding" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("mistake", list(EMB_MISTAKES))
-def test_timestep_embedding_names_mistake(mistake):
-    fn, phrase = EMB_MISTAKES[mistake]
-    assert_names(check_timestep_embedding, fn, phrase)
+test_timestep_embedding_names_mistake = names_each_mistake(check_timestep_embedding, EMB_MISTAKES)
 
 
 # ---------------------------------------------------------------------------------------------- loss
@@ -345,10 +314,7 @@ def test_diffusion_loss_accepts_correct(capsys):
     assert "✓ diffusion_loss" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("mistake", list(LOSS_MISTAKES))
-def test_diffusion_loss_names_mistake(mistake):
-    fn, phrase = LOSS_MISTAKES[mistake]
-    assert_names(check_diffusion_loss, fn, phrase)
+test_diffusion_loss_names_mistake = names_each_mistake(check_diffusion_loss, LOSS_MISTAKES)
 
 
 def test_diffusion_loss_reference_is_the_series_loss():
@@ -419,10 +385,7 @@ def test_training_step_accepts_correct(capsys):
     assert capsys.readouterr().out.count("✓ training_step") == 2
 
 
-@pytest.mark.parametrize("mistake", list(STEP_MISTAKES))
-def test_training_step_names_mistake(mistake):
-    fn, phrase = STEP_MISTAKES[mistake]
-    assert_names(check_training_step, fn, phrase)
+test_training_step_names_mistake = names_each_mistake(check_training_step, STEP_MISTAKES)
 
 
 # ---------------------------------------------------------------------------------------------- toy (notebook 10)

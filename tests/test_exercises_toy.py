@@ -79,6 +79,7 @@ def test_mixture_eps_stub_and_errors():
         check_mixture_eps(lambda *args: None)
 
 
+# Deliberate duplicate of notebook 10's exercise solution: the known-good input the checker must accept.
 def good_training(mixture, schedule, generator):
     """The notebook's solution: 2,000 Adam steps of batch 512, 30 % of each batch's t below 30."""
     from helpers.toy_net import ToyEpsNet

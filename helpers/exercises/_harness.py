@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 
@@ -75,25 +76,22 @@ def describe(x: torch.Tensor, **named) -> str:
 def call(fn, label: str, args: dict):
     """fn(*args.values()), turning its failures into AssertionErrors that say what to fix."""
     saved = {k: v.clone() for k, v in args.items() if isinstance(v, torch.Tensor)}
-    try:
+    with student_code(f"{label} raised", functools.partial(_explain, label)):
         out = fn(*args.values())
-    except NotImplementedError:
-        raise AssertionError(NOT_IMPLEMENTED) from None
-    except AssertionError:
-        raise
-    except IndexError as err:
-        raise AssertionError(f"{label} raised IndexError ({err}): {INDEX}") from err
-    except RuntimeError as err:
-        if "must match the size" in str(err):
-            raise AssertionError(f"{label}: shapes don't broadcast ({err}); {BROADCAST}") from err
-        raise AssertionError(f"{label} raised RuntimeError: {err}") from err
-    except Exception as err:
-        raise AssertionError(f"{label} raised {type(err).__name__}: {err}") from err
     for name, before in saved.items():
         if not torch.equal(args[name], before) and not (before.isnan() & args[name].isnan()).all():
             raise AssertionError(f"{label} modified its input `{name}` in place: write x = x * a, not x *= a "
                                  "or x.clamp_(…), so the caller's tensors stay unchanged")
     return out
+
+
+def _explain(label: str, err: Exception):
+    """call's hint for an IndexError or a broadcasting RuntimeError; None for the generic message."""
+    if isinstance(err, IndexError):
+        return f"{label} raised IndexError ({err}): {INDEX}"
+    if isinstance(err, RuntimeError) and "must match the size" in str(err):
+        return f"{label}: shapes don't broadcast ({err}); {BROADCAST}"
+    return None
 
 
 def close(a: torch.Tensor, b: torch.Tensor, rtol=None) -> bool:
@@ -151,3 +149,41 @@ def expect(out, ref: torch.Tensor, variants, label: str, where: str, *, again=No
 
 def passed(name: str, detail: str) -> None:
     print(f"✓ {name} is correct ({detail})")
+
+
+@contextlib.contextmanager
+def student_code(what: str, explain=None):
+    """Turn a failure of the student's code inside the block into an AssertionError that says what to fix:
+    the stub's NotImplementedError as NOT_IMPLEMENTED, an AssertionError as it is, anything else as
+    ``explain(err)`` or, where that gives None, "{what} {ErrorType}: {err}"."""
+    try:
+        yield
+    except NotImplementedError:
+        raise AssertionError(NOT_IMPLEMENTED) from None
+    except AssertionError:
+        raise
+    except Exception as err:
+        message = explain(err) if explain is not None else None
+        raise AssertionError(message or f"{what} {type(err).__name__}: {err}") from err
+
+
+@keep_rng
+def check_per_timestep(fn, label: str, seed: int, draws: dict, reference, variants, shape=IMAGES, *,
+                       again: bool = False, detail: str = "float32 and float64, t from 0 to T−1") -> None:
+    """The checker of an exercise ``fn(schedule, x, t, *rest)`` on the report's schedule, over CASES.
+
+    ``draws``: name → ``images`` or ``randn`` for x and the rest, in the argument order (t goes second);
+    ``reference(s, x, t, *rest)`` gets them as images [B, N, 1, 1] and returns the answer; ``variants(s, x, t,
+    *rest)`` the (hint, mistaken answer) pairs; ``again``: fn must give the same result for the same inputs."""
+    s, gen = schedule(), generator(seed)
+    for dtype, edges in CASES:
+        drawn = {name: draw(shape, dtype, gen) for name, draw in draws.items()}
+        t = timesteps(shape[0], s.T, gen, edges)
+        (first, x), *rest = drawn.items()
+        args = {"schedule": s, first: x, "t": t, **dict(rest)}
+        tensors = list(args.values())[1:]
+        out = call(fn, label, args)
+        ref = reference(s, *(v if v is t else as_images(v) for v in tensors)).reshape(shape)
+        expect(out, ref, variants(s, *tensors), label, describe(x, t=t),
+               again=functools.partial(call, fn, label, args) if again else None)
+    passed(label, detail)

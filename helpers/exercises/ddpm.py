@@ -9,21 +9,7 @@ from __future__ import annotations
 import torch
 
 from .. import ddpm_step
-from ._harness import (
-    CASES,
-    IMAGES,
-    as_images,
-    call,
-    coef,
-    describe,
-    expect,
-    generator,
-    keep_rng,
-    passed,
-    randn,
-    schedule,
-    timesteps,
-)
+from ._harness import IMAGES, check_per_timestep, coef, randn
 
 FORM = "μ_θ = (x_t − β_t/√(1 − ᾱ_t) · ε̂)/√α_t"
 
@@ -59,18 +45,15 @@ def _mean_variants(s, x_t, t, eps):
     ]
 
 
-@keep_rng
+def _reference(s, x_t, t, eps):
+    """The other way round, through x̂_0 and the posterior mean, in float64."""
+    x64, e64 = x_t.double(), eps.double()
+    return ddpm_step(s, x64, t, e64, noise=torch.zeros_like(x64), clip_x0=False).to(x_t.dtype)
+
+
 def check_ddpm_mean(fn, shape=IMAGES) -> None:
     """Check ``fn(schedule, x_t, t, eps)`` → μ_θ(x_t, t) = (x_t − β_t/√(1 − ᾱ_t) ε̂)/√α_t against
     ``helpers.ddpm_step(schedule, x_t, t, eps, clip_x0=False, noise=0)``, i.e. μ̃_t(x̂_0, x_t) with the
     unclipped x̂_0: the two forms must agree at every t, 0 and T − 1 included."""
-    s, gen = schedule(), generator(7)
-    for dtype, edges in CASES:
-        x_t, eps = randn(shape, dtype, gen), randn(shape, dtype, gen)
-        t = timesteps(shape[0], s.T, gen, edges)
-        x64, e64 = as_images(x_t).double(), as_images(eps).double()
-        # the reference goes the other way, through x̂_0 and the posterior mean, in float64
-        ref = ddpm_step(s, x64, t, e64, noise=torch.zeros_like(x64), clip_x0=False).reshape(shape).to(dtype)
-        out = call(fn, "ddpm_mean", dict(schedule=s, x_t=x_t, t=t, eps=eps))
-        expect(out, ref, _mean_variants(s, x_t, t, eps), "ddpm_mean", describe(x_t, t=t))
-    passed("ddpm_mean", "equals μ̃_t(x̂_0, x_t) with x̂_0 unclipped, float32 and float64, t from 0 to T−1")
+    check_per_timestep(fn, "ddpm_mean", 7, dict(x_t=randn, eps=randn), _reference, _mean_variants, shape,
+                       detail="equals μ̃_t(x̂_0, x_t) with x̂_0 unclipped, float32 and float64, t from 0 to T−1")

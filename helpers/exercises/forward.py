@@ -2,25 +2,8 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 from .. import predict_x0_from_eps, q_step
-from ._harness import (
-    CASES,
-    IMAGES,
-    as_images,
-    call,
-    coef,
-    describe,
-    expect,
-    generator,
-    images,
-    keep_rng,
-    passed,
-    randn,
-    schedule,
-    timesteps,
-)
+from ._harness import IMAGES, check_per_timestep, coef, images, randn
 
 
 def _q_step_variants(s, x_prev, t, noise):
@@ -45,21 +28,11 @@ def _q_step_variants(s, x_prev, t, noise):
     ]
 
 
-@keep_rng
 def check_q_step(fn, shape=IMAGES) -> None:
     """Check ``fn(schedule, x_prev, t, noise)`` → x_t = √(1 − β_t) x_{t−1} + √β_t ε against ``helpers.q_step``.
 
     ``shape``: the batch the check uses, images [B, C, H, W] by default; (B, D) checks points."""
-    s, gen = schedule(), generator(7)
-    for dtype, edges in CASES:
-        x_prev, noise = randn(shape, dtype, gen), randn(shape, dtype, gen)
-        t = timesteps(shape[0], s.T, gen, edges)
-        args = dict(schedule=s, x_prev=x_prev, t=t, noise=noise)
-        out = call(fn, "q_step", args)
-        ref = q_step(s, as_images(x_prev), t, as_images(noise)).reshape(shape)
-        expect(out, ref, _q_step_variants(s, x_prev, t, noise), "q_step", describe(x_prev, t=t),
-               again=partial(call, fn, "q_step", args))
-    passed("q_step", "float32 and float64, t from 0 to T−1")
+    check_per_timestep(fn, "q_step", 7, dict(x_prev=randn, noise=randn), q_step, _q_step_variants, shape, again=True)
 
 
 def _x0_variants(s, x_t, t, eps):
@@ -85,16 +58,7 @@ def _x0_variants(s, x_t, t, eps):
     ]
 
 
-@keep_rng
 def check_predict_x0(fn, shape=IMAGES) -> None:
     """Check ``fn(schedule, x_t, t, eps)`` → x̂_0 = (x_t − √(1 − ᾱ_t) ε̂)/√ᾱ_t against
     ``helpers.predict_x0_from_eps`` (ε̂ is any prediction, not necessarily the noise x_t was made with)."""
-    s, gen = schedule(), generator(8)
-    for dtype, edges in CASES:
-        x_t, eps = images(shape, dtype, gen), randn(shape, dtype, gen)
-        t = timesteps(shape[0], s.T, gen, edges)
-        args = dict(schedule=s, x_t=x_t, t=t, eps=eps)
-        out = call(fn, "predict_x0", args)
-        ref = predict_x0_from_eps(s, as_images(x_t), t, as_images(eps)).reshape(shape)
-        expect(out, ref, _x0_variants(s, x_t, t, eps), "predict_x0", describe(x_t, t=t))
-    passed("predict_x0", "float32 and float64, t from 0 to T−1")
+    check_per_timestep(fn, "predict_x0", 8, dict(x_t=images, eps=randn), predict_x0_from_eps, _x0_variants, shape)

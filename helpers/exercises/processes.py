@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
-
 import torch
 
 from .. import q_posterior_mean_variance, q_sample
@@ -12,6 +10,7 @@ from ._harness import (
     IMAGES,
     as_images,
     call,
+    check_per_timestep,
     check_tensor,
     coef,
     describe,
@@ -55,21 +54,12 @@ def _q_sample_variants(s, x0, t, noise):
     ]
 
 
-@keep_rng
 def check_q_sample(fn, shape=IMAGES) -> None:
     """Check ``fn(schedule, x0, t, noise)`` → x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε against ``helpers.q_sample``.
 
     ``shape``: the batch the check uses, images [B, C, H, W] by default; (B, D) checks points."""
-    s, gen = schedule(), generator(2)
-    for dtype, edges in CASES:
-        x0, noise = images(shape, dtype, gen), randn(shape, dtype, gen)
-        t = timesteps(shape[0], s.T, gen, edges)
-        args = dict(schedule=s, x0=x0, t=t, noise=noise)
-        out = call(fn, "q_sample", args)
-        ref = q_sample(s, as_images(x0), t, as_images(noise)).reshape(shape)
-        expect(out, ref, _q_sample_variants(s, x0, t, noise), "q_sample", describe(x0, t=t),
-               again=partial(call, fn, "q_sample", args))
-    passed("q_sample", "float32 and float64, t from 0 to T−1")
+    check_per_timestep(fn, "q_sample", 2, dict(x0=images, noise=randn), q_sample, _q_sample_variants, shape,
+                       again=True)
 
 
 def _posterior(s, x0, x_t, t, prev="prev", sqrt_alpha=True, sqrt_prev=True):

@@ -8,10 +8,10 @@ import torch
 
 from .. import ddim_step, ddpm_step
 from ._harness import (
-    CASES,
     IMAGES,
     as_images,
     call,
+    check_per_timestep,
     coef,
     describe,
     expect,
@@ -24,7 +24,8 @@ from ._harness import (
 )
 
 
-def _ddpm_variants(s, x_t, t, eps, noise, shape):
+def _ddpm_variants(s, x_t, t, eps, noise):
+    shape = x_t.shape
     x, e, z = as_images(x_t), as_images(eps), as_images(noise)
     step = lambda **kw: ddpm_step(s, x, t, e, noise=z, **kw).reshape(shape)
     mean, x0_hat = ddpm_step(s, x, t, e, noise=torch.zeros_like(z), return_x0=True)
@@ -45,20 +46,12 @@ def _ddpm_variants(s, x_t, t, eps, noise, shape):
     ]
 
 
-@keep_rng
 def check_ddpm_step(fn, shape=IMAGES) -> None:
     """Check ``fn(schedule, x_t, t, eps, noise)`` → x_{t−1} against ``helpers.ddpm_step``: σ_t² = β̃_t,
     x̂_0 clipped to [−1, 1], no noise at t = 0."""
-    s, gen = schedule(), generator(4)
-    for dtype, edges in CASES:
-        x_t, eps, noise = randn(shape, dtype, gen), randn(shape, dtype, gen), randn(shape, dtype, gen)
-        t = timesteps(shape[0], s.T, gen, edges)
-        args = dict(schedule=s, x_t=x_t, t=t, eps=eps, noise=noise)
-        out = call(fn, "ddpm_step", args)
-        ref = ddpm_step(s, as_images(x_t), t, as_images(eps), noise=as_images(noise)).reshape(shape)
-        expect(out, ref, _ddpm_variants(s, x_t, t, eps, noise, shape), "ddpm_step", describe(x_t, t=t),
-               again=partial(call, fn, "ddpm_step", args))
-    passed("ddpm_step", "β̃_t, clipped x̂_0, float32 and float64, t from 0 to T−1")
+    check_per_timestep(fn, "ddpm_step", 4, dict(x_t=randn, eps=randn, noise=randn),
+                       lambda s, x, t, eps, noise: ddpm_step(s, x, t, eps, noise=noise), _ddpm_variants, shape,
+                       again=True, detail="β̃_t, clipped x̂_0, float32 and float64, t from 0 to T−1")
 
 
 def _ddim(s, x_t, t, t_prev, eps, eta, z, clip=True, recompute=True, prev="one", sigma="right"):

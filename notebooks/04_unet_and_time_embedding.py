@@ -361,6 +361,7 @@ show_source(ResBlock, ModernUNet.forward)
 torch.manual_seed(0)
 modern_grey = UNet(in_channels=1, base_channels=32, style="modern").eval()
 modern_colour = UNet(in_channels=3, base_channels=32, style="modern").eval()
+# the same trace loop as for the report's network above, on purpose: each section stands on its own
 for name, model, x in [("modern, 28×28 grey", modern_grey, torch.zeros(1, 1, 28, 28)),
                        ("modern, 32×32 colour", modern_colour, torch.zeros(1, 3, 32, 32))]:
     traces[name] = trace_shapes(model, x, 0)

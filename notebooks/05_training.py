@@ -29,21 +29,24 @@
 # - where the loss is large, as a function of $t$;
 # - a real (short) training run, live, with its loss curve;
 # - the shipped checkpoint: its stored training curve and its one-step guesses of $x_0$;
-# - what the EMA changes, on samples and on a metric.
+# - what the EMA changes, on samples and on two metrics (FID and KID, with their references);
+# - three exercises: the loss, one training step, the EMA update.
 #
 # [Conventions](../README.md#conventions): timesteps are 0-based; images are `[B, C, H, W]` in $[-1, 1]$; the null label is class index `num_classes`.
 
 # %%
-# Colab only: install helpers from the repository. Elsewhere this cell does nothing.
+# Colab only: install helpers (the package alone, about 18 MB). Elsewhere this cell does nothing.
 import subprocess
 import sys
 
 if "google.colab" in sys.modules:
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "diffusion-step-by-step @ git+https://github.com/diffusion-step-by-step/diffusion-step-by-step"],
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "diffusion-step-by-step @ https://github.com/diffusion-step-by-step/diffusion-step-by-step/archive/refs/heads/main.zip"],
                    check=True)
 
 # %%
 # %matplotlib inline
+import math
+
 import matplotlib.pyplot as plt
 import torch
 
@@ -54,7 +57,7 @@ from helpers.metrics import QualityEvaluator
 from helpers.viz import plot_curves, plot_image_table, show_images, show_source
 from helpers.posterior import predict_x0_from_eps
 from helpers.pretrained import load_pretrained
-from helpers.training import TrainConfig, diffusion_loss, drop_labels, train
+from helpers.training import TrainConfig, build_model, diffusion_loss, drop_labels, train
 
 torch.set_num_threads(2)
 print("quick mode" if QUICK else "full mode")
@@ -62,12 +65,24 @@ print("quick mode" if QUICK else "full mode")
 # %% [markdown]
 # ## 1. The objective
 #
-# Ho et al. train $\varepsilon_\theta$ by regression onto the noise, at a $t$ drawn uniformly:
+# Ho et al. (2020) train $\varepsilon_\theta$ by regression onto the noise, at a $t$ drawn uniformly (their eq. 14):
 #
 # $$
 # L_\text{simple} = \mathbb{E}_{x_0,\; t \sim \mathcal U\{0,\dots,T-1\},\; \varepsilon \sim \mathcal N(0, I)}
 # \Big\| \varepsilon - \varepsilon_\theta\big(\underbrace{\sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon}_{x_t},\; t\big) \Big\|^2 .
 # $$
+#
+# The code takes the mean over pixels as well as over the batch (`F.mse_loss`), which only divides by the number of
+# pixels. $L_\text{simple}$ is a simplification of the variational bound on $-\log p_\theta(x_0)$: in Ho et al.'s 1-based
+# steps, each term $L_{t-1} = D_\mathrm{KL}\big(q(x_{t-1} \mid x_t, x_0)\,\|\,p_\theta(x_{t-1} \mid x_t)\big)$ becomes, with the
+# reverse mean $\mu_\theta$ of their eq. 11, an $\varepsilon$ error with a weight that depends on $t$, plus a constant (their eq. 12), and
+# $L_\text{simple}$ drops the weights. [03 · The posterior](03_posterior.ipynb) (section 6) derives it. A squared error
+# is smallest at the conditional mean, so the best possible network predicts $\mathbb{E}[\varepsilon \mid x_t]$ (given $y$
+# too, for a conditional one), the average of every noise that could have produced $x_t$, not the $\varepsilon$ that
+# was actually drawn: its $\hat x_0$ is then
+# $\mathbb{E}[x_0 \mid x_t]$ (Tweedie), and $\varepsilon^* = -\sqrt{1-\bar\alpha_t}\,\nabla_{x_t}\log q(x_t)$ is a scaled score
+# (same section). Where $x_t$ does not pin $\varepsilon$ down, even that network is left with an error: the loss
+# has a floor above 0.
 #
 # For classifier-free guidance (notebook 08) one network learns both $\varepsilon_\theta(x_t, t, y)$ and the
 # unconditional $\varepsilon_\theta(x_t, t, \varnothing)$: each label is replaced by the null label
@@ -76,6 +91,37 @@ print("quick mode" if QUICK else "full mode")
 
 # %%
 show_source(diffusion_loss, drop_labels)
+
+# %% [markdown]
+# ### Exercise 1: the loss
+#
+# Write `my_diffusion_loss(model, schedule, x0, t, noise)`: for images `x0` $[B, C, H, W]$, indices `t` (a
+# LongTensor $[B]$) and the noise $\varepsilon$ = `noise` (the shape of `x0`), build
+# $x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon$ with $\bar\alpha_t$ = `schedule.alphas_cumprod[t]`
+# (float64: cast it to `x0`'s dtype and shape it $[B, 1, 1, 1]$), and return the mean over every element of
+# $(\varepsilon - \varepsilon_\theta(x_t, t))^2$, with $\varepsilon_\theta(x_t, t)$ = `model(x_t, t)`, as a tensor that keeps its
+# gradient. `diffusion_loss` above draws $t$ and $\varepsilon$ itself; here they are given, so the checker can compare
+# exactly. It names the usual mistakes ($x_0$ as the target, $x_0$ fed to the model, a sum instead of a mean,
+# $1-\bar\alpha_t$ where $\sqrt{1-\bar\alpha_t}$ belongs).
+
+# %%
+import torch
+
+
+def my_diffusion_loss(model, schedule, x0, t, noise):
+    """L_simple = mean of (ε − ε_θ(x_t, t))² over every element, x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε."""
+    # BEGIN SOLUTION ᾱ_t = schedule.alphas_cumprod[t] as [B, 1, 1, 1]; x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε; mean of (ε − model(x_t, t))²
+    abar = schedule.alphas_cumprod[t].to(x0.dtype).view(-1, 1, 1, 1)
+    x_t = abar.sqrt() * x0 + (1 - abar).sqrt() * noise
+    return (noise - model(x_t, t)).pow(2).mean()
+    # END SOLUTION
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from helpers.exercises import check_diffusion_loss
+
+check_diffusion_loss(my_diffusion_loss)
 
 # %% [markdown]
 # ## 2. A trained network at work
@@ -92,10 +138,12 @@ print(f"style {model.style!r}, {meta['parameters']:,} parameters, {meta['epochs'
 print(f"trained in {meta['train_minutes']:.0f} min on {meta['hardware']}")
 
 # %% [markdown]
-# Take six real images, noise them at several $t$, and ask the network for the noise. The rows show $x_t$,
-# the noise $\varepsilon$ that was added, the prediction $\hat\varepsilon$, and the error. At small $t$ the
-# noise is faint beside the image and hard to separate from it; at large $t$ the image is faint and the
-# noise is nearly all there is, so predicting it is easy.
+# Take one real image, noise it at five $t$ with the same $\varepsilon$, and ask the network for the noise. The rows
+# show $x_t$, the noise $\varepsilon$ that was added (the same in every column), the prediction $\hat\varepsilon$, and the
+# error. The network aims at $\mathbb{E}[\varepsilon \mid x_t]$, not at $\varepsilon$ itself, which it cannot know: at small
+# $t$ the noise is faint beside the image, and a speck of noise and a speck of texture look alike, so its error is
+# largest there and follows the garment's edges and pattern; at large $t$ the image is faint and $x_t$ is nearly
+# $\varepsilon$ itself, so the error almost vanishes.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -115,17 +163,25 @@ for t, e, eh in zip(ts, eps, eps_hat):
 
 # %% [markdown]
 # The same error over every $t$, averaged over the packaged images, is the loss the training minimises,
-# resolved by $t$. Training draws $t$ uniformly, so each point of this curve weighs the same in $L_\text{simple}$.
+# resolved by $t$. Training draws $t$ uniformly, so each point of this curve weighs the same in $L_\text{simple}$,
+# and their mean estimates $L_\text{simple}$ of the shipped model.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 images, labels = sample_images(quick_or_full(20, 200), as_uint8=True)
 t_grid = torch.linspace(0, schedule.T - 1, quick_or_full(4, 40)).long()
 per_t = loss_per_timestep(model, schedule, images, t_grid, labels=labels, seed=0)
-fig = plot_curves(t_grid, {"ε-MSE of the shipped model": per_t}, logy=True, title="loss by timestep",
+fig = plot_curves(t_grid, {"ε-MSE of the shipped model": per_t}, logy=True, title="loss by timestep (log scale)",
                   xlabel="t", ylabel="mean (ε̂ − ε)²")
+print(f"mean over t: {per_t.mean():.4f} (n = {len(images)} images, {len(t_grid)} values of t); at t = 0: "
+      f"{per_t[0]:.3f}, at t = {int(t_grid[-1])}: {per_t[-1]:.1e}")
 
 # %% [markdown]
+# That mean, 0.029, is close to the shipped model's training loss at the end (0.027 for the last epoch, section 4).
+# It is an upper bound on the floor $\mathbb{E}\,\|\varepsilon - \mathbb{E}[\varepsilon \mid x_t]\|^2$, not the floor itself: for real images
+# $\mathbb{E}[\varepsilon \mid x_t]$ is unknown, so no cell here can say how much of the remaining loss a better network
+# could remove. (Notebook 10 computes the floor exactly for 2-D data, where $\mathbb{E}[\varepsilon \mid x_t]$ has a closed form.)
+#
 # ## 3. A short training run, live
 #
 # `train` is the loop behind every shipped checkpoint: AdamW with a linear warm-up, gradient clipping, an
@@ -134,6 +190,60 @@ fig = plot_curves(t_grid, {"ε-MSE of the shipped model": per_t}, logy=True, tit
 
 # %%
 show_source(train)
+
+# %% [markdown]
+# ### Exercise 2: one training step
+#
+# Inside `train`, each step draws $t \sim \mathcal U\{0,\dots,T-1\}$ and $\varepsilon \sim \mathcal N(0, I)$ per image, computes
+# $L_\text{simple}$ on the batch, and takes one optimiser step. Write `my_training_step(model, optimizer, schedule, x0,
+# generator)` that does this once for a batch `x0` and returns the loss before the step as a number: draw both
+# $t$ (`torch.randint`) and $\varepsilon$ (`torch.randn`) with `generator`, so that a step can be replayed; clear the old
+# gradients, backpropagate, step. The checker runs it with plain SGD on a tiny network and checks that the parameters
+# moved by exactly one step along $\nabla L_\text{simple}$, that $t$ covers $0$ and $T-1$ uniformly and $\varepsilon$ is standard
+# normal, and names the usual mistakes (gradients that accumulate, `randint(1, T)` or `randint(0, T - 1)`, the loss
+# returned after the step).
+
+# %%
+import torch
+
+
+def my_training_step(model, optimizer, schedule, x0, generator):
+    """t ~ U{0, …, T−1} and ε ~ N(0, I) drawn with `generator`; L_simple; zero_grad, backward, step; the loss."""
+    # BEGIN SOLUTION t = torch.randint(0, T, (B,), generator=…), ε = torch.randn(…, generator=…); L_simple; zero_grad, backward, step
+    t = torch.randint(0, schedule.T, (x0.shape[0],), generator=generator)
+    noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype)
+    abar = schedule.alphas_cumprod[t].to(x0.dtype).view(-1, 1, 1, 1)
+    x_t = abar.sqrt() * x0 + (1 - abar).sqrt() * noise
+    loss = (noise - model(x_t, t)).pow(2).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    return loss.item()
+    # END SOLUTION
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from helpers.exercises import check_training_step
+
+check_training_step(my_training_step)
+
+# %% [markdown]
+# Two guesses that need no training set the scale of the curve below: $\hat\varepsilon = 0$ scores $\mathbb{E}\,\varepsilon^2 = 1$
+# (the starting point of a U-Net whose output layer starts at zero, as the modern one does), and $\hat\varepsilon = x_t$,
+# right where $x_t \approx \varepsilon$ (large $t$), scores the following on the packaged images, at every $t$ in turn:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+x0_all, _ = sample_images()
+gen = torch.Generator().manual_seed(0)
+guess = []
+for t in range(schedule.T):
+    eps_t = torch.randn(x0_all.shape, generator=gen)
+    guess.append((q_sample(schedule, x0_all, t, eps_t) - eps_t).pow(2).mean())  # (x_t − ε)² at this t
+guess = torch.stack(guess)
+print(f"L_simple of the guess ε̂ = x_t: {guess.mean():.3f} ({len(x0_all)} images, every t); "
+      f"below 0.1 from t = {int((guess < 0.1).nonzero()[0])} on")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -147,20 +257,42 @@ config = TrainConfig(epochs=1, batch_size=64, lr=2e-3, warmup_steps=quick_or_ful
 run = train(config, Path(tempfile.mkdtemp()) / "short.pt", data=data)
 losses = torch.tensor(run["state"]["losses"])
 smooth = torch.nn.functional.avg_pool1d(losses[None, None], 25, 1).flatten() if len(losses) > 25 else losses
-fig = plot_curves(torch.arange(len(losses)), {"loss per step": losses}, title=f"{steps} steps of a small U-Net",
-                  xlabel="step", ylabel="L_simple")
-fig.axes[0].plot(torch.arange(len(smooth)) + (len(losses) - len(smooth)) // 2, smooth, label="running mean")
-fig.axes[0].legend()
-print(f"first 20 steps: {losses[:20].mean():.3f}, last 20 steps: {losses[-20:].mean():.3f}")
+fig = plot_curves(torch.arange(len(losses)), {"loss per step": losses}, logy=True, xlabel="step",
+                  title=f"{steps} steps of a small U-Net (log scale)", ylabel="L_simple (one batch of 64)")
+ax = fig.axes[0]
+ax.plot(torch.arange(len(smooth)) + (len(losses) - len(smooth)) // 2, smooth, label="running mean (25 steps)")
+ax.axhline(guess.mean(), color="gray", ls="--", lw=1, label="the guess ε̂ = x_t")
+ax.legend(fontsize=8)
+below = (smooth < guess.mean()).nonzero()
+print(f"first 20 steps: {losses[:20].mean():.3f}, last 20 steps: {losses[-20:].mean():.3f}; the running mean is "
+      f"below the guess from step {int(below[0]) + 12 if len(below) else '–'} on")
+# by t, on the images of section 2: the short run's EMA weights (unconditional) against the shipped model
+# given the null label (unconditional too)
+short = build_model(config, 1, None)
+short.load_state_dict(run["ema"]["model"])
+null = torch.full_like(labels, model.num_classes)
+with torch.no_grad():
+    per_t_short = loss_per_timestep(short.eval(), schedule, images, t_grid, seed=0)
+    per_t_null = loss_per_timestep(model, schedule, images, t_grid, labels=null, seed=0)
+for k in range(0, len(t_grid), max(1, len(t_grid) // 6)):
+    print(f"t = {int(t_grid[k]):3d}: short run {per_t_short[k]:.2e}, shipped model {per_t_null[k]:.2e}, "
+          f"ratio {per_t_short[k] / per_t_null[k]:5.1f}")
+print(f"mean over t: short run {per_t_short.mean():.4f}, shipped model {per_t_null.mean():.4f}")
 
 # %% [markdown]
-# The loss falls fast at first: predicting $\hat\varepsilon = x_t/\sqrt{1-\bar\alpha_t}$-like guesses is easy
-# at large $t$, and that alone halves it. What makes samples good happens later, in small improvements at
-# small $t$ that the curve barely shows, which is why the shipped model trained for many epochs.
+# The loss starts at 1 ($\hat\varepsilon = 0$) and after about 50 steps (printed) falls below the guess
+# $\hat\varepsilon = x_t$ (dashed), which knows only that at large $t$ the noisy image is mostly noise. After that it creeps
+# down slowly, which only the log axis shows. The printout says where the short run stands against the shipped model,
+# $t$ by $t$ (both without labels): about 1.4 times the shipped model's loss from $t = 0$ to $t \approx 140$, where most of
+# $L_\text{simple}$ is, then further behind, 2.5 times at $t = 184$ and 25 to 69 times from $t = 230$ on, where its loss
+# stops near $1.3 \cdot 10^{-3}$ while the shipped model's goes down to $2 \cdot 10^{-5}$. In the mean over $t$ (0.042
+# against 0.030) that large-$t$ gap hardly counts, because the loss there is so small; in $\hat x_0$ it is multiplied
+# by up to 2,540 (section 5).
 #
 # ## 4. The shipped checkpoint's training curve
 #
-# Every shipped file stores its loss curve (mean of every 100 steps) and the mean loss of each epoch.
+# Every shipped file stores its loss curve (mean of every 100 steps) and the mean loss of each epoch. Both axes of
+# loss are logarithmic: on a linear one the first epoch would flatten everything after it.
 
 # %%
 curve = torch.tensor(meta["loss_curve"]["mean_loss"])
@@ -169,45 +301,137 @@ fig, axes = plt.subplots(1, 2, figsize=(11, 3.2))
 axes[0].plot(torch.arange(len(curve)) * every, curve)
 axes[0].set(yscale="log", xlabel="step", ylabel="loss (mean of 100 steps)", title="training loss")
 axes[1].plot(torch.arange(1, len(meta["epoch_losses"]) + 1), meta["epoch_losses"], marker="o")
-axes[1].set(xlabel="epoch", ylabel="mean loss", title="per epoch")
+axes[1].set(yscale="log", xlabel="epoch", ylabel="mean loss of the epoch", title="per epoch")
 for ax in axes:
-    ax.grid(alpha=0.3)
+    ax.grid(alpha=0.3, which="both")
 fig.tight_layout()
+
+# %%
+# NBVAL_CHECK_OUTPUT
+e = meta["epoch_losses"]
+print(f"mean loss per epoch: epoch 1 {e[0]:.3f}, epoch 2 {e[1]:.3f}, epoch 10 {e[9]:.4f}, epoch {len(e)} {e[-1]:.4f}")
 
 # %% [markdown]
 # ## 5. One step from $x_t$ to a guess of $x_0$
 #
 # Solving $x_t = \sqrt{\bar\alpha_t}x_0 + \sqrt{1-\bar\alpha_t}\varepsilon$ for $x_0$ with $\hat\varepsilon$ in place of
-# $\varepsilon$ gives the network's one-step guess $\hat x_0$ (notebook 03). At small $t$ it is nearly the image;
-# at large $t$ it is a blurry average of everything the class could be: the samplers of notebooks 06–07 refine
-# it step by step.
+# $\varepsilon$ gives the network's one-step guess $\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\hat\varepsilon)/\sqrt{\bar\alpha_t}$
+# (notebook 03). For the best network it would be $\mathbb{E}[x_0 \mid x_t]$, the average of every image that could have
+# produced $x_t$ (section 1). The figure shows $\hat x_0$ clipped to $[-1, 1]$, as the samplers use it; the table
+# below it measures the error before clipping. Subtracting the two equations,
+#
+# $$\hat x_0 - x_0 = -\sqrt{\frac{1-\bar\alpha_t}{\bar\alpha_t}}\;(\hat\varepsilon - \varepsilon),$$
+#
+# so an error in $\hat\varepsilon$ reaches $\hat x_0$ multiplied by a factor that grows without bound as $\bar\alpha_t \to 0$.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 torch.manual_seed(0)
 ts = [10, 50, 100, 150, 200, 250, 299]
 x0, y = sample_images(4, seed=3)
-rows = []
+rows, eps_err, x0_err, x0_hats = [], [], [], []
 for i in range(len(x0)):
     xi = x0[i:i + 1].expand(len(ts), -1, -1, -1)
-    x_t = q_sample(schedule, xi, torch.tensor(ts), torch.randn_like(xi))
+    noise = torch.randn_like(xi)
+    x_t = q_sample(schedule, xi, torch.tensor(ts), noise)
     with torch.no_grad():
         eps_hat = model(x_t, torch.tensor(ts), y[i].expand(len(ts)))
         x0_hat = predict_x0_from_eps(schedule, x_t, torch.tensor(ts), eps_hat)
     rows += [x_t.clamp(-1, 1), x0_hat.clamp(-1, 1)]
+    eps_err.append(eps_hat - noise)
+    x0_err.append(x0_hat - xi)
+    x0_hats.append(x0_hat)
 fig = plot_image_table(torch.stack(rows), row_labels=[f"{k} {i}" for i in range(len(x0)) for k in ("x_t", "x̂_0")],
-                       col_labels=[f"t = {t}" for t in ts], title="x_t and the network's one-step x̂_0")
+                       col_labels=[f"t = {t}" for t in ts], title="x_t and the network's one-step x̂_0 (clipped)")
+eps_err, x0_err, x0_hats = torch.stack(eps_err), torch.stack(x0_err), torch.stack(x0_hats)  # [image, t, C, H, W]
+rms_eps, rms_x0 = eps_err.pow(2).mean(dim=(0, 2, 3, 4)).sqrt(), x0_err.pow(2).mean(dim=(0, 2, 3, 4)).sqrt()  # per t
+abar = schedule.alphas_cumprod[ts]
+print(f"{'t':>4} {'√((1−ᾱ)/ᾱ)':>11} {'rms(ε̂ − ε)':>11} {'rms(x̂_0 − x_0)':>15} {'|x̂_0| > 1.5':>12}")
+for k, t in enumerate(ts):
+    print(f"{t:4d} {((1 - abar[k]) / abar[k]).sqrt():11.3g} {rms_eps[k]:11.2g} {rms_x0[k]:15.2g} "
+          f"{(x0_hats[:, k].abs() > 1.5).float().mean():12.0%}")
+print(f"rms distance of the packaged images from their mean image: {(x0_all - x0_all.mean(0)).pow(2).mean().sqrt():.2f}")
+
+# %% [markdown]
+# At $t$ = 10 and 50, $\hat x_0$ is nearly the image. From $t$ = 100 to 200 it grows blurrier, the detail gone and by
+# $t = 200$ little more than a silhouette: the kind of average that $\mathbb{E}[x_0 \mid x_t]$ is. Its error (rms 0.32 to 0.51 in the
+# table) is still below the spread of the images around their mean image (rms 0.59). At $t$ = 250 and 299 it is no
+# average at all but saturated black and white specks. The table shows why: the network's error in $\hat\varepsilon$ there
+# is tiny (rms 0.004), but the factor $\sqrt{(1-\bar\alpha_t)/\bar\alpha_t}$ is 239 at $t = 250$ and 2,540 at $t = 299$, so
+# the error of $\hat x_0$ is rms 0.99 and 11. At $t = 299$, 86% of the pixels of $\hat x_0$ lie beyond $\pm 1.5$ before
+# clipping, and clipping turns them into the specks at $\pm 1$. The ideal $\mathbb{E}[x_0 \mid x_t]$ is on average no further
+# from $x_0$ than the mean image is (rms 0.59): to get there at $t = 299$, $\hat\varepsilon$ would have to be right to about
+# $0.59/2{,}540 \approx 2 \cdot 10^{-4}$ rms, nearly twenty times finer than the 0.004 it reaches (the level where the
+# loss curve of section 2 flattens, $\approx 2 \cdot 10^{-5}$). This is why the DDPM and DDIM samplers of notebooks 06–07,
+# which start from these large $t$, clip $\hat x_0$ by default.
 
 # %% [markdown]
 # ## 6. What the EMA changes
 #
 # The weights after the last optimiser step jitter with the last few mini-batches. Their exponential moving
-# average, $\theta_\text{EMA} \leftarrow d\,\theta_\text{EMA} + (1-d)\,\theta$ with $d = 0.999$, averages the
-# last few thousand steps; samplers use it. The shipped file keeps both, so we can sample each from the same
-# $x_T$ (DDIM, 50 steps, notebook 07) and score them with FID in a small classifier's feature space
-# (notebook 09), beside two references at the same sample size (quick mode uses 20 samples of 10 steps:
-# its numbers only show that the code runs): real training images (the floor) and real
-# images with faint $\mathcal N(0, 0.05^2)$ grain.
+# average, updated after every step,
+#
+# $$\theta_\text{EMA} \leftarrow d\,\theta_\text{EMA} + (1-d)\,\theta ,$$
+#
+# is a weighted average of the past weights: unrolled, the weights of $k$ updates ago carry the weight $(1-d)\,d^k$.
+# A decay $d$ therefore averages over a time constant of $1/(1-d)$ steps, and the last $1/(1-d)$ steps hold $1 - d^{1/(1-d)} \approx 1 - e^{-1} = 63\%$ of the weight. `helpers`'
+# `EMA` also warms the decay up, $\min\big(d, (1+n)/(10+n)\big)$ after $n$ updates, so that the random initial weights
+# are forgotten early. For the shipped checkpoint:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+d, total = meta["train_config"]["ema_decay"], meta["steps"]
+per_epoch = total // meta["epochs"]
+print(f"decay d = {d}: time constant 1/(1 − d) = {1 / (1 - d):,.0f} steps = {1 / (1 - d) / per_epoch:.1f} epochs "
+      f"of {per_epoch} steps; the last {1 / (1 - d):,.0f} steps hold {1 - d ** round(1 / (1 - d)):.0%} of the weight")
+print(f"the warm-up reaches d after {math.ceil((10 * d - 1) / (1 - d)):,} of the {total:,} updates")
+
+# %% [markdown]
+# ### Exercise 3: the EMA update
+#
+# Write `my_ema_update(ema_params, params, decay)`: `ema_params` and `params` are lists of tensors of the same shapes
+# (as `model.parameters()` gives them; `params` require gradients), `decay` is $d$. Apply
+# $\theta_\text{EMA} \leftarrow d\,\theta_\text{EMA} + (1-d)\,\theta$ to each pair, either in place (and return nothing) or by
+# returning the list of new tensors. Leave $\theta$ alone, and keep the EMA out of autograd (`torch.no_grad()`). The
+# checker tries $d$ = 0, 0.9, 0.99 and 0.999 and five updates in a row, and names the usual mistakes ($d$ and $1-d$
+# swapped, that is $d$ applied to the new weights; a loop that only rebinds a name, `e = d * e + …`, and so changes
+# nothing; an EMA that tracks gradients).
+
+# %%
+import torch
+
+
+def my_ema_update(ema_params, params, decay):
+    """θ_EMA ← d·θ_EMA + (1 − d)·θ for each pair (θ_EMA, θ), in place, outside autograd."""
+    # BEGIN SOLUTION under torch.no_grad(), for each pair (θ_EMA, θ): θ_EMA ← d·θ_EMA + (1 − d)·θ in place (mul_, add_)
+    with torch.no_grad():
+        for ema_p, p in zip(ema_params, params):
+            ema_p.mul_(decay).add_(p, alpha=1 - decay)
+    # END SOLUTION
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from helpers.exercises import check_ema_update
+
+check_ema_update(my_ema_update)
+
+# %% [markdown]
+# The shipped file keeps both the EMA and the raw weights, so we can sample each from the same $x_T$ and labels
+# (DDIM, 50 steps, $\eta = 0$, notebook 07) and score them against the real test set in the feature space of a small
+# Fashion-MNIST classifier (notebook 09 explains both metrics):
+#
+# - **FID** fits a Gaussian to the features of each set and measures the distance between the two. Estimated from
+#   $n$ samples it is biased upward: the means and covariances fitted to $n$ points carry sampling noise, which adds
+#   a positive term that falls like $1/n$. So $n$ *real* images score above 0 too: that is the **floor**, $n$
+#   training images against the test set.
+# - **KID** (Bińkowski et al., 2018) is a kernel two-sample statistic (the squared MMD with a cubic polynomial
+#   kernel) whose estimate is unbiased: real images score 0 up to noise at any $n$, and it comes with a standard
+#   error (here over 100 random subsets of the test set; it leaves out the draw of the $n$ samples themselves, so it
+#   understates the uncertainty).
+#
+# Both are shown beside two references at the same $n$: the floor, and **grain**, the same real images with faint
+# $\mathcal N(0, 0.05^2)$ noise. Quick mode uses 20 samples of 10 steps: its numbers only show that the code runs.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -219,29 +443,63 @@ for name, m in [("EMA weights", model), ("raw weights", raw_model)]:
 fig = plot_image_table(torch.stack([s[:10] for s in samples.values()]), row_labels=list(samples),
                        col_labels=[FASHION_MNIST_CLASSES[int(c)] for c in labels[:10]], title="same x_T, same labels")
 
+# %% [markdown]
+# Each pair starts from the same $x_T$ and label, so the two rows show the same garment in the same pose: all
+# twenty look to us like their intended class, and at this size the rows differ only in detail (the raw weights' dress is striped,
+# its shirt darker and smoother). The one artefact we see is a couple of isolated white pixels beside the EMA
+# T-shirt. Whether the EMA is worth having is a question for the metrics, over all $n$ samples:
+
 # %%
 # NBVAL_IGNORE_OUTPUT
 evaluator = QualityEvaluator("fashion-mnist")
-scores = {name: evaluator.fid(s) for name, s in samples.items()}
-scores.update({f"reference: {k}": v for k, v in evaluator.references(n).items()})
-for name, v in scores.items():
-    print(f"{name:>20}: FID in classifier space {v:8.3f}   (n = {n})")
+fids = {name: evaluator.fid(s) for name, s in samples.items()}
+kids = {name: evaluator.kid(s, generator=torch.Generator().manual_seed(0)) for name, s in samples.items()}
+fids.update({f"reference: {k}": v for k, v in evaluator.references(n).items()})
+kids.update({f"reference: {k}": v for k, v in evaluator.references(n, metric="kid").items()})
+print(f"{'n = ' + str(n):>20}  {'FID':>7}  {'KID ± s.e.':>19}   (classifier space, against the test set)")
+for name in fids:
+    print(f"{name:>20}  {fids[name]:7.2f}  {kids[name][0]:9.3g} ± {kids[name][1]:.2g}")
+# the floor again for four more draws of n training images: how much KID moves with the draw itself
+floors = [kids["reference: floor"][0]] + [evaluator.references(n, seed=seed, metric="kid")["floor"][0]
+                                          for seed in range(1, 5)]
+print(f"KID floor for 5 draws of {n} training images: {', '.join(f'{v:.3g}' for v in floors)}; "
+      f"std {torch.tensor(floors).std():.2g}")
 
 # %% [markdown]
+# The two metrics agree. The EMA weights are much closer to the test set than the raw ones (FID 28.6 against 63.5,
+# KID 15.3 against 54.3), and only the EMA weights beat the grain reference (FID 46.4, KID 34.2). Neither reaches the
+# floor: FID's floor, 17.1, is mostly sample-size bias (real images against real images), so read the EMA's 28.6
+# against 17.1, not against 0. KID's floor should be 0 and is 4.3 ± 1.0 here; the other draws of 500 training images give
+# between −7.1 and 4.3 (std 4.3), so at this $n$ the printed s.e. (1.0 to 2.2) understates how much a KID moves with
+# the draw of the images, by a factor of 2 to 4. Read KID differences against that spread: the EMA against the raw
+# weights (39) and against grain (19) are far beyond it, and the EMA's 15.3 lies well above the floor's range
+# (−7.1 to 4.3).
+# The README's results table scores the same checkpoint (40 epochs, section 2) at $n = 2{,}000$.
+#
 # ## Try it
 #
 # - Change `ts` in section 2 to small values (1, 2, 5): how does the error of $\hat\varepsilon$ behave?
 # - Train the short run for longer (`steps = 3000`) or with the report's network
 #   (`model={"style": "seed", "base_channels": 64}`) and compare the loss curves.
-# - Set `ema_decay=0.9` in the short run's `TrainConfig`, then sample from `run["ema"]` and from `run["model"]`.
-# - The full training command of the shipped checkpoints is in the README: resume it for a few more epochs.
+# - Set `ema_decay=0.9` in the short run's `TrainConfig`; rebuild its EMA network as section 3 does and its raw one
+#   the same way from `run["model"]`, sample both with `generate` from the same seed, and compare.
+# - The command behind each shipped checkpoint is in the README ("Shipped checkpoints"); with `--resume`, a run
+#   that is stopped and started again continues exactly where it stopped.
 #
 # ## Summary
 #
-# - The network is trained by plain regression onto the noise, at uniformly drawn $t$; label dropout to a
-#   null class makes one network both conditional and unconditional.
-# - The loss is largest at small $t$, where the noise is faint beside the image.
-# - A training loop worth trusting checkpoints atomically every epoch, resumes exactly, and keeps an EMA.
-# - The EMA weights sample better than the raw ones: the metric shows how much.
+# - The network is trained by plain regression onto the noise, at uniformly drawn $t$: $L_\text{simple}$, Ho et al.'s
+#   simplification of the variational bound (derived in notebook 03, section 6). Label dropout to a null class
+#   makes one network both conditional and unconditional.
+# - The best network predicts $\mathbb{E}[\varepsilon \mid x_t]$, not $\varepsilon$, so the loss has a floor above 0. The loss is
+#   largest at small $t$, where noise and texture look alike.
+# - $\hat x_0$ multiplies the error of $\hat\varepsilon$ by $\sqrt{(1-\bar\alpha_t)/\bar\alpha_t}$, 2,540 at $t = 299$: there even a
+#   tiny error turns $\hat x_0$ into saturated specks, not the blurry average that $\mathbb{E}[x_0 \mid x_t]$ would be.
+# - A training loop worth trusting checkpoints atomically every epoch, resumes exactly, and keeps an EMA; a decay
+#   $d$ averages over about $1/(1-d)$ steps (1,000 for the shipped checkpoint).
+# - The EMA weights sample much better than the raw ones: FID 28.6 against 63.5 and KID 15.3 against 54.3 at
+#   $n = 500$, a difference far beyond the noise (the KID floor moves by about 4.3 from one draw to the next).
+# - FID at finite $n$ is biased upward (read it against the floor at the same $n$); KID is unbiased and comes with
+#   a standard error, though at $n = 500$ that s.e. understates how much KID moves from one draw of images to another.
 #
 # Next: [06 · DDPM sampling](06_ddpm_sampling.ipynb).

@@ -74,7 +74,7 @@ print("quick mode" if QUICK else "full mode")
 #
 # The code takes the mean over pixels as well as over the batch (`F.mse_loss`), which only divides by the number of
 # pixels. $L_\text{simple}$ is a simplification of the variational bound on $-\log p_\theta(x_0)$: in Ho et al.'s 1-based
-# steps, each term $L_{t-1} = D_\mathrm{KL}\big(q(x_{t-1} \mid x_t, x_0)\,\|\,p_\theta(x_{t-1} \mid x_t)\big)$ becomes, with the
+# steps, each term $L_{t-1} = \mathbb{E}_q\, D_\mathrm{KL}\big(q(x_{t-1} \mid x_t, x_0)\,\|\,p_\theta(x_{t-1} \mid x_t)\big)$ (their eq. 5) becomes, with the
 # reverse mean $\mu_\theta$ of their eq. 11, an $\varepsilon$ error with a weight that depends on $t$, plus a constant (their eq. 12), and
 # $L_\text{simple}$ drops the weights. [03 · The posterior](03_posterior.ipynb) (section 6) derives it. A squared error
 # is smallest at the conditional mean, so the best possible network predicts $\mathbb{E}[\varepsilon \mid x_t]$ (given $y$
@@ -286,8 +286,8 @@ print(f"mean over t: short run {per_t_short.mean():.4f}, shipped model {per_t_nu
 # $t$ by $t$ (both without labels): about 1.4 times the shipped model's loss from $t = 0$ to $t \approx 140$, where most of
 # $L_\text{simple}$ is, then further behind, 2.5 times at $t = 184$ and 25 to 69 times from $t = 230$ on, where its loss
 # stops near $1.3 \cdot 10^{-3}$ while the shipped model's goes down to $2 \cdot 10^{-5}$. In the mean over $t$ (0.042
-# against 0.030) that large-$t$ gap hardly counts, because the loss there is so small; in $\hat x_0$ it is multiplied
-# by up to 2,540 (section 5).
+# against 0.030) that large-$t$ gap hardly counts, because the loss there is so small; but an error in $\hat\varepsilon$ there
+# reaches $\hat x_0$ multiplied (in rms) by up to 2,540 (section 5).
 #
 # ## 4. The shipped checkpoint's training curve
 #
@@ -356,13 +356,14 @@ print(f"rms distance of the packaged images from their mean image: {(x0_all - x0
 # At $t$ = 10 and 50, $\hat x_0$ is nearly the image. From $t$ = 100 to 200 it grows blurrier, the detail gone and by
 # $t = 200$ little more than a silhouette: the kind of average that $\mathbb{E}[x_0 \mid x_t]$ is. Its error (rms 0.32 to 0.51 in the
 # table) is still below the spread of the images around their mean image (rms 0.59). At $t$ = 250 and 299 it is no
-# average at all but saturated black and white specks. The table shows why: the network's error in $\hat\varepsilon$ there
+# average at all but specks: grey and white at $t = 250$ (21% of its pixels beyond $\pm 1.5$), saturated black and
+# white at $t = 299$. The table shows why: the network's error in $\hat\varepsilon$ there
 # is tiny (rms 0.004), but the factor $\sqrt{(1-\bar\alpha_t)/\bar\alpha_t}$ is 239 at $t = 250$ and 2,540 at $t = 299$, so
 # the error of $\hat x_0$ is rms 0.99 and 11. At $t = 299$, 86% of the pixels of $\hat x_0$ lie beyond $\pm 1.5$ before
 # clipping, and clipping turns them into the specks at $\pm 1$. The ideal $\mathbb{E}[x_0 \mid x_t]$ is on average no further
 # from $x_0$ than the mean image is (rms 0.59): to get there at $t = 299$, $\hat\varepsilon$ would have to be right to about
-# $0.59/2{,}540 \approx 2 \cdot 10^{-4}$ rms, nearly twenty times finer than the 0.004 it reaches (the level where the
-# loss curve of section 2 flattens, $\approx 2 \cdot 10^{-5}$). This is why the DDPM and DDIM samplers of notebooks 06–07,
+# $0.59/2{,}540 \approx 2 \cdot 10^{-4}$ rms, nearly twenty times finer than the 0.004 it reaches (whose square,
+# $\approx 2 \cdot 10^{-5}$, is where the loss curve of section 2 flattens). This is why the DDPM and DDIM samplers of notebooks 06–07,
 # which start from these large $t$, clip $\hat x_0$ by default.
 
 # %% [markdown]
@@ -446,7 +447,7 @@ fig = plot_image_table(torch.stack([s[:10] for s in samples.values()]), row_labe
 # %% [markdown]
 # Each pair starts from the same $x_T$ and label, so the two rows show the same garment in the same pose: all
 # twenty look to us like their intended class, and at this size the rows differ only in detail (the raw weights' dress is striped,
-# its shirt darker and smoother). The one artefact we see is a couple of isolated white pixels beside the EMA
+# its shirt darker and smoother). The clearest artefact we see is a couple of isolated white pixels beside the EMA
 # T-shirt. Whether the EMA is worth having is a question for the metrics, over all $n$ samples:
 
 # %%
@@ -469,10 +470,12 @@ print(f"KID floor for 5 draws of {n} training images: {', '.join(f'{v:.3g}' for 
 # The two metrics agree. The EMA weights are much closer to the test set than the raw ones (FID 28.6 against 63.5,
 # KID 15.3 against 54.3), and only the EMA weights beat the grain reference (FID 46.4, KID 34.2). Neither reaches the
 # floor: FID's floor, 17.1, is mostly sample-size bias (real images against real images), so read the EMA's 28.6
-# against 17.1, not against 0. KID's floor should be 0 and is 4.3 ± 1.0 here; the other draws of 500 training images give
-# between −7.1 and 4.3 (std 4.3), so at this $n$ the printed s.e. (1.0 to 2.2) understates how much a KID moves with
-# the draw of the images, by a factor of 2 to 4. Read KID differences against that spread: the EMA against the raw
-# weights (39) and against grain (19) are far beyond it, and the EMA's 15.3 lies well above the floor's range
+# against 17.1, not against 0. FID comes with no error bar here, so its differences are read only where KID, which
+# has one, agrees. KID's floor should be 0 and is 4.3 ± 1.0 here; five draws of 500 training images give
+# between −7.1 and 4.3 (std 4.3, itself rough from five draws), so at this $n$ the printed s.e. (1.0 to 2.2) understates how much a KID moves with
+# the draw of the images, by a factor of 2 to 4. Read KID differences against that spread: a difference of two
+# independent draws spreads by about $\sqrt 2 \cdot 4.3 \approx 6$, so the EMA against the raw weights (39) is far
+# beyond it and the EMA against grain (19) about three times it, and the EMA's 15.3 lies well above the floor's range
 # (−7.1 to 4.3).
 # The README's results table scores the same checkpoint (40 epochs, section 2) at $n = 2{,}000$.
 #
@@ -498,7 +501,7 @@ print(f"KID floor for 5 draws of {n} training images: {', '.join(f'{v:.3g}' for 
 # - A training loop worth trusting checkpoints atomically every epoch, resumes exactly, and keeps an EMA; a decay
 #   $d$ averages over about $1/(1-d)$ steps (1,000 for the shipped checkpoint).
 # - The EMA weights sample much better than the raw ones: FID 28.6 against 63.5 and KID 15.3 against 54.3 at
-#   $n = 500$, a difference far beyond the noise (the KID floor moves by about 4.3 from one draw to the next).
+#   $n = 500$, a difference far beyond the noise (the KID floor's std over five draws of training images is 4.3).
 # - FID at finite $n$ is biased upward (read it against the floor at the same $n$); KID is unbiased and comes with
 #   a standard error, though at $n = 500$ that s.e. understates how much KID moves from one draw of images to another.
 #

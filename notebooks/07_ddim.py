@@ -250,8 +250,8 @@ for name, s in seconds.items():
 # standard error), and by the classifier's accuracy on the intended labels, with its binomial standard error
 # $\sqrt{p(1-p)/n}$. Beside them: the same scores for real training images at the **same n** (the "floor") and
 # for real images with $\mathcal N(0, 0.05^2)$ pixel noise ("grain"), and the classifier's accuracy on the real
-# test set. Time grows about linearly with the steps. Song et al. found 20–50 DDIM steps close to 1000 DDPM
-# steps for their well-trained networks; the scores below, and DDPM's beside DDIM's in section 10, say how far
+# test set. Time grows about linearly with the steps. Song et al. (§5.1) found 20 to 100 DDIM steps comparable to 1000
+# DDPM steps for their well-trained networks; the scores below, and DDPM's beside DDIM's in section 10, say how far
 # that holds for this one.
 #
 # $n$ is 160 in full mode to keep this notebook within a few minutes on two CPU cores, so the scores carry
@@ -421,8 +421,9 @@ fig.tight_layout()
 #   $\eta = 1$ part of that noise is fresh $z$, under $\eta = 0$ it is the network's own $\hat\varepsilon$. We have
 #   not measured the last step on its own.
 # - **FID and KID** agree with Song et al. at few steps: $\eta = 1$ is far worse at 10 steps (FID 122.8, KID
-#   73.5 ± 3.9, against 79.7 and 37.6 ± 3.6). At 20 steps FID still prefers $\eta = 0$ (84.2 against 61.0), while
-#   the two KIDs (26.4 ± 2.7 and 19.8 ± 3.2) lie within the floor's spread; at 100 steps both samplers lie within
+#   73.5 ± 3.9, against 79.7 and 37.6 ± 3.6). At 20 steps FID still prefers $\eta = 0$ ($\eta = 1$'s 84.2 against
+#   61.0), while the two KIDs (26.4 ± 2.7 and 19.8 ± 3.2) differ by 6.6, far less than the floor's spread (−22.6 to
+#   23.1); at 100 steps both samplers lie within
 #   the floor's range on both scores (FID 53.3 and 47.8), so we read no difference there.
 # - **Class accuracy goes the other way**: $\eta = 1$ scores 0.887–0.931 (± 0.020–0.025), about as well as
 #   the classifier does on real test images, and $\eta = 0$ 0.825–0.837 (± 0.03), at every step count; $\eta = 0.5$
@@ -495,13 +496,14 @@ print(f"FID: trailing {sweep[20]['fid']:.1f}, report {report_row['fid']:.1f}; KI
 #   nothing to do with leftover noise: the prediction assumed the two samplers' images differ only by it.
 # - 0.015 is the **leftover's own energy**. It is white-like (its energy is 20.5 times its mean square; white
 #   noise gives 20), but its standard deviation is 0.027, not 0.0316: the $\hat\varepsilon$ re-derived at the last
-#   step ($t = 1$) has a standard deviation of 0.85, not 1. $20 \times 0.027^2 = 0.015$.
+#   step ($t = 1$) has a standard deviation of about 0.86 (the printed ratio), not 1. $20 \times 0.027^2 = 0.015$.
 # - 0.013 is a **cross term**, $2\,\mathrm{mean}(\Delta\,\text{image} \cdot \Delta\,\text{leftover})$: the leftover
 #   is not independent of the image. Its Laplacian lines up with the image's own, so it sharpens edges that are
 #   there as well as adding grain.
 #
 # In FID and KID the report's samples score worse than the trailing ones (71.1 against 61.0; 42.5 ± 3.9 against
-# 19.8 ± 3.2), by about the floor's spread at $n = 160$ (section 4): suggestive, not proof. The zoom below shows
+# 19.8 ± 3.2), by less than the floor's spread at $n = 160$ (FID 38.0–63.3, KID −22.6 to 23.1 over five draws,
+# section 4): suggestive, not proof. The zoom below shows
 # the difference between the two samplers' images, path and leftover together:
 
 # %%
@@ -633,9 +635,9 @@ for name, (net, sched, meta) in checkpoints.items():
 # ## 10. Where $\eta = 0$'s artefacts come from
 #
 # Sections 3–5 showed it three ways: the deterministic sampler's images carry white specks and noise-textured
-# fabric (section 3), and the classifier recognises fewer of them than of $\eta = 1$'s (sections 4 and 5). Before
-# spending training epochs on it, find out where along the trajectory the artefacts appear and which *sampler*
-# option removes them.
+# fabric (section 3), and the classifier recognises fewer of them than of real images (section 4) and of
+# $\eta = 1$'s (section 5). Before spending training epochs on it, find out where along the trajectory the
+# artefacts appear and which *sampler* option removes them.
 #
 # A first suspect is the schedule. The report's linear schedule drives $\bar\alpha_t$ down to $1.5 \times 10^{-7}$
 # (section 6 prints $\bar\alpha_{299}$), and $\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\hat\varepsilon)/\sqrt{\bar\alpha_t}$

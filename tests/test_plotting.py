@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import plotting, widgets
+from helpers.viz import plotting, widgets
 from helpers.schedules import DiffusionSchedule
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.viz import plotting, widgets
 from helpers.schedules import DiffusionSchedule
+from helpers.viz import plotting, widgets
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 

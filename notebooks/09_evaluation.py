@@ -247,8 +247,9 @@ for draw, runs in spread.items():
 # %%
 # NBVAL_IGNORE_OUTPUT
 m = quick_or_full(100, 500)
-pick = torch.randperm(60000, generator=torch.Generator().manual_seed(1))[:m]
-clean = to_float(load_dataset("fashion-mnist", "train").images[pick])
+train_images = load_dataset("fashion-mnist", "train").images   # 60,000 in full mode; the packaged 1,000 in quick
+pick = torch.randperm(len(train_images), generator=torch.Generator().manual_seed(1))[:m]
+clean = to_float(train_images[pick])
 noise = torch.randn(clean.shape, generator=torch.Generator().manual_seed(2))
 stds, sigmas = [0.0, 0.02, 0.05, 0.1, 0.2], [0.0, 0.5, 1.0, 1.5, 2.0]
 damaged = {"noise": [(clean + s * noise).clamp(-1, 1) for s in stds],

@@ -311,6 +311,8 @@ def test_cifar_offline_and_absent_names_each_remedy(tmp_path, monkeypatch):
 
 def test_fashion_mnist_absent_names_the_debian_package(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "DEBIAN_DIRS", {"fashion-mnist": tmp_path / "nowhere"})
+    monkeypatch.setattr(data, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr(quick, "QUICK", False)   # full mode: quick mode would fall back to the packaged sample
     monkeypatch.setenv("DIFFUSION_DATA", str(tmp_path))
     with pytest.raises(DatasetNotFoundError) as info:
         load_dataset("fashion-mnist", "test", download=False)

@@ -142,6 +142,4 @@ def check_timesteps(t, T: int, batch_size: int | None = None, name: str = "t") -
     """``check_index`` for timesteps in 0..T−1, B taken from ``t`` when not given (kept for older callers)."""
     if batch_size is None:
         batch_size = len(t) if isinstance(t, torch.Tensor) and t.dim() == 1 else 1
-    if math.isinf(T):  # T = ∞: only t >= 0 is checked
-        return check_index(t, name, batch_size, 0)
     return check_index(t, name, batch_size, 0, T - 1, allowed=f"in 0..{T - 1} (T={T})")

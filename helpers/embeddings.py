@@ -9,7 +9,7 @@ import math
 import torch
 from torch import nn
 
-from ._checks import check_timesteps
+from ._checks import check_index, check_labels
 
 
 def timestep_embedding(t: torch.Tensor, dim: int, max_period: float = 10000.0) -> torch.Tensor:
@@ -57,18 +57,7 @@ def check_network_inputs(model: nn.Module, x, t, y=None) -> tuple[torch.Tensor, 
     factor = 2 ** model.depth
     if x.shape[2] % factor or x.shape[3] % factor:
         raise ValueError(f"x's height and width must be multiples of 2**depth = {factor}, got {tuple(x.shape[2:])}")
-    t = check_timesteps(t, math.inf, b).to(x.device)    # T = ∞: only t >= 0 is checked
-    n = model.num_classes
-    if n is None:
-        if y is not None:
-            raise ValueError("labels y were given, but this model is unconditional (num_classes=None)")
-        return t, None
-    if y is None or (isinstance(y, int) and not isinstance(y, bool)):
-        y = torch.full((b,), n if y is None else y, dtype=torch.long)
-    if (not isinstance(y, torch.Tensor) or y.dtype.is_floating_point or y.dtype == torch.bool
-            or tuple(y.shape) != (b,)):
-        raise ValueError(f"y must be an int or an integer tensor of shape [B] = ({b},)")
-    if y.numel() and (int(y.min()) < 0 or int(y.max()) > n):
-        raise ValueError(f"y must be in 0..{n - 1}, or {n} for the null label; "
-                         f"got values in [{int(y.min())}, {int(y.max())}]")
-    return t, y.to(x.device)
+    t = check_index(t, "t", b, 0, device=x.device)   # a network has no T of its own: only t >= 0
+    if model.num_classes is not None and y is None:
+        y = model.num_classes                           # a conditional model called without y: the null label
+    return t, check_labels(y, b, model.num_classes, x.device)

@@ -8,6 +8,9 @@ test images. A trajectory pass records the specks in x̂_0 and x_t along DDIM η
 
     python -m benchmarks.ddim_artefacts --n 1000 --threads 1
     python -m benchmarks.ddim_artefacts --n 40 --out ddim_artefacts-smoke --only ddim-eta0 ddim-eta1
+
+``--checkpoint FILE`` measures a checkpoint file instead of a shipped one, e.g. an earlier epoch from the
+history (``git show 5d8e0d2:helpers/checkpoints/fashion-mnist-cfg.pt > runs/fashion-mnist-cfg-epoch13.pt``).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from benchmarks.common import RESULTS, checkpoint_parser, hardware, write_result
 from helpers.data import load_dataset, to_float
 from helpers.evaluation import generate, image_shape
 from helpers.metrics import QualityEvaluator, laplacian_energy
-from helpers.pretrained import load_pretrained
+from helpers.pretrained import load_checkpoint, load_pretrained
 from helpers.sampling import ddim_sample, ddpm_sample
 
 # name: (sampler, steps, sampler keyword arguments)
@@ -76,12 +79,16 @@ def main(argv=None):
     p = checkpoint_parser(__doc__, out="ddim_artefacts", batch=100, n=1000)
     p.add_argument("--only", nargs="*", default=list(SETTINGS), choices=list(SETTINGS))
     p.add_argument("--trajectory-n", type=int, default=64)
+    p.add_argument("--checkpoint", help="a checkpoint file instead of --model")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    model, schedule, meta = load_pretrained(args.model, return_metadata=True)
+    if args.checkpoint:
+        model, schedule, meta = load_checkpoint(args.checkpoint)
+    else:
+        model, schedule, meta = load_pretrained(args.model, return_metadata=True)
     ev = QualityEvaluator(meta["dataset"])
     real = to_float(load_dataset(meta["dataset"], "test").images[:args.n])
-    results = {"model": args.model, "epochs": meta.get("epochs"), "n": args.n, "seed": args.seed,
+    results = {"model": args.checkpoint or args.model, "epochs": meta.get("epochs"), "n": args.n, "seed": args.seed,
                "real_test": gauges(real), "rows": []}
     samples_dir = RESULTS.parent.parent / "runs" / "ddim_artefacts"
     samples_dir.mkdir(parents=True, exist_ok=True)

@@ -1,12 +1,14 @@
 """Sample quality of a checkpoint: FID in classifier space (and class accuracy for a conditional
-model) on N DDIM samples, beside the real-image references at the same N.
+model) on N samples, DDIM (η = 0) or DDPM (all T steps), beside the real-image references at the same N.
 
     python -m benchmarks.quality --model fashion-mnist-cfg --n 2000 --steps 50 --guidance 3
+    python -m benchmarks.quality --model fashion-mnist-cfg --n 2000 --sampler ddpm --guidance 1
     python -m benchmarks.quality --checkpoint runs/fmnist-cfg/model.pt --n 2000
     python -m benchmarks.quality --model fashion-mnist-cfg --guidance 3 --keep-model-eps
 
-Writes benchmarks/results/quality-<name>.json. The sampler re-derives ε̂ from the clipped x̂_0 at each
-step (``recompute_eps=True``, the default); ``--keep-model-eps`` keeps the model's ε̂ (diffusers'
+Writes benchmarks/results/quality-<name>.json (DDIM), quality-<name>-ddpm.json (``--sampler ddpm``; the
+same seed, so the same x_T and labels as the DDIM rows). The sampler re-derives ε̂ from the clipped x̂_0 at
+each step (``recompute_eps=True``, the default); ``--keep-model-eps`` keeps the model's ε̂ (diffusers'
 default, use_clipped_model_output=False) and writes quality-<name>-model-eps.json.
 """
 
@@ -23,13 +25,17 @@ from helpers.metrics import QualityEvaluator
 from helpers.pretrained import load_checkpoint, load_pretrained
 
 
-def evaluate(model, schedule, metadata, n, steps, guidances, seed=0, batch=500, evaluator=None, recompute_eps=True):
+def evaluate(model, schedule, metadata, n, steps, guidances, seed=0, batch=500, evaluator=None, recompute_eps=True,
+             sampler="ddim"):
     ev = evaluator or QualityEvaluator(metadata["dataset"])
+    # DDPM's clipped posterior mean has no ε̂ to keep or re-derive, so recompute_eps is DDIM's alone
+    options = {"recompute_eps": recompute_eps} if sampler == "ddim" else {}
     rows = []
     for s in guidances:
-        scores, _ = sample_quality(model, schedule, ev, n, steps=steps, guidance_scale=s, seed=seed, batch=batch,
-                                   recompute_eps=recompute_eps)
-        row = {"guidance_scale": scores["guidance_scale"], "steps": steps, "n": n, "fid": round(scores["fid"], 3),
+        scores, _ = sample_quality(model, schedule, ev, n, sampler=sampler, steps=steps, guidance_scale=s, seed=seed,
+                                   batch=batch, **options)
+        row = {"guidance_scale": scores["guidance_scale"], "steps": scores["steps"], "n": n,
+               "fid": round(scores["fid"], 3),
                "sampling_seconds": round(scores["seconds"], 1)}
         if "accuracy" in scores:
             row["accuracy"] = round(scores["accuracy"], 4)
@@ -43,7 +49,9 @@ def main(argv=None):
     p.add_argument("--model", help="a shipped checkpoint name")
     p.add_argument("--checkpoint", help="or a checkpoint file")
     p.add_argument("--n", type=int, default=2000)
-    p.add_argument("--steps", type=int, default=50)
+    p.add_argument("--sampler", choices=("ddim", "ddpm"), default="ddim",
+                   help="DDIM with --steps steps (eta = 0), or DDPM over all T steps")
+    p.add_argument("--steps", type=int, default=50, help="DDIM's steps (DDPM always takes T)")
     p.add_argument("--guidance", type=float, nargs="*", default=[3.0])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--batch", type=int, default=500)
@@ -51,6 +59,8 @@ def main(argv=None):
                    help="keep the model's eps after clipping x0 (diffusers' default) instead of re-deriving it")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
+    if args.sampler == "ddpm" and args.keep_model_eps:
+        p.error("--keep-model-eps is a DDIM option: DDPM's posterior mean has no ε̂ to keep")
     torch.set_num_threads(args.threads)
     if args.model:
         model, schedule, metadata = load_pretrained(args.model, return_metadata=True)
@@ -60,15 +70,16 @@ def main(argv=None):
         name = Path(args.checkpoint).stem
     print(f"hardware: {hardware()}")
     rows, ev = evaluate(model, schedule, metadata, args.n, args.steps, args.guidance, args.seed, args.batch,
-                        recompute_eps=not args.keep_model_eps)
+                        recompute_eps=not args.keep_model_eps, sampler=args.sampler)
     refs = {k: round(v, 3) for k, v in ev.references(args.n, seed=args.seed).items()}
     print("references:", refs)
     clf = ev.classifier.metadata
-    suffix = "-model-eps" if args.keep_model_eps else ""
+    suffix = "-model-eps" if args.keep_model_eps else "-ddpm" if args.sampler == "ddpm" else ""
+    sampler = (f"DDPM, {schedule.T} steps" if args.sampler == "ddpm" else f"DDIM, {args.steps} steps, trailing, eta=0"
+               + (", model's ε̂ kept after clipping" if args.keep_model_eps else ""))
     write_results(f"quality-{name}{suffix}", {
         "model": name, "epochs": metadata.get("epochs"), "train_minutes": metadata.get("train_minutes"),
-        "train_hardware": metadata.get("hardware"), "sampler": f"DDIM, {args.steps} steps, trailing, eta=0"
-        + (", model's ε̂ kept after clipping" if args.keep_model_eps else ""),
+        "train_hardware": metadata.get("hardware"), "sampler": sampler,
         "references": refs, "classifier_test_accuracy": clf["test_accuracy"], "rows": rows,
     })
 

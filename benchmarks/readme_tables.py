@@ -13,6 +13,7 @@ import re
 from pathlib import Path
 
 from benchmarks.common import RESULTS
+from helpers.summary import accuracy_se
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
@@ -57,37 +58,65 @@ def table_compare_styles(res: dict) -> str:
     return "\n".join(lines) + footer
 
 
-def _quality_bar(row: dict, res: dict) -> str:
-    """Issue 4's bars at n = 2,000: FID below the grain reference; at s = 3, accuracy >= 95% and >= the
-    classifier's own on real test images."""
+DDPM_GAP = 0.03  # issue 19: DDIM η = 0's class accuracy at s = 1 within 3 points of DDPM-300's at the same n
+
+
+def _accuracy(p: float, n: int) -> str:
+    if p in (0.0, 1.0):  # the binomial s.e. is 0 there, which would read as certainty
+        return f"{p:.1%} ({round(p * n):,} of {n:,})"
+    return f"{p:.1%} ± {accuracy_se(p, n):.1%}"
+
+
+def _quality_bar(row: dict, res: dict, ddpm: dict | None = None) -> str:
+    """The bars at n = 2,000 (issues 4 and 19): FID below the grain reference at s = 1; at s = 3, accuracy >= 95%
+    and >= the classifier's own on real test images; and DDIM η = 0's accuracy at s = 1 within 3 points of
+    DDPM's (``ddpm``: the DDPM row at the same s and n, if measured)."""
     if row["n"] < 2000:
         return "— (n < 2,000)"
     s = row.get("guidance_scale")
     if s in (None, 1):  # the FID bar is for plain (unguided) sampling
-        return f"FID < grain: {'yes' if row['fid'] < res['references']['grain'] else 'no'}"
+        bars = [f"FID < grain: {'yes' if row['fid'] < res['references']['grain'] else 'no'}"]
+        if ddpm is not None and "accuracy" in row:
+            gap = ddpm["accuracy"] - row["accuracy"]
+            # unpaired s.e. of the difference: an upper bound, as both rows start from the same x_T and labels
+            se = (accuracy_se(ddpm["accuracy"], ddpm["n"]) ** 2 + accuracy_se(row["accuracy"], row["n"]) ** 2) ** 0.5
+            bars.append(f"accuracy within 3 points of DDPM's (gap {gap * 100:+.1f} ± {se * 100:.1f}): "
+                        f"{'yes' if round(gap, 4) <= DDPM_GAP else 'no'}")  # accuracies are stored to 4 places
+        return "; ".join(bars)
     if s == 3 and "accuracy" in row:
         ok = row["accuracy"] >= max(0.95, res["classifier_test_accuracy"])
         return f"accuracy ≥ 95% and ≥ classifier: {'yes' if ok else 'no'}"
     return "—"
 
 
+def _quality_files() -> list[dict]:
+    """Every quality-*.json, grouped by checkpoint (conditional first, as before), DDIM before DDPM."""
+    results = [json.loads(f.read_text()) for f in RESULTS.glob("quality-*.json")]
+    return sorted(results, key=lambda r: (r["model"].split("-cfg")[0], "-cfg" not in r["model"],
+                                          r["sampler"].startswith("DDPM"), r["sampler"]))
+
+
 def table_quality() -> str | None:
-    files = sorted(RESULTS.glob("quality-*.json"))
-    if not files:
+    results = _quality_files()
+    if not results:
         return None
+    ddpm = {(r["model"], row["guidance_scale"], row["n"]): row
+            for r in results if r["sampler"].startswith("DDPM") for row in r["rows"]}
     lines = ["| checkpoint | epochs | train minutes (hardware) | sampler | guidance s | n | FID (classifier) | "
-             "floor | grain | class accuracy (classifier on real test) | bar met |",
+             "floor | grain | class accuracy ± s.e. (classifier on real test) | bar met |",
              "| --- | ---: | --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |"]
     footers = []
-    for f in files:
-        res = json.loads(f.read_text())
+    for res in results:
+        is_ddim_eta0 = res["sampler"].startswith("DDIM") and "eta=0" in res["sampler"]
         for row in res["rows"]:
-            acc = (f"{row['accuracy']:.1%} ({res['classifier_test_accuracy']:.1%})" if "accuracy" in row else "—")
+            acc = (f"{_accuracy(row['accuracy'], row['n'])} ({res['classifier_test_accuracy']:.1%})"
+                   if "accuracy" in row else "—")
             s = "—" if row["guidance_scale"] is None else f"{row['guidance_scale']:g}"
+            ref = ddpm.get((res["model"], row["guidance_scale"], row["n"])) if is_ddim_eta0 else None
             lines.append(f"| {res['model']} | {res['epochs']} | {res['train_minutes']:.0f} ({res['train_hardware']}) | "
                          f"{res['sampler']} | {s} | {row['n']:,} | {row['fid']:.2f} | "
                          f"{res['references']['floor']:.2f} | {res['references']['grain']:.2f} | {acc} | "
-                         f"{_quality_bar(row, res)} |")
+                         f"{_quality_bar(row, res, ref)} |")
         footers.append(f"`{res['command']}` ({res['hardware']}, {res.get('date', '')}, n = {res['rows'][0]['n']})")
     return "\n".join(lines) + "\n\nCommands: " + "; ".join(footers) + "."
 

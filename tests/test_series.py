@@ -153,6 +153,29 @@ def test_quality_bar_verdicts(row, verdict):
     assert _readme_tables()._quality_bar(row, res) == verdict
 
 
+@pytest.mark.parametrize("ddim_acc, ddpm_acc, verdict", [
+    (0.874, 0.913, "no"),   # fashion-mnist-cfg at n = 1,000: 3.9 points apart
+    (0.890, 0.913, "yes"),  # 2.3 points
+    (0.883, 0.913, "yes"),  # exactly 3 points is within
+    (0.930, 0.913, "yes"),  # DDIM above DDPM
+])
+def test_quality_bar_compares_ddim_eta0_with_ddpm_at_s1(ddim_acc, ddpm_acc, verdict):
+    res = {"references": {"floor": 4.0, "grain": 37.5}, "classifier_test_accuracy": 0.97}
+    row = {"n": 2000, "guidance_scale": 1.0, "fid": 40.0, "accuracy": ddim_acc}
+    ddpm = {"n": 2000, "guidance_scale": 1.0, "fid": 30.0, "accuracy": ddpm_acc}
+    bar = _readme_tables()._quality_bar(row, res, ddpm)
+    gap, se = (ddpm_acc - ddim_acc) * 100, (ddim_acc * (1 - ddim_acc) / 2000 + ddpm_acc * (1 - ddpm_acc) / 2000) ** 0.5
+    assert bar == (f"FID < grain: no; accuracy within 3 points of DDPM's (gap {gap:+.1f} ± {se * 100:.1f}): "
+                   f"{verdict}")
+    assert _readme_tables()._quality_bar(row, res) == "FID < grain: no"  # no DDPM row measured: no verdict
+
+
+@pytest.mark.parametrize("p, n, text", [(0.884, 2000, "88.4% ± 0.7%"), (1.0, 2000, "100.0% (2,000 of 2,000)"),
+                                        (0.0, 160, "0.0% (0 of 160)")])
+def test_quality_table_accuracy_carries_its_standard_error(p, n, text):
+    assert _readme_tables()._accuracy(p, n) == text
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_is_paired_with_its_source_and_in_step(name):
     nb = load(name)

@@ -1,0 +1,61 @@
+"""tools/device_train.py, the one-call GPU training of the shipped runs, rehearsed on the CPU: pack the data,
+run a registered command under a time limit, bring the state back in parts, join it, resume it."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "tools" / "device_train.py"
+
+
+def run(*args, check=True):
+    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], cwd=ROOT, capture_output=True, text=True,
+                          check=check, timeout=300)
+
+
+def test_train_refuses_more_runs_than_the_returned_files_hold(tmp_path):
+    r = run("--work", tmp_path, "train", "mnist", "mnist-cfg", "fashion-mnist", "fashion-mnist-cfg",
+            "--epochs", "2", "--minutes", "1", "--out", tmp_path / "out", check=False)
+    assert r.returncode != 0 and "at most 3 runs per call" in r.stderr
+
+
+def test_unknown_name_is_refused_with_the_registered_ones(tmp_path):
+    r = run("--work", tmp_path, "--device-dir", tmp_path / ".device", "pack", "mnist-large", check=False)
+    assert r.returncode != 0 and "name must be one of" in r.stderr and "'mnist-cfg'" in r.stderr
+
+
+def test_pack_train_unpack_round_trip_under_a_time_limit(tmp_path):
+    from helpers.data import load_dataset
+
+    if load_dataset("mnist", "train", download=False).subset:
+        pytest.skip("needs the full MNIST (make data)")
+    device_dir, out, here = tmp_path / ".device", tmp_path / "out", tmp_path / "here"
+    r = run("--work", tmp_path / "there", "--device-dir", device_dir, "pack", "mnist")
+    assert "from scratch" in r.stdout and (device_dir / "data" / "mnist" / "train-images-idx3-ubyte.gz").is_file()
+    assert "limit 64 MiB" in r.stdout
+    # far more epochs than 12 seconds allow: the run is stopped, and its state is the last finished epoch's
+    r = run("--work", tmp_path / "there", "--device-dir", device_dir, "train", "mnist", "--epochs", "1000",
+            "--minutes", "0.2", "--out", out, "--device", "cpu",
+            "--extra", "--max-steps-per-epoch 2 --batch-size 16")
+    summary = json.loads((out / "device_train.json").read_text())["mnist"]
+    assert 1 <= summary["epoch"] < 1000 and summary["parts"] == 2  # 17 MB: two parts under 16 MiB
+    assert all(p.stat().st_size <= 15 << 20 for p in out.glob("mnist.train.pt.*"))
+    assert "== mnist" in (out / "device_train.log").read_text()
+    state = tmp_path / "there" / "runs" / "mnist" / "train.pt"
+    r = run("--work", here, "unpack", out)
+    joined = here / "runs" / "mnist" / "train.pt"
+    assert joined.read_bytes() == state.read_bytes()
+    assert torch.load(joined, weights_only=True)["state"]["epoch"] == summary["epoch"]
+    # a state of more epochs is never replaced by fewer, unless forced
+    ckpt = torch.load(joined, weights_only=True)
+    ckpt["state"]["epoch"] = summary["epoch"] + 5
+    torch.save(ckpt, joined)
+    r = run("--work", here, "unpack", out, check=False)
+    assert r.returncode != 0 and f"holds epoch {summary['epoch'] + 5}" in r.stderr
+    run("--work", here, "unpack", out, "--force")
+    assert joined.read_bytes() == state.read_bytes()

@@ -1,0 +1,206 @@
+"""Train shipped checkpoints further on a lent GPU in one call of the device tool, and bring the states back.
+
+A device call carries the working tree (tracked files count) and the paths it names, 64 MiB in all, runs one
+command for at most 10 minutes, and returns at most 8 files of at most 16 MiB, 64 MiB together. A training
+state is about 17 MB and a gzipped training set 12 MB (MNIST) or 31 MB (Fashion-MNIST), so:
+
+    # here: the datasets (gzipped) and the states in runs/, if any, into the ignored .device/; checks the size
+    python tools/device_train.py pack mnist mnist-cfg
+    # there (device tool: carry [".device"], timeout_s 600): every run at once, stopped after --minutes
+    python3 tools/device_train.py train mnist mnist-cfg --epochs 40 --minutes 8
+    # here: join the parts that came back into runs/, where the registered command resumes exactly
+    python tools/device_train.py unpack <files_at>
+    python tools/ship_checkpoint.py runs/mnist/train.pt mnist --command "…"   # then benchmarks, README
+
+Each run is its registered command (helpers/checkpoints/registry.json) with ``--epochs`` raised. A run stopped
+at ``--minutes`` loses only the epoch in flight: the state on disk is the last finished epoch's (written
+atomically), and, as the learning rate does not depend on the number of epochs, a state of K epochs is the one
+the command with ``--epochs K`` gives. At most 3 runs fit one call's returned files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+REGISTRY = ROOT / "helpers" / "checkpoints" / "registry.json"
+MIB = 1 << 20
+CARRY_LIMIT = 64 * MIB  # the device tool's limit on what travels, tracked files included
+PART_SIZE = 15 * MIB  # under the 16 MiB limit on each returned file
+MAX_RUNS = 3  # two parts per state, and the summary: 3 runs make 7 of the 8 files that come back
+
+
+def registered_command(name: str) -> list[str]:
+    registry = json.loads(REGISTRY.read_text())
+    if name not in registry:
+        raise SystemExit(f"name must be one of {sorted(registry)}, got {name!r}")
+    return shlex.split(registry[name]["command"])
+
+
+def option(argv: list[str], flag: str) -> str:
+    return argv[argv.index(flag) + 1]
+
+
+def with_epochs(argv: list[str], epochs: int) -> list[str]:
+    out = list(argv)
+    out[out.index("--epochs") + 1] = str(epochs)
+    return out
+
+
+def state_path(work: Path, name: str) -> Path:
+    return work / option(registered_command(name), "--out")
+
+
+def tracked_bytes() -> int:
+    """What the device tool sends besides the carried paths: tracked and untracked-not-ignored files."""
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, check=True).stdout.split(b"\0")
+    return sum((ROOT / f.decode()).stat().st_size for f in files if f and (ROOT / f.decode()).is_file())
+
+
+def pack(names: list[str], work: Path, device_dir: Path) -> None:
+    """Copy each run's dataset (gzipped IDX files) and its training state, if there is one, into ``device_dir``."""
+    import gzip
+
+    from helpers.data import load_dataset
+
+    for dataset in sorted({option(registered_command(n), "--dataset") for n in names}):
+        found = load_dataset(dataset, "train", download=False)
+        if found.subset:
+            raise SystemExit(f"{dataset}: only {found.source} here; fetch the full set first (make data)")
+        folder = Path(found.source.split(": ", 1)[1])
+        target = device_dir / "data" / dataset
+        target.mkdir(parents=True, exist_ok=True)
+        for stem in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"):
+            if (folder / f"{stem}.gz").is_file():
+                shutil.copyfile(folder / f"{stem}.gz", target / f"{stem}.gz")
+            else:
+                (target / f"{stem}.gz").write_bytes(gzip.compress((folder / stem).read_bytes(), 6))
+    for name in names:
+        src = state_path(work, name)
+        if src.is_file():
+            dst = device_dir / "runs" / name / "train.pt"
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(src, dst)
+            print(f"{name}: carries its state {src} ({src.stat().st_size / MIB:.1f} MiB)")
+        else:
+            print(f"{name}: no state in {src}; the run starts from scratch")
+    carried = sum(f.stat().st_size for f in device_dir.rglob("*") if f.is_file())
+    total = tracked_bytes() + carried
+    print(f"the call carries {total / MIB:.1f} MiB ({carried / MIB:.1f} MiB in {device_dir}); limit 64 MiB")
+    if total > CARRY_LIMIT:
+        raise SystemExit(f"{total / MIB:.1f} MiB is over the device tool's 64 MiB: pack fewer runs per call")
+
+
+def train(names: list[str], epochs: int, minutes: float, work: Path, device_dir: Path, out: Path, device: str,
+          extra: list[str]) -> None:
+    """Run each registered command (raised to ``epochs``) side by side; stop all at ``minutes``; split the states."""
+    if len(names) > MAX_RUNS:
+        raise SystemExit(f"at most {MAX_RUNS} runs per call (the files that come back), got {len(names)}")
+    env = {**os.environ, "DIFFUSION_DATA": str(device_dir / "data"), "DIFFUSION_OFFLINE": "1",
+           "OMP_WAIT_POLICY": "PASSIVE", "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    threads = max(1, (os.cpu_count() or 2) // len(names))
+    out.mkdir(parents=True, exist_ok=True)
+    procs, logs = {}, {}
+    for name in names:
+        carried, state = device_dir / "runs" / name / "train.pt", state_path(work, name)
+        state.parent.mkdir(parents=True, exist_ok=True)
+        if carried.is_file():
+            shutil.copyfile(carried, state)
+        argv = with_epochs(registered_command(name), epochs)
+        argv = [sys.executable, *argv[1:], "--no-progress", "--threads", str(threads), "--device", device, *extra]
+        logs[name] = open(out / f"{name}.log", "w")
+        procs[name] = subprocess.Popen(argv, cwd=work, env=env, stdout=logs[name], stderr=subprocess.STDOUT)
+        print(" ".join(argv[1:]), flush=True)
+    deadline = time.time() + 60 * minutes
+    while time.time() < deadline and any(p.poll() is None for p in procs.values()):
+        time.sleep(2)
+    for p in procs.values():
+        if p.poll() is None:
+            p.terminate()  # the epoch in flight is lost; the state on disk is the last finished epoch's
+            p.wait()
+    summary = {}
+    for name, p in procs.items():
+        logs[name].close()
+        summary[name] = _split(state_path(work, name), out, name)
+        summary[name]["returncode"] = p.returncode
+    (out / "device_train.json").write_text(json.dumps(summary, indent=2))
+    for name in names:  # one log of all runs, so the parts leave room under the 8-file limit
+        with open(out / "device_train.log", "a") as log:
+            log.write(f"== {name}\n" + (out / f"{name}.log").read_text())
+        (out / f"{name}.log").unlink()
+    print(json.dumps(summary, indent=2))
+
+
+def _split(state: Path, out: Path, name: str) -> dict:
+    if not state.is_file():
+        return {"epoch": 0, "parts": 0}
+    import torch
+
+    ckpt = torch.load(state, map_location="cpu", weights_only=True)
+    data = state.read_bytes()
+    parts = [data[i:i + PART_SIZE] for i in range(0, len(data), PART_SIZE)]
+    for i, part in enumerate(parts):
+        (out / f"{name}.train.pt.{i:02d}").write_bytes(part)
+    return {"epoch": ckpt["state"]["epoch"], "parts": len(parts), "bytes": len(data),
+            "hardware": ckpt["hardware"], "train_minutes": round(ckpt["state"]["train_seconds"] / 60, 2)}
+
+
+def unpack(folder: Path, work: Path, force: bool) -> None:
+    """Join ``<name>.train.pt.NN`` into each run's state path; refuse to replace a state of more epochs."""
+    import torch
+
+    for name in sorted({p.name.split(".train.pt.")[0] for p in folder.glob("*.train.pt.*")}):
+        parts = sorted(folder.glob(f"{name}.train.pt.*"))
+        data = b"".join(p.read_bytes() for p in parts)
+        target = state_path(work, name)
+        tmp = target.with_suffix(".joined.tmp")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(data)
+        epoch = torch.load(tmp, map_location="cpu", weights_only=True)["state"]["epoch"]
+        if target.is_file() and not force:
+            have = torch.load(target, map_location="cpu", weights_only=True)["state"]["epoch"]
+            if have > epoch:
+                tmp.unlink()
+                raise SystemExit(f"{target} holds epoch {have}, the parts only {epoch}: kept it (--force replaces)")
+        os.replace(tmp, target)
+        print(f"{name}: {target} at epoch {epoch}")
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(prog="python tools/device_train.py", description=__doc__.split("\n\n")[0])
+    p.add_argument("--work", type=Path, default=ROOT, help="where runs/ is (default: the repository)")
+    p.add_argument("--device-dir", type=Path, default=ROOT / ".device", help="the carried folder")
+    sub = p.add_subparsers(dest="verb", required=True)
+    names = ", ".join(json.loads(REGISTRY.read_text()))
+    for verb in ("pack", "train"):
+        sub.add_parser(verb).add_argument("names", nargs="+", help=f"registered checkpoints: {names}")
+    t = sub.choices["train"]
+    t.add_argument("--epochs", type=int, required=True, help="raise each run to this many epochs")
+    t.add_argument("--minutes", type=float, required=True, help="stop every run after this long")
+    t.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "device-out")))
+    t.add_argument("--device", default="cuda")
+    t.add_argument("--extra", default="", help="more options for every command (a smoke test's small run)")
+    u = sub.add_parser("unpack")
+    u.add_argument("folder", type=Path)
+    u.add_argument("--force", action="store_true", help="replace a state of more epochs")
+    args = p.parse_args(argv)
+    if args.verb == "pack":
+        pack(args.names, args.work, args.device_dir)
+    elif args.verb == "train":
+        train(args.names, args.epochs, args.minutes, args.work, args.device_dir, args.out, args.device,
+              shlex.split(args.extra))
+    else:
+        unpack(args.folder, args.work, args.force)
+
+
+if __name__ == "__main__":
+    main()

@@ -621,19 +621,19 @@ for name, (net, sched, meta) in checkpoints.items():
     show_images(grid, nrow=10, title=f"{name} ({meta['epochs']} epochs): DDIM, 50 steps, η = 0")
 
 # %% [markdown]
-# The two Fashion-MNIST networks trained for 40 epochs, the two MNIST ones for 8, on a CPU, and the MNIST
-# checkpoints are **weak**: many of the unconditional network's samples are not digits, and both MNIST grids show
-# broken strokes and grey specks in some backgrounds. The README's quality table
-# ([Shipped checkpoints](../README.md#shipped-checkpoints)) puts numbers on it, at $n = 2{,}000$ against each
-# data set's own test set (`python -m benchmarks.quality --model mnist --n 2000 --steps 50 --guidance 1 --batch
-# 250 --threads 1`, and the same with `--model mnist-cfg`): FID in classifier space 76.9 for `mnist` and 29.8 for
+# The two Fashion-MNIST networks trained for 40 epochs (the first 12–13 on a CPU, the rest on a GPU), the two MNIST
+# ones for 8 on a CPU, and the MNIST checkpoints are **weak**: many of the unconditional network's samples are not
+# digits, and both MNIST grids show broken strokes and grey specks in some backgrounds. The README's quality table
+# ([Shipped checkpoints](../README.md#shipped-checkpoints)) puts numbers on it, at $n = 2{,}000$ against each data
+# set's own test set (`python -m benchmarks.quality --model mnist --n 2000 --steps 50 --guidance 1 --batch 250
+# --threads 1`, and the same with `--model mnist-cfg`): FID in classifier space 76.9 for `mnist` and 29.8 for
 # `mnist-cfg`, against 14.2 for real MNIST images with $\mathcal N(0, 0.05^2)$ grain and 6.5 for real training
-# images. The Fashion-MNIST checkpoints score 28.2 (`fashion-mnist`) and 17.3 (`fashion-mnist-cfg`) against a
-# grain reference of 37.5. Part of the MNIST gap is this sampler's: DDPM's 300 steps from the same $x_T$ (the same
-# commands with `--sampler ddpm`) score 38.5 for `mnist` and 10.8 for `mnist-cfg`, the conditional network then
-# below the grain reference; section 10 measures how DDIM $\eta = 0$'s scores change with training.
-# Use the MNIST networks to see that the sampler runs on any $\varepsilon$-network, not as examples of good
-# samples.
+# images. The Fashion-MNIST checkpoints score 28.2 (`fashion-mnist`) and 17.3 (`fashion-mnist-cfg`) against a grain
+# reference of 37.5. Part of the MNIST gap is this 50-step $\eta = 0$ sampler's (its steps and its determinism not
+# separated here): DDPM's 300 steps from the same $x_T$ (the same commands with `--sampler ddpm`) score 38.5 for
+# `mnist` and 10.8 for `mnist-cfg`, the conditional network then below the grain reference; section 10 measures how
+# DDIM $\eta = 0$'s scores change with training. Use the MNIST networks to see that the sampler runs on any
+# $\varepsilon$-network, not as examples of good samples.
 #
 # ## 10. Where $\eta = 0$'s artefacts come from
 #
@@ -844,21 +844,22 @@ else:
 # (The ± of the gaps treats the two samplers' accuracies as independent; they share $x_T$ and labels, so it is
 # likely conservative.)
 #
-# **Of the three samplers, only the deterministic one changes with training.** Between epochs 13 and 40 the two
-# stochastic ones barely change: DDPM's accuracy 0.911 and 0.913 (a difference well inside its standard error of
-# about 0.013), KID 6.1 and 7.0, FID 21.3 and 20.0; DDIM-50 with $\eta = 1$ 0.905 and 0.912, KID 21.2 and 24.3,
-# FID 39.5 and 42.1 (the KID and FID differences within the draw-to-draw spread above, or about at it). DDIM with
-# $\eta = 0$ moves a lot: KID 34.6 → 12.9 and FID 35.1 → 22.5, far beyond that spread. Its accuracy rises from
-# 0.860 to 0.874, 1.4 points against a standard error of about 1.5 for that difference: not resolved, and so
-# neither is the shrinking of its accuracy gap to DDPM (0.051 → 0.039, a change of 0.012 ± 0.020). If the guess
-# above is right, this is what one would expect: fresh noise lets the stochastic samplers recover from errors of
-# $\hat\varepsilon$ whatever their size, while the deterministic path carries them to the end and gains as
-# training shrinks them; two checkpoints do not test that, and they do not give a rate. More training is the only
-# one of the remedies measured here: it improves $\eta = 0$'s KID and FID, and whether it closes the accuracy gap
-# is not resolved. The MNIST networks of section 9 (8 epochs) show a large sampler gap in FID at $n = 2{,}000$:
-# DDIM-50 $\eta = 0$ against DDPM-300, 76.9 against 38.5 for `mnist` and 29.8 against 10.8 for `mnist-cfg`, with
-# `mnist-cfg`'s class accuracies 95.5 % ± 0.5 % against 96.5 % ± 0.4 % (a gap of 0.9 ± 0.6 points, not resolved;
-# README quality table). With one training length, they say nothing about training.
+# **Of the three samplers, only the deterministic one's KID and FID change measurably with training.** Between
+# epochs 13 and 40 the two stochastic ones barely change: DDPM's accuracy 0.911 and 0.913 (a difference well inside
+# its standard error of about 0.013), KID 6.1 and 7.0, FID 21.3 and 20.0; DDIM-50 with $\eta = 1$ 0.905 and 0.912,
+# KID 21.2 and 24.3, FID 39.5 and 42.1 (the KID and FID differences within the draw-to-draw spread above, or about
+# at it). DDIM with $\eta = 0$ moves a lot: KID 34.6 → 12.9 and FID 35.1 → 22.5, far beyond that spread. Its
+# accuracy rises from 0.860 to 0.874, 1.4 points against a standard error of about 1.5 for that difference: not
+# resolved, and so neither is the shrinking of its accuracy gap to DDPM (0.051 → 0.039, a change of 0.012 ± 0.020).
+# If the guess above is right, this is what one would expect: fresh noise lets the stochastic samplers recover from
+# errors of $\hat\varepsilon$ of the sizes seen at 13 and 40 epochs, while the deterministic path carries them to
+# the end and gains as training shrinks them; two checkpoints do not test that, and they do not give a rate. Of the
+# remedies that need retraining, only more epochs has been measured, and only as 13 against 40 epochs: it improves
+# $\eta = 0$'s KID and FID, and whether it closes the accuracy gap is not resolved. The MNIST networks of section 9
+# (8 epochs) show a large sampler gap in FID at $n = 2{,}000$: DDIM-50 $\eta = 0$ against DDPM-300, 76.9 against
+# 38.5 for `mnist` and 29.8 against 10.8 for `mnist-cfg`, with `mnist-cfg`'s class accuracies 95.55 % ± 0.46 %
+# against 96.50 % ± 0.41 % (a gap of 0.95 ± 0.62 points, not resolved; README quality table). With one training
+# length, they say nothing about training.
 #
 # ## Try it
 #

@@ -59,3 +59,14 @@ def test_pack_train_unpack_round_trip_under_a_time_limit(tmp_path):
     assert r.returncode != 0 and f"holds epoch {summary['epoch'] + 5}" in r.stderr
     run("--work", here, "unpack", out, "--force")
     assert joined.read_bytes() == state.read_bytes()
+    # a warm device machine keeps runs/ between calls: a carried state replaces it only if it holds more epochs
+    carried = device_dir / "runs" / "mnist" / "train.pt"
+    carried.parent.mkdir(parents=True)
+    for carried_epoch, expected in [(summary["epoch"] + 5, summary["epoch"] + 5), (summary["epoch"] + 2,
+                                                                                  summary["epoch"] + 5)]:
+        ckpt["state"]["epoch"] = carried_epoch
+        torch.save(ckpt, carried)
+        again = tmp_path / f"out-{carried_epoch}"
+        run("--work", tmp_path / "there", "--device-dir", device_dir, "train", "mnist", "--epochs", "1000",
+            "--minutes", "0", "--out", again, "--device", "cpu")  # stopped at once: the state is what was kept
+        assert json.loads((again / "device_train.json").read_text())["mnist"]["epoch"] == expected

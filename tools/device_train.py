@@ -113,7 +113,7 @@ def train(names: list[str], epochs: int, minutes: float, work: Path, device_dir:
     for name in names:
         carried, state = device_dir / "runs" / name / "train.pt", state_path(work, name)
         state.parent.mkdir(parents=True, exist_ok=True)
-        if carried.is_file():
+        if carried.is_file() and _epoch(carried) > _epoch(state):  # a warm machine keeps an earlier call's runs/
             shutil.copyfile(carried, state)
         argv = with_epochs(registered_command(name), epochs)
         argv = [sys.executable, *argv[1:], "--no-progress", "--threads", str(threads), "--device", device, *extra]
@@ -140,6 +140,13 @@ def train(names: list[str], epochs: int, minutes: float, work: Path, device_dir:
     print(json.dumps(summary, indent=2))
 
 
+def _epoch(state: Path) -> int:
+    """The number of finished epochs in a training state (0 if there is none)."""
+    import torch
+
+    return torch.load(state, map_location="cpu", weights_only=True)["state"]["epoch"] if state.is_file() else 0
+
+
 def _split(state: Path, out: Path, name: str) -> dict:
     if not state.is_file():
         return {"epoch": 0, "parts": 0}
@@ -156,8 +163,6 @@ def _split(state: Path, out: Path, name: str) -> dict:
 
 def unpack(folder: Path, work: Path, force: bool) -> None:
     """Join ``<name>.train.pt.NN`` into each run's state path; refuse to replace a state of more epochs."""
-    import torch
-
     for name in sorted({p.name.split(".train.pt.")[0] for p in folder.glob("*.train.pt.*")}):
         parts = sorted(folder.glob(f"{name}.train.pt.*"))
         data = b"".join(p.read_bytes() for p in parts)
@@ -165,9 +170,9 @@ def unpack(folder: Path, work: Path, force: bool) -> None:
         tmp = target.with_suffix(".joined.tmp")
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_bytes(data)
-        epoch = torch.load(tmp, map_location="cpu", weights_only=True)["state"]["epoch"]
-        if target.is_file() and not force:
-            have = torch.load(target, map_location="cpu", weights_only=True)["state"]["epoch"]
+        epoch = _epoch(tmp)
+        if not force:
+            have = _epoch(target)
             if have > epoch:
                 tmp.unlink()
                 raise SystemExit(f"{target} holds epoch {have}, the parts only {epoch}: kept it (--force replaces)")

@@ -7,7 +7,8 @@ model) on N samples, DDIM (η = 0) or DDPM (all T steps), beside the real-image 
     python -m benchmarks.quality --model fashion-mnist-cfg --guidance 3 --keep-model-eps
 
 Writes benchmarks/results/quality-<name>.json (DDIM), quality-<name>-ddpm.json (``--sampler ddpm``; the
-same seed, so the same x_T and labels as the DDIM rows). The sampler re-derives ε̂ from the clipped x̂_0 at
+same seed and labels as the DDIM rows; the x_T of the first batch too, later ones not, as DDPM's noise
+moves the generator on). The sampler re-derives ε̂ from the clipped x̂_0 at
 each step (``recompute_eps=True``, the default); ``--keep-model-eps`` keeps the model's ε̂ (diffusers'
 default, use_clipped_model_output=False) and writes quality-<name>-model-eps.json.
 """

@@ -78,7 +78,7 @@ def _quality_bar(row: dict, res: dict, ddpm: dict | None = None) -> str:
         bars = [f"FID < grain: {'yes' if row['fid'] < res['references']['grain'] else 'no'}"]
         if ddpm is not None and "accuracy" in row:
             gap = ddpm["accuracy"] - row["accuracy"]
-            # unpaired s.e. of the difference; both rows start from the same x_T and labels, so likely conservative
+            # unpaired s.e. of the difference: the rows share the labels and the seed, but x_T only in the first batch
             se = (accuracy_se(ddpm["accuracy"], ddpm["n"]) ** 2 + accuracy_se(row["accuracy"], row["n"]) ** 2) ** 0.5
             bars.append(f"accuracy within 3 points of DDPM's (gap {gap * 100:+.1f} ± {se * 100:.1f}): "
                         f"{'yes' if round(gap, 4) <= DDPM_GAP else 'no'}")  # accuracies are stored to 4 places

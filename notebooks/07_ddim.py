@@ -630,7 +630,7 @@ for name, (net, sched, meta) in checkpoints.items():
 # `mnist-cfg`, against 14.2 for real MNIST images with $\mathcal N(0, 0.05^2)$ grain and 6.5 for real training
 # images. The Fashion-MNIST checkpoints score 28.2 (`fashion-mnist`) and 17.3 (`fashion-mnist-cfg`) against a grain
 # reference of 37.5. Part of the MNIST gap is this 50-step $\eta = 0$ sampler's (its steps and its determinism not
-# separated here): DDPM's 300 steps from the same $x_T$ (the same commands with `--sampler ddpm`) score 38.5 for
+# separated here): DDPM's 300 steps from the same seed and labels (the same commands with `--sampler ddpm`) score 38.5 for
 # `mnist` and 10.8 for `mnist-cfg`, the conditional network then below the grain reference; section 10 measures how
 # DDIM $\eta = 0$'s scores change with training. Use the MNIST networks to see that the sampler runs on any
 # $\varepsilon$-network, not as examples of good samples.
@@ -663,16 +663,17 @@ for spacing in ["trailing", "karras"]:
 # flattens such a guess to $\pm 1$. Whether that is where the specks come from is a question for a measurement.
 #
 # `python -m benchmarks.ddim_artefacts --n 1000 --threads 1` (`benchmarks/ddim_artefacts.py`) draws $n = 1{,}000$
-# class-balanced samples from the same $x_T$ under seven settings: DDPM (300 steps), DDIM with 50 steps and
-# $\eta = 0$ (the default: trailing, $\hat x_0$ clipped, $\hat\varepsilon$ re-derived) and with one thing changed
-# each ($\eta = 1$; karras spacing; no clipping; the model's $\hat\varepsilon$ kept after clipping, diffusers'
-# default; 100 steps). It scores each by class accuracy ± binomial s.e., KID ± s.e. and FID against the real test
-# set, and by two pixel gauges beside the same gauges on 1,000 real test images: the **speck fraction**, the share
-# of pixels more than 0.5 above the median of their 3 × 3 neighbourhood, and the Laplacian energy of section 5,
-# each ± its s.e. over images. A second pass follows 64 trajectories of DDIM $\eta = 0$, DDIM $\eta = 1$ and DDPM
-# and records the speck fraction of $\hat x_0$ at each step (means only: the benchmark keeps no per-image
-# values there). The run takes hours on a CPU, so this notebook reads its results file,
-# `benchmarks/results/ddim_artefacts.json`, and does not re-run it.
+# class-balanced samples from the same seed under seven settings (the $\eta = 0$ settings draw no noise and share
+# every $x_T$; DDPM and $\eta = 1$ share the first batch's 100, since their noise moves the generator on): DDPM
+# (300 steps), DDIM with 50 steps and $\eta = 0$ (the default: trailing, $\hat x_0$ clipped, $\hat\varepsilon$
+# re-derived) and with one thing changed each ($\eta = 1$; karras spacing; no clipping; the model's
+# $\hat\varepsilon$ kept after clipping, diffusers' default; 100 steps). It scores each by class accuracy ±
+# binomial s.e., KID ± s.e. and FID against the real test set, and by two pixel gauges beside the same gauges on
+# 1,000 real test images: the **speck fraction**, the share of pixels more than 0.5 above the median of their 3 × 3
+# neighbourhood, and the Laplacian energy of section 5, each ± its s.e. over images. A second pass follows 64
+# trajectories of DDIM $\eta = 0$, DDIM $\eta = 1$ and DDPM and records the speck fraction of $\hat x_0$ at each
+# step (means only: the benchmark keeps no per-image values there). The run takes hours on a CPU, so this notebook
+# reads its results file, `benchmarks/results/ddim_artefacts.json`, and does not re-run it.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -816,7 +817,7 @@ if art is not None and "trajectory" in art:
 # $v$-prediction (where $\hat x_0 = \sqrt{\bar\alpha_t}\,x_t - \sqrt{1-\bar\alpha_t}\,\hat v$ passes an error of the
 # network's output to $\hat x_0$ at most unchanged). The third, more epochs, can be looked at from the other
 # end: the same network after 13 of its 40 epochs was shipped once (commit `5d8e0d2`), and the benchmark's
-# `--checkpoint` option scores it with the same $x_T$ and labels.
+# `--checkpoint` option scores it with the same seed and labels.
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -841,8 +842,8 @@ else:
         print(f"{'':>6}  accuracy, DDPM minus DDIM η = 0: {gap:+.3f} ± {gap_se:.3f}\n")
 
 # %% [markdown]
-# (The ± of the gaps treats the two samplers' accuracies as independent; they share $x_T$ and labels, so it is
-# likely conservative.)
+# (The ± of the gaps treats the two samplers' accuracies as independent; they share the labels and the first
+# batch's $x_T$.)
 #
 # **Of the three samplers, only the deterministic one's KID and FID change measurably with training.** Between
 # epochs 13 and 40 the two stochastic ones barely change: DDPM's accuracy 0.911 and 0.913 (a difference well inside

@@ -277,9 +277,10 @@ fig.tight_layout()
 # The shipped class-conditional checkpoint, sampled at $s = 1$ (plain conditional) with DDIM at several step
 # counts, twice: $\eta = 0$ (deterministic DDIM) and $\eta = 1$, which is DDPM's ancestral step on the shorter
 # sequence (over all $T$ steps it *is* the DDPM step, notebook 07). DDPM over all $T = 300$ steps is the reference
-# point. `helpers.summary.evaluate` runs every setting from the same seed (the same $x_T$ and labels) and scores it
-# with `sample_quality` (notebooks 07 and 08) plus KID; each setting that two sweeps share is sampled once. Its
-# references are class-balanced, like the samples.
+# point. `helpers.summary.evaluate` runs every setting from the same seed (the same labels, and the same $x_T$ for
+# the first batch; later batches' $x_T$ are shared only among the $\eta = 0$ settings, since DDPM's and
+# $\eta = 1$'s noise draws move the generator on) and scores it with `sample_quality` (notebooks 07 and 08) plus
+# KID; each setting that two sweeps share is sampled once. Its references are class-balanced, like the samples.
 #
 # $n$ is 160 per setting in full mode, to keep the notebook within several minutes on two CPU cores: read every
 # difference against the seed spread above. `python -m benchmarks.evaluation --n 160` reproduces every number of

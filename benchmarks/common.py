@@ -11,6 +11,8 @@ from pathlib import Path
 
 import torch
 
+from helpers.hardware import cpu_threads
+
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -37,7 +39,7 @@ def hardware() -> str:
                 break
     except OSError:
         pass
-    return f"{cpu}, {torch.get_num_threads()} torch threads, torch {torch.__version__.split('+')[0]}"
+    return f"{cpu}, {cpu_threads('torch thread')}, torch {torch.__version__.split('+')[0]}"
 
 
 def command() -> str:

@@ -1,7 +1,8 @@
 """Where DDIM η = 0's artefacts come from, and which sampler option removes them (notebook 07, section 10).
 
 For one shipped checkpoint and class-balanced labels, every setting starts from the same seed (the η = 0
-settings share every x_T; DDPM and η = 1 only the first batch's, as their noise moves the generator on) and
+settings share every x_T; DDPM and η = 1 share only the first batch's x_T with them and with each other, as
+their noise moves the generator on) and
 is scored at the same n: class accuracy with its binomial standard error, FID and KID ± s.e. in classifier space
 against the real test set, and two pixel-scale gauges, the fraction of "specks" (pixels more than 0.5
 above the median of their 3×3 neighbourhood) and the Laplacian energy, beside the same gauges on real

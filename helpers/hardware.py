@@ -22,11 +22,17 @@ def choose_device(device: str = "auto") -> torch.device:
     return torch.device("cpu")
 
 
+def cpu_threads(noun: str = "thread") -> str:
+    """The number of torch CPU threads, with ``noun`` singular or plural: "1 thread", "2 threads"."""
+    n = torch.get_num_threads()
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def hardware_description(device: torch.device) -> str:
     """The GPU's name, or the CPU and the number of torch threads."""
     if device.type == "cuda":
         return torch.cuda.get_device_name(device)
-    return f"{platform.processor() or platform.machine()} CPU, {torch.get_num_threads()} threads"
+    return f"{platform.processor() or platform.machine()} CPU, {cpu_threads()}"
 
 
 def record_hardware(log: list, hardware: str, epoch: int, seconds: float) -> list:

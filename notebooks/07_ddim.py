@@ -664,7 +664,8 @@ for spacing in ["trailing", "karras"]:
 #
 # `python -m benchmarks.ddim_artefacts --n 1000 --threads 1` (`benchmarks/ddim_artefacts.py`) draws $n = 1{,}000$
 # class-balanced samples from the same seed under seven settings (the $\eta = 0$ settings draw no noise and share
-# every $x_T$; DDPM and $\eta = 1$ share the first batch's 100, since their noise moves the generator on): DDPM
+# every $x_T$; DDPM and $\eta = 1$ share only the first batch's 100 with them and with each other, since their
+# noise moves the generator on): DDPM
 # (300 steps), DDIM with 50 steps and $\eta = 0$ (the default: trailing, $\hat x_0$ clipped, $\hat\varepsilon$
 # re-derived) and with one thing changed each ($\eta = 1$; karras spacing; no clipping; the model's
 # $\hat\varepsilon$ kept after clipping, diffusers' default; 100 steps). It scores each by class accuracy ±

@@ -170,6 +170,14 @@ def test_quality_bar_compares_ddim_eta0_with_ddpm_at_s1(ddim_acc, ddpm_acc, verd
     assert _readme_tables()._quality_bar(row, res) == "FID < grain: no"  # no DDPM row measured: no verdict
 
 
+@pytest.mark.parametrize("fid, verdict", [(28.2, "no"), (20.0, "yes"), (19.99, "yes"), (20.01, "no")])
+def test_quality_bar_holds_the_unconditional_fashion_model_to_its_fid_target(fid, verdict):
+    res = {"model": "fashion-mnist", "references": {"floor": 4.0, "grain": 37.5}, "classifier_test_accuracy": 0.92}
+    row = {"n": 2000, "guidance_scale": None, "fid": fid}
+    assert _readme_tables()._quality_bar(row, res) == f"FID < grain: yes; FID ≤ 20: {verdict}"
+    assert _readme_tables()._quality_bar(row, {**res, "model": "fashion-mnist-cfg"}) == "FID < grain: yes"
+
+
 @pytest.mark.parametrize("p, n, text", [(0.884, 2000, "88.4% ± 0.7%"), (1.0, 2000, "100.0% (2,000 of 2,000)"),
                                         (0.0, 160, "0.0% (0 of 160)")])
 def test_quality_table_accuracy_carries_its_standard_error(p, n, text):

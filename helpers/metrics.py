@@ -13,7 +13,8 @@ training images against the test set (the floor) and real images with N(0, 0.05�
 (visible grain); notebook 09 adds blur.
 
 Two gauges for the sampling notebooks: ``laplacian_energy`` (pixel-scale energy, e.g. leftover noise) and
-``class_spread`` (diversity within classes in a feature space).
+``class_spread`` (diversity within classes in a feature space). For an unconditional model, whose samples have
+no intended class, ``chi2_homogeneity`` tests whether their predicted classes come in the test set's proportions.
 """
 
 from __future__ import annotations
@@ -153,6 +154,7 @@ class QualityEvaluator:
         self.classifier = load_classifier(dataset, device)
         test = load_dataset(dataset, "test")
         images = test.images if test_images is None else test.images[:test_images]
+        self.test_images_uint8 = images  # as stored: a float copy would hold 4× the memory for a rare use
         self.test_features = classifier_features(self.classifier, to_float(images))
         self.test_source = test.source
 
@@ -169,6 +171,11 @@ class QualityEvaluator:
 
     def accuracy(self, images: torch.Tensor, labels: torch.Tensor) -> float:
         return class_accuracy(self.classifier, images, labels)
+
+    def class_counts(self, images: torch.Tensor | None = None) -> torch.Tensor:
+        """How many of ``images`` (default: the real test set) the classifier assigns to each class, [K]."""
+        images = to_float(self.test_images_uint8) if images is None else images
+        return torch.bincount(predict(self.classifier, images), minlength=self.classifier.config["num_classes"])
 
     def references(self, n: int, seed: int = 0, noise_std: float = 0.05, blur_sigma: float | None = None,
                    metric: str = "fid", **kid_options) -> dict:
@@ -251,6 +258,25 @@ def laplacian_energy(x: torch.Tensor) -> torch.Tensor:
     c = x.shape[1]
     k = _LAPLACIAN.to(dtype=x.dtype, device=x.device).view(1, 1, 3, 3).repeat(c, 1, 1, 1)
     return F.conv2d(x, k, groups=c).pow(2).mean(dim=(1, 2, 3))
+
+
+def chi2_homogeneity(counts_a: torch.Tensor, counts_b: torch.Tensor) -> tuple[float, float]:
+    """Pearson's test that two sets of class counts [K] come from the same class proportions:
+    χ² = Σ_{g, c} (O_gc − E_gc)² / E_gc  with  E_gc = n_g m_c / N  (n_g: set g's total, m_c: class c's, N: all),
+    on (classes seen − 1) degrees of freedom; returns ``(χ², p)``, p = P(χ²_df ≥ χ²) = Q(df / 2, χ² / 2), the χ²
+    approximation of the statistic's law, good when every E_gc is about 5 or more."""
+    if counts_a.dim() != 1 or counts_a.shape != counts_b.shape:
+        raise ValueError(f"counts_a and counts_b must be [K] of one length, got {tuple(counts_a.shape)} and "
+                         f"{tuple(counts_b.shape)}")
+    observed = torch.stack([counts_a, counts_b]).double()
+    if (observed < 0).any() or (observed.sum(1) == 0).any():
+        raise ValueError("counts_a and counts_b must be non-negative, each with a positive total")
+    observed = observed[:, observed.sum(0) > 0]  # a class neither set has adds nothing and no degree of freedom
+    expected = observed.sum(1, keepdim=True) * observed.sum(0, keepdim=True) / observed.sum()
+    chi2 = ((observed - expected) ** 2 / expected).sum()
+    df = observed.shape[1] - 1
+    p = torch.special.gammaincc(torch.tensor(df / 2, dtype=torch.float64), chi2 / 2) if df > 0 else torch.tensor(1.0)
+    return float(chi2), float(p)
 
 
 def class_spread(features: torch.Tensor, labels: torch.Tensor) -> float:

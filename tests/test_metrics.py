@@ -244,3 +244,79 @@ def test_classifier_accuracy_on_real_test_images(dataset):
     assert acc > CLASSIFIER_ACCURACY[dataset]
     assert clf.metadata["test_accuracy"] > CLASSIFIER_ACCURACY[dataset]
     assert clf.metadata["train_images"] == 60_000 and not clf.metadata["subset"]
+
+
+def test_chi2_homogeneity_against_its_definition_and_scipy():
+    """χ² = Σ (O − E)² / E with E = row total × column total / N; p from the χ² tail; scipy's contingency test
+    (no continuity correction, which it applies only to 2 × 2 tables) agrees."""
+    from helpers.metrics import chi2_homogeneity
+
+    a, b = torch.tensor([30, 10, 60]), torch.tensor([20, 20, 20])
+    o = np.array([[30, 10, 60], [20, 20, 20]], dtype=float)
+    e = o.sum(1, keepdims=True) * o.sum(0, keepdims=True) / o.sum()
+    chi2, p = chi2_homogeneity(a, b)
+    assert chi2 == pytest.approx(((o - e) ** 2 / e).sum(), rel=1e-12)
+    assert p == pytest.approx(np.exp(-chi2 / 2), rel=1e-9)  # 2 degrees of freedom: P(χ²_2 ≥ x) = exp(−x/2)
+    stats = pytest.importorskip("scipy.stats")
+    ref = stats.chi2_contingency(o, correction=False)
+    assert (chi2, p) == pytest.approx((ref[0], ref[1]), rel=1e-9)
+
+
+def test_chi2_homogeneity_of_equal_proportions_and_of_an_unseen_class():
+    from helpers.metrics import chi2_homogeneity
+
+    assert chi2_homogeneity(torch.tensor([5, 10, 15]), torch.tensor([50, 100, 150])) == pytest.approx((0.0, 1.0))
+    # a class absent from both sets is no degree of freedom: the same as leaving it out
+    assert chi2_homogeneity(torch.tensor([30, 0, 10]), torch.tensor([20, 0, 20])) == pytest.approx(
+        chi2_homogeneity(torch.tensor([30, 10]), torch.tensor([20, 20])))
+
+
+def test_chi2_homogeneity_p_values_are_uniform_under_the_null():
+    """Both sets drawn from the same proportions, 2,000 times: the p-value falls below 0.05 in 5% of draws (±
+    4 binomial s.e., √(0.05 · 0.95 / 2000) ≈ 0.0049; the χ² approximation is good at these expected counts)."""
+    from helpers.metrics import chi2_homogeneity
+
+    gen = torch.Generator().manual_seed(0)
+    probs = torch.tensor([0.1, 0.2, 0.3, 0.15, 0.25])
+    draws = 2000
+    rejected = 0
+    for _ in range(draws):
+        a = torch.bincount(torch.multinomial(probs, 400, replacement=True, generator=gen), minlength=5)
+        b = torch.bincount(torch.multinomial(probs, 600, replacement=True, generator=gen), minlength=5)
+        rejected += chi2_homogeneity(a, b)[1] < 0.05
+    se = (0.05 * 0.95 / draws) ** 0.5
+    assert abs(rejected / draws - 0.05) < 4 * se
+
+
+@pytest.mark.parametrize("a, b, match", [
+    (torch.tensor([1, 2]), torch.tensor([1, 2, 3]), "counts_a and counts_b must be"),
+    (torch.tensor([[1, 2]]), torch.tensor([[1, 2]]), "counts_a and counts_b must be"),
+    (torch.tensor([1, -2]), torch.tensor([1, 2]), "non-negative"),
+    (torch.tensor([0, 0]), torch.tensor([1, 2]), "positive total"),
+])
+def test_chi2_homogeneity_rejects_bad_counts(a, b, match):
+    from helpers.metrics import chi2_homogeneity
+
+    with pytest.raises(ValueError, match=match):
+        chi2_homogeneity(a, b)
+
+
+@pytest.mark.parametrize("dataset", list(CLASSIFIER_ACCURACY))
+def test_evaluator_class_counts_of_the_test_set(dataset):
+    """The classifier's counts on the evaluator's real test images total their number, and each class's count
+    is within the classifier's number of errors on them of its true count (a misassigned image moves one out of
+    one class and into another); given images, the counts are those of the classifier's argmax."""
+    from helpers.data import to_float
+    from helpers.metrics import QualityEvaluator
+
+    _needs_shipped_classifier(dataset)
+    test = _full_test_set(dataset)
+    ev = QualityEvaluator(dataset, test_images=2000)
+    counts = ev.class_counts()
+    images, labels = to_float(test.images[:2000]), test.labels[:2000]
+    errors = round((1 - ev.accuracy(images, labels)) * 2000)
+    assert counts.shape == (10,) and int(counts.sum()) == 2000
+    assert torch.all((counts - torch.bincount(labels, minlength=10)).abs() <= errors)
+    with torch.no_grad():
+        argmax = ev.classifier(images[:50]).argmax(1)
+    assert torch.equal(ev.class_counts(images[:50]), torch.bincount(argmax, minlength=10))

@@ -304,3 +304,41 @@ def test_shown_source_is_the_current_source(name):
         objs = [_resolve(ast.unparse(arg), names) for arg in call.args]
         stored = [o["data"]["text/markdown"] for o in cell.outputs if "text/markdown" in o.get("data", {})]
         assert stored == [show_source(*objs).data], f"{name}: stale output of {src}: run make notebooks NB={name[:2]}"
+
+
+def test_class_balance_draws_each_class_as_often_as_asked():
+    import torch
+
+    _readme_tables()  # puts the repository root on sys.path for benchmarks/
+    from benchmarks.class_balance import at_proportions
+
+    labels = torch.tensor([0, 1, 2, 0, 1, 2, 0, 1, 2, 2, 2])
+    idx = at_proportions(labels, torch.tensor([2, 0, 4]), torch.Generator().manual_seed(0))
+    assert len(set(idx.tolist())) == len(idx) == 6
+    assert torch.bincount(labels[idx], minlength=3).tolist() == [2, 0, 4]
+
+
+@pytest.mark.parametrize("counts, n", [([6000] * 10, 2000), ([5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851,
+                                                                5949], 2000), ([1, 1, 1], 2), ([3, 0, 7], 5)])
+def test_class_balance_splits_n_in_proportion(counts, n):
+    import torch
+
+    _readme_tables()
+    from benchmarks.class_balance import proportional
+
+    counts = torch.tensor(counts)
+    parts = proportional(counts, n)
+    share = counts.double() * n / counts.sum()
+    assert int(parts.sum()) == n and torch.all((parts - share).abs() < 1)
+
+
+def test_class_balance_samples_are_the_quality_benchmarks():
+    """benchmarks/class_balance.py scores the quality benchmark's DDIM samples (same seed, batch, steps): the FID
+    it records is the quality row's, for the same checkpoint at the same epoch."""
+    results = json.loads((ROOT / "benchmarks" / "results" / "class_balance.json").read_text())["models"]
+    assert results
+    for name, res in results.items():
+        quality = json.loads((ROOT / "benchmarks" / "results" / f"quality-{name}.json").read_text())
+        row = next(r for r in quality["rows"] if r["n"] == res["n"] and r["steps"] == res["steps"])
+        assert quality["epochs"] == res["epochs"] and row["fid"] == res["fid"]
+        assert sum(res["sample_counts"]) == res["n"] and res["df"] == len(res["classes"]) - 1

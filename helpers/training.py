@@ -7,6 +7,7 @@ line (``python -m helpers.train``) is ``helpers.train``, built from ``TrainConfi
 from __future__ import annotations
 
 import copy
+import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -93,6 +94,8 @@ class TrainConfig:
     lr: float = _option(1e-3, "AdamW's learning rate after the warm-up")
     weight_decay: float = _option(0.0, "AdamW's weight decay")
     warmup_steps: int = _option(500, "steps of linear learning-rate warm-up from 0")
+    lr_decay_epochs: int = _option(0, "cosine-decay the learning rate to 0 over the last N epochs "
+                                      "(0: constant after the warm-up)")
     grad_clip: float = _option(1.0, "clip the gradients' global norm to this (0: no clipping)")
     ema_decay: float = _option(0.999, "decay d of the EMA of the weights")
     p_uncond: float | None = _option(None, f"label dropout probability; default {P_UNCOND_CFG} with --cfg "
@@ -112,12 +115,19 @@ class TrainConfig:
         check_choice(self.model.get("style", "seed"), STYLES, "model['style']")
         check_int(self.epochs, "epochs", 1)
         check_int(self.batch_size, "batch_size", 1)
+        check_int(self.lr_decay_epochs, "lr_decay_epochs", 0)
+        if self.lr_decay_epochs > self.epochs:
+            raise ValueError(f"lr_decay_epochs={self.lr_decay_epochs} must be at most epochs={self.epochs}")
         if self.p_uncond is None:
             self.p_uncond = P_UNCOND_CFG if self.conditional else 0.0
         self.p_uncond = check_p_uncond(self.p_uncond)
         if self.p_uncond > 0.0 and not self.conditional:
             raise ValueError(f"p_uncond={self.p_uncond!r} drops labels, so it needs conditional=True (--cfg); "
                              "an unconditional run has p_uncond=0.0")
+
+    def decay_start(self) -> int:
+        """The epoch after which the learning rate starts to decay (``epochs`` when it never does)."""
+        return self.epochs - self.lr_decay_epochs
 
 
 def build_model(config: TrainConfig, in_channels: int, num_classes: int | None) -> nn.Module:
@@ -127,15 +137,38 @@ def build_model(config: TrainConfig, in_channels: int, num_classes: int | None) 
     return UNet(num_classes=num_classes if config.conditional else None, **kwargs)
 
 
-def _lr_factor(step: int, warmup: int) -> float:
-    return min(1.0, (step + 1) / warmup) if warmup > 0 else 1.0
+def _lr_factor(step: int, epoch: float, config: TrainConfig) -> float:
+    """lr / config.lr at ``step``, taken at ``epoch`` (epochs done, fractional): a linear warm-up
+    min(1, (step + 1)/warmup_steps) times, over the last ``lr_decay_epochs`` epochs, a cosine decay
+    ½(1 + cos(π·u)) where u = (epoch − decay_start)/lr_decay_epochs ∈ [0, 1)."""
+    warmup = min(1.0, (step + 1) / config.warmup_steps) if config.warmup_steps > 0 else 1.0
+    if config.lr_decay_epochs == 0 or epoch < config.decay_start():
+        return warmup
+    u = (epoch - config.decay_start()) / config.lr_decay_epochs
+    return warmup * 0.5 * (1.0 + math.cos(math.pi * u))
+
+
+def _check_resumable(stored: TrainConfig, config: TrainConfig, done_epochs: int, path) -> None:
+    """A resumed run may change ``epochs`` and ``lr_decay_epochs`` only where no step already taken would
+    have had another learning rate, so that the finished run equals one run of the new command."""
+    keep = {"epochs": stored.epochs, "lr_decay_epochs": stored.lr_decay_epochs}
+    if asdict(stored) != asdict(config) | keep:
+        raise ValueError(f"{path} was written with another configuration; start a new run or resume with "
+                         f"the same options (epochs and lr_decay_epochs may change)")
+    same_schedule = (stored.epochs, stored.lr_decay_epochs) == (config.epochs, config.lr_decay_epochs)
+    first_decayed = min(c.decay_start() if c.lr_decay_epochs else math.inf for c in (stored, config))
+    if not same_schedule and first_decayed < done_epochs:
+        raise ValueError(
+            f"{path} has {done_epochs} epochs done and its learning rate decays after epoch {stored.decay_start()}"
+            f"; epochs={config.epochs}, lr_decay_epochs={config.lr_decay_epochs} would decay it after epoch "
+            f"{config.decay_start()}, which changes steps already taken. Resume with a decay that starts at "
+            f"epoch {done_epochs} or later, or with the checkpoint's own epochs and lr_decay_epochs")
 
 
 def _restore(ckpt: dict, config: TrainConfig, model, ema: EMA, opt, gen: torch.Generator, path) -> dict:
     """Load a training checkpoint's weights, EMA, optimiser and random states; return its ``state``."""
-    if ckpt["config"] != asdict(config) | {"epochs": ckpt["config"]["epochs"]}:
-        raise ValueError(f"{path} was written with another configuration; start a new run "
-                         f"or resume with the same options (epochs may change)")
+    # fields added since the checkpoint was written take their defaults: the behaviour of the code that wrote it
+    _check_resumable(TrainConfig(**ckpt["config"]), config, ckpt["state"]["epoch"], path)
     model.load_state_dict(ckpt["model"])
     ema.load_state_dict(ckpt["ema"])
     ema.model.to(next(model.parameters()).device)
@@ -168,7 +201,8 @@ def _optimizer_step(loss: torch.Tensor, model: nn.Module, opt, scaler, grad_clip
 
 def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: str = "auto", progress: bool = True,
           data=None, log=print, time_limit: float | None = None) -> dict:
-    """Train with AdamW, linear LR warm-up, gradient clipping and an EMA; checkpoint after every epoch.
+    """Train with AdamW, linear LR warm-up (and a cosine decay over the last ``lr_decay_epochs`` epochs),
+    gradient clipping and an EMA; checkpoint after every epoch.
 
     ``checkpoint_path``: where the training checkpoint is written (atomically: temporary file, then
     rename). With ``resume=True`` the run continues exactly where that checkpoint stopped: weights,
@@ -222,7 +256,7 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
             x0 = to_float(images[idx]).to(dev).contiguous(memory_format=memory_format)
             y = labels[idx].to(dev) if config.conditional else None
             for g in opt.param_groups:
-                g["lr"] = config.lr * _lr_factor(state["step"], config.warmup_steps)
+                g["lr"] = config.lr * _lr_factor(state["step"], epoch + i / steps_per_epoch, config)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
                 loss = diffusion_loss(model, schedule, x0, y, config.p_uncond, gen)
             if not torch.isfinite(loss):

@@ -29,6 +29,19 @@ def test_unknown_name_is_refused_with_the_registered_ones(tmp_path):
     assert r.returncode != 0 and "name must be one of" in r.stderr and "'mnist-cfg'" in r.stderr
 
 
+def test_a_command_with_a_learning_rate_decay_is_not_raised():
+    """Its learning rate depends on --epochs, so a state stopped at epoch K is not what --epochs K gives."""
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import device_train
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    argv = ["python", "-m", "helpers.train", "--epochs", "72", "--lr-decay-epochs", "10"]
+    with pytest.raises(SystemExit, match="a run with --lr-decay-epochs cannot be raised to --epochs 90"):
+        device_train.with_epochs(argv, 90)
+    assert device_train.with_epochs(argv[:4] + ["--lr-decay-epochs", "0"], 90)[4] == "90"
+
+
 def test_pack_train_unpack_round_trip_under_a_time_limit(tmp_path):
     from helpers.data import load_dataset
 

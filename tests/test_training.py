@@ -174,6 +174,70 @@ def test_resume_with_another_configuration_is_refused(tmp_path, tiny_data):
         train(other, path, resume=True, progress=False, data=tiny_data, log=lambda m: None)
 
 
+def test_lr_factor_warms_up_holds_then_follows_the_cosine_to_zero():
+    from helpers.training import _lr_factor
+
+    config = TrainConfig(epochs=10, lr_decay_epochs=4, warmup_steps=100)
+    assert _lr_factor(0, 0.0, config) == pytest.approx(0.01)  # (0 + 1)/100
+    assert _lr_factor(49, 0.5, config) == pytest.approx(0.5)
+    assert _lr_factor(10_000, 5.99, config) == 1.0  # after the warm-up, before epoch 10 − 4
+    for epoch, u in ((6.0, 0.0), (7.0, 0.25), (8.0, 0.5), (9.0, 0.75), (9.999, 0.99975)):
+        assert _lr_factor(10_000, epoch, config) == pytest.approx(0.5 * (1 + math.cos(math.pi * u)))
+    assert _lr_factor(10_000, 8.0, config) == pytest.approx(0.5)  # halfway down
+    assert _lr_factor(10_000, 9.999, config) < 1e-6
+    assert _lr_factor(10_000, 9.0, TrainConfig(epochs=10)) == 1.0  # lr_decay_epochs=0: constant
+
+
+def test_lr_decay_is_applied_to_the_optimizer(tmp_path, tiny_data, monkeypatch):
+    """The run with a decay equals, step for step, the one without until the decay starts, and then moves
+    less: its last epoch takes steps of ~0 learning rate."""
+    log = lambda m: None  # noqa: E731
+    const = train(_config(3), tmp_path / "c.pt", progress=False, data=tiny_data, log=log)
+    decayed_config = _config(3)
+    decayed_config.lr_decay_epochs = 2
+    decayed = train(decayed_config, tmp_path / "d.pt", progress=False, data=tiny_data, log=log)
+    steps = len(const["state"]["losses"]) // 3
+    assert decayed["state"]["losses"][:steps] == const["state"]["losses"][:steps]
+    assert decayed["state"]["losses"][steps + 1:] != const["state"]["losses"][steps + 1:]
+    # the optimizer's last learning rate is the cosine's at the last step: u = 1 − 1/(2·steps)
+    last_lr = decayed["optimizer"]["param_groups"][0]["lr"]
+    u = (3 - 1 / steps - 1) / 2
+    assert last_lr == pytest.approx(2e-3 * 0.5 * (1 + math.cos(math.pi * u)))
+
+
+def test_resume_may_add_a_decay_that_starts_after_the_epochs_done(tmp_path, tiny_data):
+    """Raising epochs and adding lr_decay_epochs on resume gives exactly the run of the new command; a
+    decay that would change steps already taken is refused, naming both configurations."""
+    log = lambda m: None  # noqa: E731
+    target = _config(4)
+    target.lr_decay_epochs = 2
+    full = train(target, tmp_path / "full.pt", progress=False, data=tiny_data, log=log)
+    train(_config(2), tmp_path / "part.pt", progress=False, data=tiny_data, log=log)
+    resumed = train(target, tmp_path / "part.pt", resume=True, progress=False, data=tiny_data, log=log)
+    assert resumed["state"]["losses"] == full["state"]["losses"]
+    for k, v in full["ema"]["model"].items():
+        assert torch.equal(v, resumed["ema"]["model"][k]), k
+    too_early = _config(4)
+    too_early.lr_decay_epochs = 3  # would decay from epoch 1, but 2 epochs ran at a constant lr
+    train(_config(2), tmp_path / "again.pt", progress=False, data=tiny_data, log=log)
+    with pytest.raises(ValueError, match="2 epochs done.*decay it after epoch 1"):
+        train(too_early, tmp_path / "again.pt", resume=True, progress=False, data=tiny_data, log=log)
+    longer = _config(6)  # a finished decay cannot be stretched either
+    longer.lr_decay_epochs = 2
+    with pytest.raises(ValueError, match="4 epochs done and its learning rate decays after epoch 2"):
+        train(longer, tmp_path / "full.pt", resume=True, progress=False, data=tiny_data, log=log)
+
+
+def test_resume_of_a_checkpoint_written_before_lr_decay_existed(tmp_path, tiny_data):
+    """A stored config without ``lr_decay_epochs`` had a constant learning rate, which is its default 0."""
+    path = tmp_path / "old.pt"
+    old = train(_config(1), path, progress=False, data=tiny_data, log=lambda m: None)
+    del old["config"]["lr_decay_epochs"]
+    torch.save(old, path)
+    resumed = train(_config(2), path, resume=True, progress=False, data=tiny_data, log=lambda m: None)
+    assert resumed["state"]["epoch"] == 2 and resumed["config"]["lr_decay_epochs"] == 0
+
+
 def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, tiny_data, monkeypatch):
     import helpers.training as training
 
@@ -206,6 +270,8 @@ def test_p_uncond_defaults_to_label_dropout_only_for_a_conditional_run():
     (dict(schedule="quadratic"), "schedule must be one of 'linear', 'report', 'cosine'"),
     (dict(model={"style": "vit"}), r"model\['style'\] must be one of 'seed', 'modern'"),
     (dict(batch_size=0), "batch_size must be an int with 1 <= batch_size"),
+    (dict(lr_decay_epochs=-1), "lr_decay_epochs must be an int with 0 <= lr_decay_epochs"),
+    (dict(epochs=5, lr_decay_epochs=6), "lr_decay_epochs=6 must be at most epochs=5"),
 ])
 def test_train_config_rejects_bad_values_naming_them(kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -14,8 +14,9 @@ state is about 17 MB and a gzipped training set 12 MB (MNIST) or 31 MB (Fashion-
 
 Each run is its registered command (helpers/checkpoints/registry.json) with ``--epochs`` raised. A run stopped
 at ``--minutes`` loses only the epoch in flight: the state on disk is the last finished epoch's (written
-atomically), and, as the learning rate does not depend on the number of epochs, a state of K epochs is the one
-the command with ``--epochs K`` gives. At most 3 runs fit one call's returned files.
+atomically), and, as the learning rate does not depend on the number of epochs (runs with ``--lr-decay-epochs``
+are refused), a state of K epochs is the one the command with ``--epochs K`` gives. At most 3 runs fit one
+call's returned files.
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ def option(argv: list[str], flag: str) -> str:
 
 
 def with_epochs(argv: list[str], epochs: int) -> list[str]:
+    if "--lr-decay-epochs" in argv and int(option(argv, "--lr-decay-epochs")) > 0:
+        # its learning rate depends on --epochs, so a run stopped early is not the one any command gives
+        raise SystemExit(f"{shlex.join(argv)}: a run with --lr-decay-epochs cannot be raised to --epochs {epochs} "
+                         "and stopped at any epoch; train it with its own command")
     out = list(argv)
     out[out.index("--epochs") + 1] = str(epochs)
     return out

@@ -152,17 +152,26 @@ def _check_resumable(stored: TrainConfig, config: TrainConfig, done_epochs: int,
     """A resumed run may change ``epochs`` and ``lr_decay_epochs`` only where no step already taken would
     have had another learning rate, so that the finished run equals one run of the new command."""
     keep = {"epochs": stored.epochs, "lr_decay_epochs": stored.lr_decay_epochs}
-    if asdict(stored) != asdict(config) | keep:
-        raise ValueError(f"{path} was written with another configuration; start a new run or resume with "
-                         f"the same options (epochs and lr_decay_epochs may change)")
-    same_schedule = (stored.epochs, stored.lr_decay_epochs) == (config.epochs, config.lr_decay_epochs)
-    first_decayed = min(c.decay_start() if c.lr_decay_epochs else math.inf for c in (stored, config))
-    if not same_schedule and first_decayed < done_epochs:
-        raise ValueError(
-            f"{path} has {done_epochs} epochs done and its learning rate decays after epoch {stored.decay_start()}"
-            f"; epochs={config.epochs}, lr_decay_epochs={config.lr_decay_epochs} would decay it after epoch "
-            f"{config.decay_start()}, which changes steps already taken. Resume with a decay that starts at "
-            f"epoch {done_epochs} or later, or with the checkpoint's own epochs and lr_decay_epochs")
+    new = asdict(config)
+    changed = [f"{k}={v!r}, not {new[k]!r}" for k, v in asdict(stored).items() if k not in keep and new[k] != v]
+    if changed:
+        raise ValueError(f"{path} was written with another configuration ({'; '.join(changed)}); start a new run "
+                         f"or resume with the same options (epochs and lr_decay_epochs may change)")
+    if (stored.epochs, stored.lr_decay_epochs) == (config.epochs, config.lr_decay_epochs):
+        return
+
+    def decay(c: TrainConfig) -> str:
+        return f"decays from epoch {c.decay_start() + 1}" if c.lr_decay_epochs else "never decays"
+
+    if stored.lr_decay_epochs and stored.decay_start() < done_epochs:
+        raise ValueError(f"{path} has {done_epochs} epochs done and its learning rate {decay(stored)} of "
+                         f"{stored.epochs}: a decay under way cannot change; resume with --epochs {stored.epochs} "
+                         f"--lr-decay-epochs {stored.lr_decay_epochs}")
+    if config.lr_decay_epochs and config.decay_start() < done_epochs:
+        raise ValueError(f"{path} has {done_epochs} epochs done at a learning rate that {decay(stored)}; with "
+                         f"--epochs {config.epochs} --lr-decay-epochs {config.lr_decay_epochs} it would have decayed "
+                         f"from epoch {config.decay_start() + 1}. Use --lr-decay-epochs at most "
+                         f"{config.epochs - done_epochs} (epochs minus the {done_epochs} done)")
 
 
 def _restore(ckpt: dict, config: TrainConfig, model, ema: EMA, opt, gen: torch.Generator, path) -> dict:

@@ -39,7 +39,11 @@ def test_a_command_with_a_learning_rate_decay_is_not_raised():
     argv = ["python", "-m", "helpers.train", "--epochs", "72", "--lr-decay-epochs", "10"]
     with pytest.raises(SystemExit, match="a run with --lr-decay-epochs cannot be raised to --epochs 90"):
         device_train.with_epochs(argv, 90)
-    assert device_train.with_epochs(argv[:4] + ["--lr-decay-epochs", "0"], 90)[4] == "90"
+    for flags in (["--lr-decay-epochs", "10"], ["--lr-decay-epochs=10"]):
+        with pytest.raises(SystemExit, match="cannot be raised"):
+            device_train.with_epochs(argv[:5] + flags, 90)
+    raised = device_train.with_epochs(argv[:5] + ["--lr-decay-epochs", "0"], 90)
+    assert raised[4] == "90" and raised[5:] == ["--lr-decay-epochs", "0"]
 
 
 def test_pack_train_unpack_round_trip_under_a_time_limit(tmp_path):

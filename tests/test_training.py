@@ -183,49 +183,82 @@ def test_lr_factor_warms_up_holds_then_follows_the_cosine_to_zero():
     assert _lr_factor(10_000, 5.99, config) == 1.0  # after the warm-up, before epoch 10 − 4
     for epoch, u in ((6.0, 0.0), (7.0, 0.25), (8.0, 0.5), (9.0, 0.75), (9.999, 0.99975)):
         assert _lr_factor(10_000, epoch, config) == pytest.approx(0.5 * (1 + math.cos(math.pi * u)))
-    assert _lr_factor(10_000, 8.0, config) == pytest.approx(0.5)  # halfway down
     assert _lr_factor(10_000, 9.999, config) < 1e-6
     assert _lr_factor(10_000, 9.0, TrainConfig(epochs=10)) == 1.0  # lr_decay_epochs=0: constant
 
 
-def test_lr_decay_is_applied_to_the_optimizer(tmp_path, tiny_data, monkeypatch):
-    """The run with a decay equals, step for step, the one without until the decay starts, and then moves
-    less: its last epoch takes steps of ~0 learning rate."""
+def test_lr_decay_is_applied_to_the_optimizer(tmp_path, tiny_data):
+    """The run with a decay equals, step for step, the one without up to and including the decay's first step
+    (u = 0), and then differs at every step; the optimizer's last learning rate is the cosine's."""
     log = lambda m: None  # noqa: E731
     const = train(_config(3), tmp_path / "c.pt", progress=False, data=tiny_data, log=log)
     decayed_config = _config(3)
     decayed_config.lr_decay_epochs = 2
     decayed = train(decayed_config, tmp_path / "d.pt", progress=False, data=tiny_data, log=log)
     steps = len(const["state"]["losses"]) // 3
-    assert decayed["state"]["losses"][:steps] == const["state"]["losses"][:steps]
-    assert decayed["state"]["losses"][steps + 1:] != const["state"]["losses"][steps + 1:]
-    # the optimizer's last learning rate is the cosine's at the last step: u = 1 − 1/(2·steps)
+    a, b = const["state"]["losses"], decayed["state"]["losses"]
+    assert b[:steps + 1] == a[:steps + 1]
+    assert all(x != y for x, y in zip(a[steps + 2:], b[steps + 2:]))  # the first step at a lower rate is steps + 1
+    # the last step is taken at u = (3 − 1/steps − 1)/2
     last_lr = decayed["optimizer"]["param_groups"][0]["lr"]
     u = (3 - 1 / steps - 1) / 2
     assert last_lr == pytest.approx(2e-3 * 0.5 * (1 + math.cos(math.pi * u)))
 
 
-def test_resume_may_add_a_decay_that_starts_after_the_epochs_done(tmp_path, tiny_data):
-    """Raising epochs and adding lr_decay_epochs on resume gives exactly the run of the new command; a
-    decay that would change steps already taken is refused, naming both configurations."""
-    log = lambda m: None  # noqa: E731
-    target = _config(4)
-    target.lr_decay_epochs = 2
-    full = train(target, tmp_path / "full.pt", progress=False, data=tiny_data, log=log)
-    train(_config(2), tmp_path / "part.pt", progress=False, data=tiny_data, log=log)
-    resumed = train(target, tmp_path / "part.pt", resume=True, progress=False, data=tiny_data, log=log)
-    assert resumed["state"]["losses"] == full["state"]["losses"]
-    for k, v in full["ema"]["model"].items():
-        assert torch.equal(v, resumed["ema"]["model"][k]), k
-    too_early = _config(4)
-    too_early.lr_decay_epochs = 3  # would decay from epoch 1, but 2 epochs ran at a constant lr
-    train(_config(2), tmp_path / "again.pt", progress=False, data=tiny_data, log=log)
-    with pytest.raises(ValueError, match="2 epochs done.*decay it after epoch 1"):
-        train(too_early, tmp_path / "again.pt", resume=True, progress=False, data=tiny_data, log=log)
-    longer = _config(6)  # a finished decay cannot be stretched either
-    longer.lr_decay_epochs = 2
-    with pytest.raises(ValueError, match="4 epochs done and its learning rate decays after epoch 2"):
-        train(longer, tmp_path / "full.pt", resume=True, progress=False, data=tiny_data, log=log)
+class _Stop(Exception):
+    pass
+
+
+def _run(path, data, epochs, decay, resume=False, stop_after=None):
+    """``_config`` with ``epochs`` and ``lr_decay_epochs``; ``stop_after``: interrupt the run once that epoch is
+    saved, as a killed process would be."""
+    def log(message):
+        if stop_after is not None and message.startswith(f"epoch {stop_after}/"):
+            raise _Stop
+    config = _config(epochs)
+    config.lr_decay_epochs = decay
+    try:
+        return train(config, path, resume=resume, progress=False, data=data, log=log)
+    except _Stop:
+        return None
+
+
+def _assert_same_run(a, b):
+    assert a["state"]["losses"] == b["state"]["losses"]
+    for k, v in a["ema"]["model"].items():
+        assert torch.equal(v, b["ema"]["model"][k]), k
+
+
+@pytest.mark.parametrize("before, after", [
+    ((2, 0), (4, 2)),  # a decay added after the epochs done
+    ((6, 0), (4, 2)),  # epochs lowered and a decay added, as fashion-mnist's 80 → 72 with 10
+    ((5, 1), (4, 2)),  # a decay not yet started moved
+    ((4, 3), (4, 3)),  # stopped in the middle of a decay, resumed with the same options
+])
+def test_resume_that_changes_no_step_taken_equals_the_new_command_from_scratch(tmp_path, tiny_data, before, after):
+    """Stopped after 2 epochs of ``before`` (epochs, lr_decay_epochs), resumed with ``after``: the run of
+    ``after``'s command from scratch, step for step."""
+    full = _run(tmp_path / "full.pt", tiny_data, *after)
+    _run(tmp_path / "part.pt", tiny_data, *before, stop_after=2)
+    assert torch.load(tmp_path / "part.pt", weights_only=True)["state"]["epoch"] == 2
+    _assert_same_run(full, _run(tmp_path / "part.pt", tiny_data, *after, resume=True))
+
+
+def test_resume_refuses_a_decay_that_would_change_steps_already_taken(tmp_path, tiny_data):
+    """Each refusal names what the run did and the values that are allowed."""
+    _run(tmp_path / "const.pt", tiny_data, 2, 0)
+    with pytest.raises(ValueError, match=r"2 epochs done at a learning rate that never decays; with --epochs 4 "
+                                         r"--lr-decay-epochs 3 it would have decayed from epoch 2\. Use "
+                                         r"--lr-decay-epochs at most 2"):
+        _run(tmp_path / "const.pt", tiny_data, 4, 3, resume=True)
+    _run(tmp_path / "decayed.pt", tiny_data, 4, 2, stop_after=3)
+    with pytest.raises(ValueError, match=r"3 epochs done and its learning rate decays from epoch 3 of 4: a decay "
+                                         r"under way cannot change; resume with --epochs 4 --lr-decay-epochs 2"):
+        _run(tmp_path / "decayed.pt", tiny_data, 6, 2, resume=True)
+    other = _config(3)
+    other.lr = 1.0
+    with pytest.raises(ValueError, match=r"another configuration \(lr=0\.002, not 1\.0\)"):
+        train(other, tmp_path / "const.pt", resume=True, progress=False, data=tiny_data, log=lambda m: None)
 
 
 def test_resume_of_a_checkpoint_written_before_lr_decay_existed(tmp_path, tiny_data):

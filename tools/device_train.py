@@ -51,7 +51,9 @@ def option(argv: list[str], flag: str) -> str:
 
 
 def with_epochs(argv: list[str], epochs: int) -> list[str]:
-    if "--lr-decay-epochs" in argv and int(option(argv, "--lr-decay-epochs")) > 0:
+    decay = [a.split("=", 1)[1] if "=" in a else argv[i + 1] for i, a in enumerate(argv)
+             if a.split("=", 1)[0] == "--lr-decay-epochs"]
+    if decay and int(decay[-1]) > 0:
         # its learning rate depends on --epochs, so a run stopped early is not the one any command gives
         raise SystemExit(f"{shlex.join(argv)}: a run with --lr-decay-epochs cannot be raised to --epochs {epochs} "
                          "and stopped at any epoch; train it with its own command")

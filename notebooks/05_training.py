@@ -185,7 +185,7 @@ print(f"mean over t: {per_t.mean():.4f} (n = {len(images)} images, {len(t_grid)}
 # ## 3. A short training run, live
 #
 # `train` is the loop behind every shipped checkpoint: AdamW with a linear warm-up (and, with `lr_decay_epochs`, a
-# cosine decay of the learning rate to 0 over the last epochs), gradient clipping, an EMA of the weights, a
+# cosine decay of the learning rate to 0 over the last `lr_decay_epochs` epochs), gradient clipping, an EMA of the weights, a
 # checkpoint written after every epoch (atomically) and exact `resume`. Here a small
 # network trains for a few minutes (a few steps in quick mode) on the Fashion-MNIST training set.
 

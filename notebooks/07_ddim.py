@@ -631,11 +631,13 @@ for name, (net, sched, meta) in checkpoints.items():
 # `mnist-cfg`, against 14.2 for real MNIST images with $\mathcal N(0, 0.05^2)$ grain and 6.5 for real training
 # images. The Fashion-MNIST checkpoints score 21.8 (`fashion-mnist`) and 17.3 (`fashion-mnist-cfg`) against a grain
 # reference of 37.5. `fashion-mnist`'s score wandered between 24.0 and 28.2 at a constant learning rate (epochs 40,
-# 47, 50, 55 and 62) and fell to 21.8 as the rate decayed to 0 over epochs 63–72, from the same $x_T$ each time
+# 47, 50, 55 and 62) and fell to 21.8 by the end of a decay to 0 over epochs 63–72, from the same $x_T$ each time
 # (one draw of samples per checkpoint, the sampling noise not measured; see
 # [docs/maintaining.md](../docs/maintaining.md#fashion-mnist-past-epoch-40-a-constant-learning-rate-then-a-decay)).
-# DDPM's 300 steps (the same seed; only the first batch's $x_T$ shared; one draw each, not scored in between) score
-# 14.5 on `fashion-mnist`, against 27.3 at 40 epochs, so at 72 epochs this sampler costs it about 7 FID units. Part of the MNIST gap is this 50-step $\eta = 0$ sampler's (its steps and its determinism not
+# DDPM's 300 steps score 14.5 on `fashion-mnist`, against 27.3 at 40 epochs (the same seed, so the same $x_T$ and
+# noise; one draw each, not scored in between), so at 72 epochs this 50-step $\eta = 0$ sampler costs it about 7 FID
+# units (unpaired: DDPM shares only the first batch's $x_T$ with it). Part of the MNIST gap is this 50-step
+# $\eta = 0$ sampler's (its steps and its determinism not
 # separated here): DDPM's 300 steps from the same seed and labels (the same commands with `--sampler ddpm`) score 38.5 for
 # `mnist` and 10.8 for `mnist-cfg`, the conditional network then below the grain reference; section 10 measures how
 # DDIM $\eta = 0$'s scores change with training. Use the MNIST networks to see that the sampler runs on any

@@ -45,7 +45,7 @@ def balance(model, schedule, metadata, n: int, seed: int, batch: int, steps: int
     ev = QualityEvaluator(metadata["dataset"])
     samples, _ = generate(model, schedule, n, steps=steps, seed=seed, batch=batch)
     counts, test_counts = ev.class_counts(samples), ev.class_counts()
-    chi2, p = chi2_homogeneity(counts, test_counts)
+    chi2, df, p = chi2_homogeneity(counts, test_counts)
     train = load_dataset(metadata["dataset"], "train")
 
     def real_fids(pick):  # one FID per draw of n real training images, pick(generator) giving their indices
@@ -55,7 +55,7 @@ def balance(model, schedule, metadata, n: int, seed: int, batch: int, steps: int
 
     return {"epochs": metadata.get("epochs"), "n": n, "steps": steps, "classes": train.classes,
             "sample_counts": counts.tolist(), "test_counts": test_counts.tolist(),
-            "chi2": round(chi2, 2), "df": int(((counts + test_counts) > 0).sum()) - 1, "p": float(f"{p:.3g}"),
+            "chi2": round(chi2, 2), "df": df, "p": float(f"{p:.3g}"),
             "fid": round(ev.fid(samples), 3), "draws": draws,
             "fid_real_at_sample_proportions": real_fids(lambda g: at_proportions(train.labels, counts, g)),
             "fid_real_random": real_fids(lambda g: torch.randperm(len(train.labels), generator=g)[:n]),

@@ -260,11 +260,11 @@ def laplacian_energy(x: torch.Tensor) -> torch.Tensor:
     return F.conv2d(x, k, groups=c).pow(2).mean(dim=(1, 2, 3))
 
 
-def chi2_homogeneity(counts_a: torch.Tensor, counts_b: torch.Tensor) -> tuple[float, float]:
+def chi2_homogeneity(counts_a: torch.Tensor, counts_b: torch.Tensor) -> tuple[float, int, float]:
     """Pearson's test that two sets of class counts [K] come from the same class proportions:
     χ² = Σ_{g, c} (O_gc − E_gc)² / E_gc  with  E_gc = n_g m_c / N  (n_g: set g's total, m_c: class c's, N: all),
-    on (classes seen − 1) degrees of freedom; returns ``(χ², p)``, p = P(χ²_df ≥ χ²) = Q(df / 2, χ² / 2), the χ²
-    approximation of the statistic's law, good when every E_gc is about 5 or more."""
+    on df = (classes seen − 1) degrees of freedom; returns ``(χ², df, p)``, p = P(χ²_df ≥ χ²) = Q(df / 2, χ² / 2),
+    the χ² approximation of the statistic's law, good when every E_gc is about 5 or more."""
     if counts_a.dim() != 1 or counts_a.shape != counts_b.shape:
         raise ValueError(f"counts_a and counts_b must be [K] of one length, got {tuple(counts_a.shape)} and "
                          f"{tuple(counts_b.shape)}")
@@ -276,7 +276,7 @@ def chi2_homogeneity(counts_a: torch.Tensor, counts_b: torch.Tensor) -> tuple[fl
     chi2 = ((observed - expected) ** 2 / expected).sum()
     df = observed.shape[1] - 1
     p = torch.special.gammaincc(torch.tensor(df / 2, dtype=torch.float64), chi2 / 2) if df > 0 else torch.tensor(1.0)
-    return float(chi2), float(p)
+    return float(chi2), df, float(p)
 
 
 def class_spread(features: torch.Tensor, labels: torch.Tensor) -> float:

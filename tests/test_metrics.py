@@ -254,21 +254,22 @@ def test_chi2_homogeneity_against_its_definition_and_scipy():
     a, b = torch.tensor([30, 10, 60]), torch.tensor([20, 20, 20])
     o = np.array([[30, 10, 60], [20, 20, 20]], dtype=float)
     e = o.sum(1, keepdims=True) * o.sum(0, keepdims=True) / o.sum()
-    chi2, p = chi2_homogeneity(a, b)
-    assert chi2 == pytest.approx(((o - e) ** 2 / e).sum(), rel=1e-12)
+    chi2, df, p = chi2_homogeneity(a, b)
+    assert df == 2 and chi2 == pytest.approx(((o - e) ** 2 / e).sum(), rel=1e-12)
     assert p == pytest.approx(np.exp(-chi2 / 2), rel=1e-9)  # 2 degrees of freedom: P(χ²_2 ≥ x) = exp(−x/2)
     stats = pytest.importorskip("scipy.stats")
     ref = stats.chi2_contingency(o, correction=False)
-    assert (chi2, p) == pytest.approx((ref[0], ref[1]), rel=1e-9)
+    assert (chi2, p, df) == pytest.approx((ref[0], ref[1], ref[2]), rel=1e-9)
 
 
 def test_chi2_homogeneity_of_equal_proportions_and_of_an_unseen_class():
     from helpers.metrics import chi2_homogeneity
 
-    assert chi2_homogeneity(torch.tensor([5, 10, 15]), torch.tensor([50, 100, 150])) == pytest.approx((0.0, 1.0))
+    assert chi2_homogeneity(torch.tensor([5, 10, 15]), torch.tensor([50, 100, 150])) == pytest.approx((0.0, 2, 1.0))
     # a class absent from both sets is no degree of freedom: the same as leaving it out
-    assert chi2_homogeneity(torch.tensor([30, 0, 10]), torch.tensor([20, 0, 20])) == pytest.approx(
-        chi2_homogeneity(torch.tensor([30, 10]), torch.tensor([20, 20])))
+    with_empty = chi2_homogeneity(torch.tensor([30, 0, 10]), torch.tensor([20, 0, 20]))
+    assert with_empty[1] == 1
+    assert with_empty == pytest.approx(chi2_homogeneity(torch.tensor([30, 10]), torch.tensor([20, 20])))
 
 
 def test_chi2_homogeneity_p_values_are_uniform_under_the_null():
@@ -283,7 +284,7 @@ def test_chi2_homogeneity_p_values_are_uniform_under_the_null():
     for _ in range(draws):
         a = torch.bincount(torch.multinomial(probs, 400, replacement=True, generator=gen), minlength=5)
         b = torch.bincount(torch.multinomial(probs, 600, replacement=True, generator=gen), minlength=5)
-        rejected += chi2_homogeneity(a, b)[1] < 0.05
+        rejected += chi2_homogeneity(a, b)[2] < 0.05
     se = (0.05 * 0.95 / draws) ** 0.5
     assert abs(rejected / draws - 0.05) < 4 * se
 

@@ -46,14 +46,15 @@ def registered_command(name: str) -> list[str]:
     return shlex.split(registry[name]["command"])
 
 
-def option(argv: list[str], flag: str) -> str:
-    return argv[argv.index(flag) + 1]
+def option(argv: list[str], flag: str, default: str | None = None) -> str | None:
+    """The value of ``flag`` in ``argv``, as ``flag value`` or ``flag=value``; the last one wins, as in argparse."""
+    values = [a.split("=", 1)[1] if "=" in a else argv[i + 1] for i, a in enumerate(argv)
+              if a.split("=", 1)[0] == flag]
+    return values[-1] if values else default
 
 
 def with_epochs(argv: list[str], epochs: int) -> list[str]:
-    decay = [a.split("=", 1)[1] if "=" in a else argv[i + 1] for i, a in enumerate(argv)
-             if a.split("=", 1)[0] == "--lr-decay-epochs"]
-    if decay and int(decay[-1]) > 0:
+    if int(option(argv, "--lr-decay-epochs", "0")) > 0:
         # its learning rate depends on --epochs, so a run stopped early is not the one any command gives
         raise SystemExit(f"{shlex.join(argv)}: a run with --lr-decay-epochs cannot be raised to --epochs {epochs} "
                          "and stopped at any epoch; train it with its own command")

@@ -630,16 +630,17 @@ for name, (net, sched, meta) in checkpoints.items():
 # --threads 1`, and the same with `--model mnist-cfg`): FID in classifier space 76.9 for `mnist` and 29.8 for
 # `mnist-cfg`, against 14.2 for real MNIST images with $\mathcal N(0, 0.05^2)$ grain and 6.5 for real training
 # images. The Fashion-MNIST checkpoints score 21.8 (`fashion-mnist`) and 17.3 (`fashion-mnist-cfg`) against a grain
-# reference of 37.5. `fashion-mnist`'s score wandered between 24.0 and 28.2 at a constant learning rate (epochs 40,
-# 47, 50, 55 and 62) and fell to 21.8 by the end of a decay to 0 over epochs 63–72, from the same $x_T$ each time
-# (one draw of samples per checkpoint). One draw is noisy on this model: over six seeds the shipped weights
-# score 22.5 on average with an s.d. of 3.7 for one draw (against 1.05 for 2,000 real images), and over three
-# seeds epoch 72 beats epoch 62 by 3.8 ± 1.3 (mean ± s.e.; p ≈ 0.1, not yet established), not the 6.4 that
-# seed 0 alone shows (see
+# reference of 37.5. `fashion-mnist`'s score ranged between 24.0 and 28.2 at a constant learning rate (epochs 40,
+# 47, 50, 55 and 62; seed 0, differences the noise measured below does not resolve) and fell to 21.8 by the end
+# of a decay to 0 over epochs 63–72, from the same $x_T$ each time (one draw of samples per checkpoint). One draw
+# is noisy on this model: over six seeds the shipped weights score 22.5 on average with an s.d. of 3.7 for one
+# draw (against an s.d. of 1.05 for a random draw of 2,000 real images), and over three seeds epoch 72 beats
+# epoch 62 by 3.8 ± 1.3 (mean ± s.e.; p ≈ 0.1, not yet established), not the 6.4 that seed 0 alone shows (see
 # [docs/maintaining.md](../docs/maintaining.md#fashion-mnist-past-epoch-40-a-constant-learning-rate-then-a-decay)).
 # DDPM's 300 steps score 14.5 on `fashion-mnist`, against 27.3 at 40 epochs (the same seed, so the same $x_T$ and
 # noise; one draw each, not scored in between), so at 72 epochs this 50-step $\eta = 0$ sampler costs it about 8 FID
-# units (DDIM's six-seed mean of 22.5 against DDPM's one draw, whose spread is not measured). Part of the MNIST gap is this 50-step
+# units (22.5 ± 1.5, DDIM's six-seed mean ± s.e., against DDPM's one draw of 14.5, whose spread is not measured;
+# if it varies as DDIM's one draw does, s.d. 3.7, the cost is 8 ± 4). Part of the MNIST gap is this 50-step
 # $\eta = 0$ sampler's (its steps and its determinism not
 # separated here): DDPM's 300 steps from the same seed and labels (the same commands with `--sampler ddpm`) score 38.5 for
 # `mnist` and 10.8 for `mnist-cfg`, the conditional network then below the grain reference; section 10 measures how
@@ -792,9 +793,10 @@ if art is not None and "trajectory" in art:
 
 # %% [markdown]
 # What the benchmark shows (accuracy ± binomial s.e.; for FID and KID, the real-image draws above are the
-# yardstick: about 3 FID units and 2 to 4 KID units from one draw of 1,000 real images to the next. It is a lower
-# bound: a model's scores can move more from one draw to the next, as section 9's unconditional `fashion-mnist`
-# shows, and this checkpoint's own spread is not measured):
+# yardstick: about 3 FID units and 2 to 4 KID units from one draw of 1,000 real images to the next. We read it as a
+# lower bound for a model's spread (a reading, not measured): the unconditional `fashion-mnist` of section 9 varies
+# 3.5 times as much as real images in FID; this class-conditional checkpoint, sampled on balanced labels and closer
+# to the real images, probably varies less, but its spread, in FID or KID, is not measured):
 #
 # - **The measurable defect is class accuracy.** The default DDIM ($\eta = 0$, 50 steps) scores 0.874 ± 0.010,
 #   DDPM 0.913 ± 0.009 and the classifier on real test images 0.918: a gap of 0.039, about three standard errors
@@ -805,7 +807,8 @@ if art is not None and "trajectory" in art:
 #   against 0.605) and the worst KID and FID (24.3 and 42.1) of the table. So the gap comes with the deterministic
 #   sampler itself, not with clipping, the re-derived $\hat\varepsilon$, the spacing or the number of steps.
 #   Some options do move FID and KID: without clipping and with 100 steps the default's KID of 12.9 drops to 8.4
-#   and 8.2, near DDPM's 7.0 (a little more than the real-image draw-to-draw spread: not settled), while keeping the
+#   and 8.2 (drops of 4.5 and 4.7, a little more than the real-image draw-to-draw spread of 2 to 4, itself probably
+#   a lower bound: not settled), near DDPM's 7.0, while keeping the
 #   model's $\hat\varepsilon$ raises it to 17.1 and FID to 28.5.
 # - **The speck gauge does not find the specks.** In the final images every sampler has *fewer* speck pixels
 #   than real test images (1.13–1.58 % against 1.92 %: real clothes have bright seams and prints), and the default

@@ -5,17 +5,24 @@ model) on N samples, DDIM (η = 0) or DDPM (all T steps), beside the real-image 
     python -m benchmarks.quality --model fashion-mnist-cfg --n 2000 --sampler ddpm --guidance 1
     python -m benchmarks.quality --checkpoint runs/fmnist-cfg/model.pt --n 2000
     python -m benchmarks.quality --model fashion-mnist-cfg --guidance 3 --keep-model-eps
+    python -m benchmarks.quality --model fashion-mnist --n 2000 --guidance 1 --seed 0 1 2 3 4 5
 
 Writes benchmarks/results/quality-<name>.json (DDIM), quality-<name>-ddpm.json (``--sampler ddpm``; the
 same seed and labels as the DDIM rows; the x_T of the first batch too, later ones not, as DDPM's noise
 moves the generator on). The sampler re-derives ε̂ from the clipped x̂_0 at
 each step (``recompute_eps=True``, the default); ``--keep-model-eps`` keeps the model's ε̂ (diffusers'
 default, use_clipped_model_output=False) and writes quality-<name>-model-eps.json.
+
+One FID on 2,000 samples moves from draw to draw by more than its references suggest (docs/maintaining.md,
+"fashion-mnist past epoch 40"): ``--seed`` with several seeds draws n samples per seed and reports each row's
+mean FID with the per-seed values and their s.d., the accuracy pooled over the n·k samples, and the references'
+means (per seed too). With one seed a row keeps its one-draw form.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 from pathlib import Path
 
 import torch
@@ -26,23 +33,45 @@ from helpers.metrics import QualityEvaluator
 from helpers.pretrained import load_checkpoint, load_pretrained
 
 
-def evaluate(model, schedule, metadata, n, steps, guidances, seed=0, batch=500, evaluator=None, recompute_eps=True,
-             sampler="ddim"):
+def evaluate(model, schedule, metadata, n, steps, guidances, seeds=(0,), batch=500, evaluator=None,
+             recompute_eps=True, sampler="ddim"):
+    """One row per guidance scale: n samples per seed, scored; several seeds are pooled by ``pool``."""
     ev = evaluator or QualityEvaluator(metadata["dataset"])
     # DDPM's clipped posterior mean has no ε̂ to keep or re-derive, so recompute_eps is DDIM's alone
     options = {"recompute_eps": recompute_eps} if sampler == "ddim" else {}
     rows = []
     for s in guidances:
-        scores, _ = sample_quality(model, schedule, ev, n, sampler=sampler, steps=steps, guidance_scale=s, seed=seed,
-                                   batch=batch, **options)
-        row = {"guidance_scale": scores["guidance_scale"], "steps": scores["steps"], "n": n,
-               "fid": round(scores["fid"], 3),
-               "sampling_seconds": round(scores["seconds"], 1)}
-        if "accuracy" in scores:
-            row["accuracy"] = round(scores["accuracy"], 4)
+        draws = [sample_quality(model, schedule, ev, n, sampler=sampler, steps=steps, guidance_scale=s, seed=seed,
+                                batch=batch, **options)[0] for seed in seeds]
+        row = pool(draws, seeds)
         rows.append(row)
         print(row, flush=True)
     return rows, ev
+
+
+def pool(draws: list[dict], seeds) -> dict:
+    """A row from ``sample_quality`` scores at the same n, one per seed. FID: the mean over the draws, with the
+    per-seed values and their sample s.d. (the s.e. of the mean is s.d./√k); accuracy: the mean, which is the
+    pooled accuracy of all n·k samples since every draw has n."""
+    first = draws[0]
+    row = {"guidance_scale": first["guidance_scale"], "steps": first["steps"], "n": first["n"]}
+    fids = [d["fid"] for d in draws]
+    row["fid"] = round(statistics.fmean(fids), 3)
+    if len(draws) > 1:
+        row.update(seeds=list(seeds), fid_per_seed=[round(f, 3) for f in fids], fid_sd=round(statistics.stdev(fids), 3))
+    row["sampling_seconds"] = round(sum(d["seconds"] for d in draws), 1)
+    if "accuracy" in first:
+        accuracies = [d["accuracy"] for d in draws]
+        row["accuracy"] = round(statistics.fmean(accuracies), 4)
+        if len(draws) > 1:
+            row["accuracy_per_seed"] = [round(a, 4) for a in accuracies]
+    return row
+
+
+def references(ev, n, seeds) -> tuple[dict, list[dict]]:
+    """The real-image references at n for each seed (a new draw of training images each), and their means."""
+    per_seed = [{k: round(v, 3) for k, v in ev.references(n, seed=seed).items()} for seed in seeds]
+    return {k: round(statistics.fmean(r[k] for r in per_seed), 3) for k in per_seed[0]}, per_seed
 
 
 def main(argv=None):
@@ -54,12 +83,15 @@ def main(argv=None):
                    help="DDIM with --steps steps (eta = 0), or DDPM over all T steps")
     p.add_argument("--steps", type=int, default=50, help="DDIM's steps (DDPM always takes T)")
     p.add_argument("--guidance", type=float, nargs="*", default=[3.0])
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, nargs="+", default=[0],
+                   help="one seed, or several: each row then reports the mean FID over the draws (n samples each)")
     p.add_argument("--batch", type=int, default=500)
     p.add_argument("--keep-model-eps", action="store_true",
                    help="keep the model's eps after clipping x0 (diffusers' default) instead of re-deriving it")
     p.add_argument("--threads", type=int, default=2)
     args = p.parse_args(argv)
+    if len(set(args.seed)) < len(args.seed):
+        p.error(f"--seed: the seeds must differ (got {args.seed}): a repeated seed repeats its draw")
     if args.sampler == "ddpm" and args.keep_model_eps:
         p.error("--keep-model-eps is a DDIM option: DDPM's posterior mean has no ε̂ to keep")
     torch.set_num_threads(args.threads)
@@ -72,8 +104,9 @@ def main(argv=None):
     print(f"hardware: {hardware()}")
     rows, ev = evaluate(model, schedule, metadata, args.n, args.steps, args.guidance, args.seed, args.batch,
                         recompute_eps=not args.keep_model_eps, sampler=args.sampler)
-    refs = {k: round(v, 3) for k, v in ev.references(args.n, seed=args.seed).items()}
+    refs, refs_per_seed = references(ev, args.n, args.seed)
     print("references:", refs)
+    extra = {"references_per_seed": refs_per_seed} if len(args.seed) > 1 else {}
     clf = ev.classifier.metadata
     suffix = "-model-eps" if args.keep_model_eps else "-ddpm" if args.sampler == "ddpm" else ""
     sampler = (f"DDPM, {schedule.T} steps" if args.sampler == "ddpm" else f"DDIM, {args.steps} steps, trailing, eta=0"
@@ -81,7 +114,7 @@ def main(argv=None):
     write_results(f"quality-{name}{suffix}", {
         "model": name, "epochs": metadata.get("epochs"), "train_minutes": metadata.get("train_minutes"),
         "train_hardware": metadata.get("hardware"), "sampler": sampler,
-        "references": refs, "classifier_test_accuracy": clf["test_accuracy"], "rows": rows,
+        "references": refs, **extra, "classifier_test_accuracy": clf["test_accuracy"], "rows": rows,
     })
 
 

@@ -69,10 +69,24 @@ def _accuracy(p: float, n: int) -> str:
     return f"{p:.1%} ± {accuracy_se(p, n):.1%}"
 
 
+def _draws(row: dict) -> int:
+    """How many seeds a quality row pools (``benchmarks.quality --seed``), each of row["n"] samples."""
+    return len(row.get("seeds", [None]))
+
+
+def _fid(row: dict) -> str:
+    """One draw's FID, or the mean over k draws ± its s.e. (the per-seed s.d. / √k)."""
+    k = _draws(row)
+    if k == 1:
+        return f"{row['fid']:.2f}"
+    return f"{row['fid']:.2f} ± {row['fid_sd'] / k ** 0.5:.2f} ({k} seeds)"
+
+
 def _quality_bar(row: dict, res: dict, ddpm: dict | None = None) -> str:
     """The bars at n = 2,000 (issues 4 and 19): FID below the grain reference at s = 1; at s = 3, accuracy >= 95%
     and >= the classifier's own on real test images; DDIM η = 0's accuracy at s = 1 within 3 points of
-    DDPM's (``ddpm``: the DDPM row at the same s and n, if measured); and FID at most ``FID_TARGETS[model]``."""
+    DDPM's (``ddpm``: the DDPM row at the same s and n, if measured); and FID at most ``FID_TARGETS[model]``.
+    A row of several seeds is judged by its mean FID and its accuracy pooled over all its samples."""
     if row["n"] < 2000:
         return "— (n < 2,000)"
     s = row.get("guidance_scale")
@@ -84,7 +98,8 @@ def _quality_bar(row: dict, res: dict, ddpm: dict | None = None) -> str:
         if ddpm is not None and "accuracy" in row:
             gap = ddpm["accuracy"] - row["accuracy"]
             # unpaired s.e. of the difference: the rows share the labels and the seed, but x_T only in the first batch
-            se = (accuracy_se(ddpm["accuracy"], ddpm["n"]) ** 2 + accuracy_se(row["accuracy"], row["n"]) ** 2) ** 0.5
+            se = (accuracy_se(ddpm["accuracy"], ddpm["n"] * _draws(ddpm)) ** 2
+                  + accuracy_se(row["accuracy"], row["n"] * _draws(row)) ** 2) ** 0.5
             bars.append(f"accuracy within 3 points of DDPM's (gap {gap * 100:+.1f} ± {se * 100:.1f}): "
                         f"{'yes' if round(gap, 4) <= DDPM_GAP else 'no'}")  # accuracies are stored to 4 places
         return "; ".join(bars)
@@ -114,16 +129,20 @@ def table_quality() -> str | None:
     for res in results:
         is_ddim_eta0 = res["sampler"].startswith("DDIM") and "eta=0" in res["sampler"]
         for row in res["rows"]:
-            acc = (f"{_accuracy(row['accuracy'], row['n'])} ({res['classifier_test_accuracy']:.1%})"
+            acc = (f"{_accuracy(row['accuracy'], row['n'] * _draws(row))} ({res['classifier_test_accuracy']:.1%})"
                    if "accuracy" in row else "—")
             s = "—" if row["guidance_scale"] is None else f"{row['guidance_scale']:g}"
             ref = ddpm.get((res["model"], row["guidance_scale"], row["n"])) if is_ddim_eta0 else None
             lines.append(f"| {res['model']} | {res['epochs']} | {res['train_minutes']:.0f} ({res['train_hardware']}) | "
-                         f"{res['sampler']} | {s} | {row['n']:,} | {row['fid']:.2f} | "
+                         f"{res['sampler']} | {s} | {row['n']:,} | {_fid(row)} | "
                          f"{res['references']['floor']:.2f} | {res['references']['grain']:.2f} | {acc} | "
                          f"{_quality_bar(row, res, ref)} |")
         footers.append(f"`{res['command']}` ({res['hardware']}, {res.get('date', '')}, n = {res['rows'][0]['n']})")
-    return "\n".join(lines) + "\n\nCommands: " + "; ".join(footers) + "."
+    pooled = any(_draws(row) > 1 for res in results for row in res["rows"])
+    note = ("\n\nA row of k seeds draws n samples per seed: its FID is the mean ± s.e. over the k draws, its "
+            "accuracy pools the n·k samples, and floor and grain are means over k draws of real images."
+            if pooled else "")
+    return "\n".join(lines) + note + "\n\nCommands: " + "; ".join(footers) + "."
 
 
 @_from_results("evaluation")

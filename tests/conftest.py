@@ -10,6 +10,10 @@ matplotlib.use("agg")  # headless everywhere: tests draw figures but never show 
 torch.set_num_threads(1)
 
 from helpers.schedules import DiffusionSchedule  # noqa: E402
+from helpers.unet import UNet  # noqa: E402
+
+# A small modern U-Net for the code paths that need a network but not a trained one.
+TINY_UNET = {"style": "modern", "base_channels": 16, "channel_mult": (1, 2), "depth": 1, "attention": False}
 
 
 @pytest.fixture
@@ -22,6 +26,15 @@ def report_schedule():
 def any_schedule(request):
     """Each named schedule once, at the T it is used with."""
     return DiffusionSchedule.from_name(*request.param)
+
+
+@pytest.fixture(scope="module")
+def tiny_cond_unet():
+    """An untrained class-conditional ``TINY_UNET`` (10 classes) whose output depends on its input."""
+    torch.manual_seed(0)
+    m = UNet(num_classes=10, **TINY_UNET).eval()
+    torch.nn.init.normal_(m.conv_out.weight, std=0.05)  # the zero-initialised output layer would ignore x_t
+    return m
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from conftest import TINY_UNET as TINY
 
 from helpers.data import sample_images, to_float
 from helpers.evaluation import generate, loss_per_timestep
@@ -9,27 +10,17 @@ from helpers.forward import q_sample
 from helpers.schedules import DiffusionSchedule
 from helpers.unet import UNet
 
-TINY = {"style": "modern", "base_channels": 16, "channel_mult": (1, 2), "depth": 1, "attention": False}
-
-
-@pytest.fixture(scope="module")
-def cond_model():
-    torch.manual_seed(0)
-    m = UNet(num_classes=10, **TINY).eval()
-    torch.nn.init.normal_(m.conv_out.weight, std=0.05)  # so the output depends on the input
-    return m
-
 
 @pytest.fixture(scope="module")
 def schedule():
     return DiffusionSchedule.from_name("report", 100)
 
 
-def test_generate_balances_labels_and_is_seeded(cond_model, schedule):
-    x, y = generate(cond_model, schedule, 12, steps=3, seed=1, batch=5)
+def test_generate_balances_labels_and_is_seeded(tiny_cond_unet, schedule):
+    x, y = generate(tiny_cond_unet, schedule, 12, steps=3, seed=1, batch=5)
     assert x.shape == (12, 1, 28, 28) and torch.equal(y, torch.arange(12) % 10)
-    x2, _ = generate(cond_model, schedule, 12, steps=3, seed=1, batch=5)
-    x3, _ = generate(cond_model, schedule, 12, steps=3, seed=2, batch=5)
+    x2, _ = generate(tiny_cond_unet, schedule, 12, steps=3, seed=1, batch=5)
+    x3, _ = generate(tiny_cond_unet, schedule, 12, steps=3, seed=2, batch=5)
     assert torch.equal(x, x2) and not torch.equal(x, x3)
     assert x.min() >= -1 - 1e-6 and x.max() <= 1 + 1e-6
 
@@ -41,44 +32,44 @@ def test_generate_unconditional_and_ddpm(schedule):
     assert y is None and x.shape == (3, 1, 28, 28)
 
 
-def test_generate_rejects_bad_arguments(cond_model, schedule):
+def test_generate_rejects_bad_arguments(tiny_cond_unet, schedule):
     with pytest.raises(ValueError, match="sampler"):
-        generate(cond_model, schedule, 2, sampler="euler")
+        generate(tiny_cond_unet, schedule, 2, sampler="euler")
     with pytest.raises(ValueError, match="n must be"):
-        generate(cond_model, schedule, 0)
+        generate(tiny_cond_unet, schedule, 0)
 
 
-def test_loss_per_timestep_matches_its_definition(cond_model, schedule):
+def test_loss_per_timestep_matches_its_definition(tiny_cond_unet, schedule):
     images, labels = sample_images(4, as_uint8=True)
     ts = [0, 50, 99]
-    got = loss_per_timestep(cond_model, schedule, images, ts, labels=labels, seed=3)
+    got = loss_per_timestep(tiny_cond_unet, schedule, images, ts, labels=labels, seed=3)
     x0 = to_float(images)
     noise = torch.randn(x0.shape, generator=torch.Generator().manual_seed(3))
     for t, value in zip(ts, got):
         with torch.no_grad():
-            eps = cond_model(q_sample(schedule, x0, t, noise), t, labels)
+            eps = tiny_cond_unet(q_sample(schedule, x0, t, noise), t, labels)
         assert value.item() == pytest.approx((eps - noise).pow(2).mean().item(), rel=1e-5)
 
 
-def test_image_shape_default_and_given(cond_model, schedule):
+def test_image_shape_default_and_given(tiny_cond_unet, schedule):
     from helpers.evaluation import image_shape
 
-    assert image_shape(cond_model) == (1, 28, 28)
+    assert image_shape(tiny_cond_unet) == (1, 28, 28)
     assert image_shape(UNet(in_channels=3, **TINY)) == (3, 32, 32)
-    assert image_shape(cond_model, [1, 8, 8]) == (1, 8, 8)
-    x, _ = generate(cond_model, schedule, 2, steps=2, shape=(1, 8, 8))
+    assert image_shape(tiny_cond_unet, [1, 8, 8]) == (1, 8, 8)
+    x, _ = generate(tiny_cond_unet, schedule, 2, steps=2, shape=(1, 8, 8))
     assert x.shape == (2, 1, 8, 8)
 
 
-def test_heldout_loss_is_the_seeded_mean_of_the_training_loss(cond_model, schedule):
+def test_heldout_loss_is_the_seeded_mean_of_the_training_loss(tiny_cond_unet, schedule):
     from helpers.evaluation import heldout_loss
     from helpers.loss import diffusion_loss
 
     images, labels = sample_images(6, as_uint8=True)
-    got = heldout_loss(cond_model, schedule, images, labels, seed=5, batch_size=4)
-    assert got == heldout_loss(cond_model, schedule, images, labels, seed=5, batch_size=4)
+    got = heldout_loss(tiny_cond_unet, schedule, images, labels, seed=5, batch_size=4)
+    assert got == heldout_loss(tiny_cond_unet, schedule, images, labels, seed=5, batch_size=4)
     gen = torch.Generator().manual_seed(5)
     with torch.no_grad():
-        parts = [diffusion_loss(cond_model, schedule, to_float(images[i:i + 4]), labels[i:i + 4], generator=gen).item()
-                 for i in (0, 4)]
+        parts = [diffusion_loss(tiny_cond_unet, schedule, to_float(images[i:i + 4]), labels[i:i + 4],
+                                generator=gen).item() for i in (0, 4)]
     assert got == pytest.approx((parts[0] * 4 + parts[1] * 2) / 6, rel=1e-6)

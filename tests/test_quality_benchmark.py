@@ -1,0 +1,92 @@
+"""benchmarks/quality.py over several seeds (``--seed 0 1 2``) and how the README's table reads such rows."""
+
+import statistics
+import sys
+from pathlib import Path
+
+import pytest
+
+from helpers.evaluation import sample_quality
+from helpers.schedules import DiffusionSchedule
+from helpers.summary import accuracy_se
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # benchmarks/ is a folder of scripts beside the package, not installed
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks import quality, readme_tables  # noqa: E402
+
+
+class FakeEvaluator:
+    """Scores with no dataset: FID is the samples' mean pixel + 10 (a deterministic function of the draw),
+    accuracy the share of samples whose mean pixel is above their label's tenth of the range; the references
+    depend on the seed alone."""
+
+    def fid(self, images):
+        return float(images.mean()) + 10
+
+    def accuracy(self, images, labels):
+        return float((images.flatten(1).mean(1) > labels / 10 - 0.5).float().mean())
+
+    def references(self, n, seed=0):
+        return {"floor": 1.0 + seed + n / 1000, "grain": 30.0 - seed}
+
+
+SCHEDULE = DiffusionSchedule.from_name("report", 100)
+
+
+def test_several_seeds_pool_the_one_seed_draws(tiny_cond_unet):
+    ev = FakeEvaluator()
+    seeds = [0, 3, 7]
+    one = [sample_quality(tiny_cond_unet, SCHEDULE, ev, 12, steps=3, guidance_scale=2.0, seed=s, batch=5)[0]
+           for s in seeds]
+    rows, _ = quality.evaluate(tiny_cond_unet, SCHEDULE, {}, 12, 3, [2.0], seeds, batch=5, evaluator=ev)
+    row = rows[0]
+    fids, accuracies = [r["fid"] for r in one], [r["accuracy"] for r in one]
+    assert len(set(fids)) == 3  # the seeds draw different samples
+    assert row["seeds"] == seeds and row["n"] == 12 and row["guidance_scale"] == 2.0 and row["steps"] == 3
+    assert row["fid_per_seed"] == [round(f, 3) for f in fids]
+    assert row["fid"] == pytest.approx(sum(fids) / 3, abs=5e-4)
+    assert row["fid_sd"] == pytest.approx(statistics.stdev(fids), abs=5e-4)
+    # every draw has n samples, so the mean of the accuracies is the share correct among all 36
+    assert row["accuracy_per_seed"] == [round(a, 4) for a in accuracies]
+    assert row["accuracy"] == pytest.approx(sum(round(a * 12) for a in accuracies) / 36, abs=5e-5)
+
+
+def test_one_seed_keeps_the_one_draw_row(tiny_cond_unet):
+    ev = FakeEvaluator()
+    one, _ = sample_quality(tiny_cond_unet, SCHEDULE, ev, 12, steps=3, guidance_scale=1.0, seed=4, batch=5)
+    rows, _ = quality.evaluate(tiny_cond_unet, SCHEDULE, {}, 12, 3, [1.0], [4], batch=5, evaluator=ev)
+    assert list(rows[0]) == ["guidance_scale", "steps", "n", "fid", "sampling_seconds", "accuracy"]
+    assert rows[0]["fid"] == round(one["fid"], 3) and rows[0]["accuracy"] == round(one["accuracy"], 4)
+
+
+def test_references_are_drawn_per_seed_and_averaged():
+    means, per_seed = quality.references(FakeEvaluator(), 2000, [0, 1, 5])
+    assert per_seed == [{"floor": 3.0, "grain": 30.0}, {"floor": 4.0, "grain": 29.0}, {"floor": 8.0, "grain": 25.0}]
+    assert means == {"floor": 5.0, "grain": 28.0}
+
+
+def test_repeated_seeds_are_refused(capsys):
+    with pytest.raises(SystemExit):
+        quality.main(["--model", "fashion-mnist", "--seed", "0", "1", "0"])
+    assert "--seed: the seeds must differ (got [0, 1, 0])" in capsys.readouterr().err
+
+
+def test_readme_shows_the_mean_fid_with_its_standard_error():
+    row = {"n": 2000, "guidance_scale": None, "fid": 22.48, "seeds": [0, 1, 2, 3], "fid_sd": 3.72,
+           "fid_per_seed": [21.77, 25.2, 19.73, 23.22]}
+    assert readme_tables._fid(row) == "22.48 ± 1.86 (4 seeds)"
+    assert readme_tables._fid({"n": 2000, "fid": 21.774}) == "21.77"
+    res = {"model": "fashion-mnist", "references": {"floor": 4.0, "grain": 37.5}, "classifier_test_accuracy": 0.92}
+    assert readme_tables._quality_bar(row, res) == "FID < grain: yes; FID ≤ 20: no"  # judged by the mean
+
+
+def test_pooled_accuracy_has_the_standard_error_of_all_its_samples():
+    res = {"references": {"floor": 4.0, "grain": 37.5}, "classifier_test_accuracy": 0.97}
+    ddim = {"n": 2000, "guidance_scale": 1.0, "fid": 40.0, "accuracy": 0.89, "seeds": [0, 1, 2, 3], "fid_sd": 1.0}
+    ddpm = {"n": 2000, "guidance_scale": 1.0, "fid": 30.0, "accuracy": 0.91}
+    se = (accuracy_se(0.89, 8000) ** 2 + accuracy_se(0.91, 2000) ** 2) ** 0.5
+    assert readme_tables._quality_bar(ddim, res, ddpm) == (
+        f"FID < grain: no; accuracy within 3 points of DDPM's (gap +2.0 ± {se * 100:.1f}): yes")
+    assert readme_tables._draws(ddim) == 4 and readme_tables._draws(ddpm) == 1

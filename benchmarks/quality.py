@@ -41,8 +41,12 @@ def evaluate(model, schedule, metadata, n, steps, guidances, seeds=(0,), batch=5
     options = {"recompute_eps": recompute_eps} if sampler == "ddim" else {}
     rows = []
     for s in guidances:
-        draws = [sample_quality(model, schedule, ev, n, sampler=sampler, steps=steps, guidance_scale=s, seed=seed,
-                                batch=batch, **options)[0] for seed in seeds]
+        draws = []
+        for seed in seeds:
+            draws.append(sample_quality(model, schedule, ev, n, sampler=sampler, steps=steps, guidance_scale=s,
+                                        seed=seed, batch=batch, **options)[0])
+            if len(seeds) > 1:  # a draw of 2,000 takes minutes: report each as it comes
+                print(f"guidance {s}, seed {seed}: FID {draws[-1]['fid']:.3f}", flush=True)
         row = pool(draws, seeds)
         rows.append(row)
         print(row, flush=True)

@@ -7,9 +7,9 @@ model) on N samples, DDIM (η = 0) or DDPM (all T steps), beside the real-image 
     python -m benchmarks.quality --model fashion-mnist-cfg --guidance 3 --keep-model-eps
     python -m benchmarks.quality --model fashion-mnist --n 2000 --guidance 1 --seed 0 1 2 3 4 5
 
-Writes benchmarks/results/quality-<name>.json (DDIM), quality-<name>-ddpm.json (``--sampler ddpm``; the
-same seed and labels as the DDIM rows; the x_T of the first batch too, later ones not, as DDPM's noise
-moves the generator on). The sampler re-derives ε̂ from the clipped x̂_0 at
+Writes benchmarks/results/quality-<name>.json (DDIM), quality-<name>-ddpm.json (``--sampler ddpm``; at the
+same seed, the same labels as the DDIM rows, and the x_T of the first batch too, later ones not, as DDPM's
+noise moves the generator on). The sampler re-derives ε̂ from the clipped x̂_0 at
 each step (``recompute_eps=True``, the default); ``--keep-model-eps`` keeps the model's ε̂ (diffusers'
 default, use_clipped_model_output=False) and writes quality-<name>-model-eps.json.
 
@@ -35,7 +35,8 @@ from helpers.pretrained import load_checkpoint, load_pretrained
 
 def evaluate(model, schedule, metadata, n, steps, guidances, seeds=(0,), batch=500, evaluator=None,
              recompute_eps=True, sampler="ddim"):
-    """One row per guidance scale: n samples per seed, scored; several seeds are pooled by ``pool``."""
+    """One row per guidance scale: n samples per seed (``seeds``: an int or several), scored and pooled by ``pool``."""
+    seeds = [seeds] if isinstance(seeds, int) else list(seeds)
     ev = evaluator or QualityEvaluator(metadata["dataset"])
     # DDPM's clipped posterior mean has no ε̂ to keep or re-derive, so recompute_eps is DDIM's alone
     options = {"recompute_eps": recompute_eps} if sampler == "ddim" else {}

@@ -82,6 +82,16 @@ def _fid(row: dict) -> str:
     return f"{row['fid']:.2f} ± {row['fid_sd'] / k ** 0.5:.2f} ({k} seeds)"
 
 
+def _distance(row: dict, bound: float) -> str:
+    """For a row of several seeds, how far its mean FID lies from ``bound`` in s.e. of the mean (a verdict on a
+    mean is a reading, not a test); nothing for one draw, whose spread the row does not hold."""
+    k = _draws(row)
+    if k == 1:
+        return ""
+    z = (row["fid"] - bound) / (row["fid_sd"] / k ** 0.5)
+    return f" (mean {abs(z):.1f} s.e. {'above' if z > 0 else 'below'})"
+
+
 def _quality_bar(row: dict, res: dict, ddpm: dict | None = None) -> str:
     """The bars at n = 2,000 (issues 4 and 19): FID below the grain reference at s = 1; at s = 3, accuracy >= 95%
     and >= the classifier's own on real test images; DDIM η = 0's accuracy at s = 1 within 3 points of
@@ -91,13 +101,15 @@ def _quality_bar(row: dict, res: dict, ddpm: dict | None = None) -> str:
         return "— (n < 2,000)"
     s = row.get("guidance_scale")
     if s in (None, 1):  # the FID bar is for plain (unguided) sampling
-        bars = [f"FID < grain: {'yes' if row['fid'] < res['references']['grain'] else 'no'}"]
+        grain = res["references"]["grain"]
+        bars = [f"FID < grain: {'yes' if row['fid'] < grain else 'no'}{_distance(row, grain)}"]
         target = FID_TARGETS.get(res.get("model"))
         if target is not None:
-            bars.append(f"FID ≤ {target:g}: {'yes' if row['fid'] <= target else 'no'}")
+            bars.append(f"FID ≤ {target:g}: {'yes' if row['fid'] <= target else 'no'}{_distance(row, target)}")
         if ddpm is not None and "accuracy" in row:
             gap = ddpm["accuracy"] - row["accuracy"]
-            # unpaired s.e. of the difference: the rows share the labels and the seed, but x_T only in the first batch
+            # unpaired s.e. of the difference: at a shared seed the rows share the labels, but x_T only in the first
+            # batch; rows of several seeds pool n·k samples
             se = (accuracy_se(ddpm["accuracy"], ddpm["n"] * _draws(ddpm)) ** 2
                   + accuracy_se(row["accuracy"], row["n"] * _draws(row)) ** 2) ** 0.5
             bars.append(f"accuracy within 3 points of DDPM's (gap {gap * 100:+.1f} ± {se * 100:.1f}): "
@@ -140,7 +152,8 @@ def table_quality() -> str | None:
         footers.append(f"`{res['command']}` ({res['hardware']}, {res.get('date', '')}, n = {res['rows'][0]['n']})")
     pooled = any(_draws(row) > 1 for res in results for row in res["rows"])
     note = ("\n\nA row of k seeds draws n samples per seed: its FID is the mean ± s.e. over the k draws, its "
-            "accuracy pools the n·k samples, and floor and grain are means over k draws of real images."
+            "accuracy pools the n·k samples, and floor and grain are means over k draws of real images; its FID "
+            "verdicts compare the mean with the bound and say how many s.e. apart they are (a reading, not a test)."
             if pooled else "")
     return "\n".join(lines) + note + "\n\nCommands: " + "; ".join(footers) + "."
 

@@ -631,9 +631,10 @@ for name, (net, sched, meta) in checkpoints.items():
 # `mnist-cfg`, against 14.2 for real MNIST images with $\mathcal N(0, 0.05^2)$ grain and 6.5 for real training
 # images. The Fashion-MNIST checkpoints score 22.5 ± 1.5 (`fashion-mnist`: the mean ± s.e. of six draws of 2,000
 # samples, the same command with `--seed 0 1 2 3 4 5`) and 17.3 (`fashion-mnist-cfg`, one draw) against grain
-# references of 37.4 (the mean of six draws of real images) and 37.5. `fashion-mnist`'s seed-0 score ranged between 24.0 and 28.2 at a constant learning rate
-# (epochs 40, 47, 50, 55 and 62; differences the noise measured below does not resolve) and fell to 21.8 by the
-# end of a decay to 0 over epochs 63–72, from the same $x_T$ each time (one draw of samples per checkpoint). One
+# references of 37.4 (the mean of six draws of real images) and 37.5. `fashion-mnist`'s seed-0 score ranged
+# between 24.0 and 28.2 at a constant learning rate (epochs 40, 47, 50, 55 and 62; differences the noise measured
+# below does not resolve) and fell to 21.8 by the end of a decay to 0 over epochs 63–72, from the same $x_T$ each
+# time (one draw of samples per checkpoint). One
 # draw is noisy on this model: the six draws of the shipped weights range over 17.5–27.9, an s.d. of 3.7 for one
 # draw (against an s.d. of 1.05 for a random draw of 2,000 real images), and over three seeds epoch 72 beats
 # epoch 62 by 3.8 ± 1.3 (mean ± s.e.; p ≈ 0.1, not yet established), not the 6.4 that seed 0 alone shows (see

@@ -74,12 +74,16 @@ def test_repeated_seeds_are_refused(capsys):
 
 
 def test_readme_shows_the_mean_fid_with_its_standard_error():
+    # seed 0 alone would meet the target; the mean does not
     row = {"n": 2000, "guidance_scale": None, "fid": 22.48, "seeds": [0, 1, 2, 3], "fid_sd": 3.72,
-           "fid_per_seed": [21.77, 25.2, 19.73, 23.22]}
+           "fid_per_seed": [19.5, 25.2, 21.73, 23.49]}
     assert readme_tables._fid(row) == "22.48 ± 1.86 (4 seeds)"
     assert readme_tables._fid({"n": 2000, "fid": 21.774}) == "21.77"
     res = {"model": "fashion-mnist", "references": {"floor": 4.0, "grain": 37.5}, "classifier_test_accuracy": 0.92}
-    assert readme_tables._quality_bar(row, res) == "FID < grain: yes; FID ≤ 20: no"  # judged by the mean
+    assert readme_tables._quality_bar(row, res) == (
+        "FID < grain: yes (mean 8.1 s.e. below); FID ≤ 20: no (mean 1.3 s.e. above)")  # (22.48 − 20)/1.86 = 1.33
+    one = {"n": 2000, "guidance_scale": None, "fid": 19.5}
+    assert readme_tables._quality_bar(one, res) == "FID < grain: yes; FID ≤ 20: yes"  # one draw: no spread to quote
 
 
 def test_pooled_accuracy_has_the_standard_error_of_all_its_samples():
@@ -88,5 +92,40 @@ def test_pooled_accuracy_has_the_standard_error_of_all_its_samples():
     ddpm = {"n": 2000, "guidance_scale": 1.0, "fid": 30.0, "accuracy": 0.91}
     se = (accuracy_se(0.89, 8000) ** 2 + accuracy_se(0.91, 2000) ** 2) ** 0.5
     assert readme_tables._quality_bar(ddim, res, ddpm) == (
-        f"FID < grain: no; accuracy within 3 points of DDPM's (gap +2.0 ± {se * 100:.1f}): yes")
+        f"FID < grain: no (mean 5.0 s.e. above); accuracy within 3 points of DDPM's (gap +2.0 ± {se * 100:.1f}): yes")
     assert readme_tables._draws(ddim) == 4 and readme_tables._draws(ddpm) == 1
+
+
+def test_quality_table_pools_a_conditional_row_and_says_so(tmp_path, monkeypatch):
+    import json
+
+    common = {"command": "c", "hardware": "h", "date": "d", "model": "toy-cfg", "epochs": 1, "train_minutes": 1.0,
+              "train_hardware": "cpu", "references": {"floor": 4.0, "grain": 37.5}, "classifier_test_accuracy": 0.9}
+    ddim = {"guidance_scale": 1.0, "steps": 50, "n": 2000, "fid": 20.0, "seeds": [0, 1, 2, 3],
+            "fid_per_seed": [19.0, 21.0, 19.0, 21.0], "fid_sd": 1.155, "sampling_seconds": 1.0, "accuracy": 0.89,
+            "accuracy_per_seed": [0.88, 0.9, 0.89, 0.89]}
+    ddpm = {"guidance_scale": 1.0, "steps": 300, "n": 2000, "fid": 15.0, "sampling_seconds": 1.0, "accuracy": 0.91}
+    (tmp_path / "quality-toy-cfg.json").write_text(json.dumps(
+        {**common, "sampler": "DDIM, 50 steps, trailing, eta=0", "rows": [ddim]}))
+    (tmp_path / "quality-toy-cfg-ddpm.json").write_text(json.dumps(
+        {**common, "sampler": "DDPM, 300 steps", "rows": [ddpm]}))
+    monkeypatch.setattr(readme_tables, "RESULTS", tmp_path)
+    table = readme_tables.table_quality()
+    ddim_line, ddpm_line = [line for line in table.splitlines() if line.startswith("| toy-cfg")]
+    # the DDIM row: mean ± s.e. (1.155/2), accuracy s.e. over 8,000 samples, gap s.e. over 8,000 and 2,000
+    assert "| 20.00 ± 0.58 (4 seeds) |" in ddim_line
+    assert f"| 89.0% ± {accuracy_se(0.89, 8000):.1%} (90.0%) |" in ddim_line
+    se = (accuracy_se(0.89, 8000) ** 2 + accuracy_se(0.91, 2000) ** 2) ** 0.5
+    assert f"(gap +2.0 ± {se * 100:.1f}): yes" in ddim_line
+    assert "| 15.00 |" in ddpm_line and f"91.0% ± {accuracy_se(0.91, 2000):.1%}" in ddpm_line
+    assert "A row of k seeds draws n samples per seed" in table
+    (tmp_path / "quality-toy-cfg.json").write_text(json.dumps(
+        {**common, "sampler": "DDIM, 50 steps, trailing, eta=0", "rows": [ddpm]}))
+    assert "A row of k seeds" not in readme_tables.table_quality()  # no pooled row, no note
+
+
+def test_evaluate_takes_one_seed_as_an_int(tiny_cond_unet):
+    ev = FakeEvaluator()
+    as_int, _ = quality.evaluate(tiny_cond_unet, SCHEDULE, {}, 6, 2, [1.0], 3, batch=6, evaluator=ev)
+    as_list, _ = quality.evaluate(tiny_cond_unet, SCHEDULE, {}, 6, 2, [1.0], [3], batch=6, evaluator=ev)
+    assert as_int[0]["fid"] == as_list[0]["fid"] and "seeds" not in as_int[0]

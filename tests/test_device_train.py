@@ -18,6 +18,15 @@ def run(*args, check=True):
                           check=check, timeout=300)
 
 
+def _module():
+    sys.path.insert(0, str(SCRIPT.parent))
+    try:
+        import device_train
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
+    return device_train
+
+
 def test_train_refuses_more_runs_than_the_returned_files_hold(tmp_path):
     r = run("--work", tmp_path, "train", "mnist", "mnist-cfg", "fashion-mnist", "fashion-mnist-cfg",
             "--epochs", "2", "--minutes", "1", "--out", tmp_path / "out", check=False)
@@ -31,11 +40,7 @@ def test_unknown_name_is_refused_with_the_registered_ones(tmp_path):
 
 def test_a_command_with_a_learning_rate_decay_is_not_raised():
     """Its learning rate depends on --epochs, so a state stopped at epoch K is not what --epochs K gives."""
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import device_train
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
+    device_train = _module()
     argv = ["python", "-m", "helpers.train", "--epochs", "72", "--lr-decay-epochs", "10"]
     with pytest.raises(SystemExit, match="a run with --lr-decay-epochs cannot be raised to --epochs 90"):
         device_train.with_epochs(argv, 90)
@@ -87,3 +92,76 @@ def test_pack_train_unpack_round_trip_under_a_time_limit(tmp_path):
         run("--work", tmp_path / "there", "--device-dir", device_dir, "train", "mnist", "--epochs", "1000",
             "--minutes", "0", "--out", again, "--device", "cpu")  # stopped at once: the state is what was kept
         assert json.loads((again / "device_train.json").read_text())["mnist"]["epoch"] == expected
+
+
+OWN = ("python -m helpers.train --dataset mnist --cfg --epochs 35 --lr-decay-epochs 10 --out runs/x/train.pt "
+       "--resume")
+
+
+def test_a_run_given_its_own_command_is_run_as_given():
+    device_train = _module()
+    commands = device_train.parse_commands([f"mnist-cfg={OWN}"], ["mnist", "mnist-cfg"])
+    assert device_train.run_command("mnist-cfg", commands) == OWN.split()
+    assert device_train.run_command("mnist", commands) == device_train.registered_command("mnist")
+    assert device_train.with_epochs(OWN.split(), None) == OWN.split()  # no --epochs: the command as it is
+    plain = ["python", "-m", "helpers.train", "--epochs=8", "--out", "o.pt", "--epochs", "9"]
+    assert device_train.with_epochs(plain, 40) == ["python", "-m", "helpers.train", "--epochs=40", "--out", "o.pt",
+                                                   "--epochs", "40"]
+    assert device_train.option(["--out"], "--out", "default") == "default"  # a flag with no value: not an IndexError
+
+
+@pytest.mark.parametrize("pairs, names, message", [
+    (["mnist-cfg"], None, "--command must be NAME=COMMAND, got 'mnist-cfg'"),
+    ([f"mnist-large={OWN}"], None, "name must be one of"),  # what gets shipped is a registered name
+    ([f"mnist-cfg={OWN}"], ["mnist"], r"mnist-cfg is not among the runs named \(mnist\)"),  # a misspelt NAME
+    ([f"mnist-cfg={OWN}"] * 2, None, "given twice"),
+    ([f"mnist-cfg=python -m helpers.sample {OWN[23:]}"], None, "must be 'python -m helpers.train"),
+    ([f"mnist-cfg={OWN.replace(' --resume', '')}"], None, "--resume'"),  # it would start over the carried state
+    ([f"mnist-cfg={OWN.replace(' --out runs/x/train.pt', '')}"], None, "must be"),
+    ([f"mnist-cfg={OWN.replace('--dataset mnist ', '')}"], None, "must be"),
+    ([f"mnist-cfg={OWN.replace('--epochs 35', '--epochs x')}"], None, "must be"),
+    ([f"mnist-cfg={OWN.replace('--epochs 35 ', '')}"], None, "must be"),
+    (["mnist-cfg=python -m helpers.train '--out"], None, "must be"),  # an unclosed quote
+])
+def test_a_bad_command_is_refused_naming_the_option(pairs, names, message):
+    with pytest.raises(SystemExit, match=message):
+        _module().parse_commands(pairs, names)
+
+
+def test_a_decay_run_under_its_own_command_round_trips_and_reports_whether_it_finished(tmp_path):
+    from helpers.data import load_dataset
+
+    if load_dataset("mnist", "train", download=False).subset:
+        pytest.skip("needs the full MNIST (make data)")
+    own = ("mnist-cfg=python -m helpers.train --dataset mnist --cfg --epochs 2 --lr-decay-epochs 1 --style modern "
+           "--base-channels 16 --out runs/retrain/train.pt --resume")
+    there, device_dir = tmp_path / "there", tmp_path / ".device"
+    run("--work", there, "--device-dir", device_dir, "--command", own, "pack", "mnist-cfg")
+    small = ["--extra", "--max-steps-per-epoch 2 --batch-size 16", "--device", "cpu"]
+    r = run("--work", there, "--device-dir", device_dir, "--command", own, "train", "mnist-cfg", "--epochs", "5",
+            "--minutes", "1", "--out", tmp_path / "refused", *small, check=False)
+    assert r.returncode != 0 and "cannot be raised to --epochs 5" in r.stderr
+    state = there / "runs" / "retrain" / "train.pt"
+    for minutes, epoch, finished in [(0, 0, False), (2, 2, True)]:
+        out = tmp_path / f"out-{minutes}"
+        run("--work", there, "--device-dir", device_dir, "--command", own, "train", "mnist-cfg",
+            "--minutes", minutes, "--out", out, *small)
+        summary = json.loads((out / "device_train.json").read_text())["mnist-cfg"]
+        assert (summary["epoch"], summary["finished"]) == (epoch, finished)
+        assert summary["command"] == own.split("=", 1)[1]  # the command as given: not raised, not registered
+    assert torch.load(state, weights_only=True)["config"]["lr_decay_epochs"] == 1
+    run("--work", tmp_path / "here", "--command", own, "unpack", out)  # into the command's --out
+    assert (tmp_path / "here" / "runs" / "retrain" / "train.pt").read_bytes() == state.read_bytes()
+    r = run("--work", there, "--device-dir", device_dir, "--command", own, "pack", "mnist-cfg")  # from its --out
+    assert "carries its state" in r.stdout
+    assert (device_dir / "runs" / "mnist-cfg" / "train.pt").read_bytes() == state.read_bytes()
+    # stopped at once (so killed, not exited): finished is whether the state has reached the command's --epochs
+    ckpt = torch.load(state, weights_only=True)
+    for epoch, finished in [(2, True), (1, False)]:
+        ckpt["state"]["epoch"] = epoch
+        torch.save(ckpt, state)
+        stopped = tmp_path / f"out-stopped-{epoch}"
+        run("--work", there, "--device-dir", tmp_path / "empty", "--command", own, "train", "mnist-cfg",
+            "--minutes", 0, "--out", stopped, *small)
+        summary = json.loads((stopped / "device_train.json").read_text())["mnist-cfg"]
+        assert (summary["epoch"], summary["finished"], summary["returncode"] != 0) == (epoch, finished, True)

@@ -14,9 +14,17 @@ state is about 17 MB and a gzipped training set 12 MB (MNIST) or 31 MB (Fashion-
 
 Each run is its registered command (helpers/checkpoints/registry.json) with ``--epochs`` raised. A run stopped
 at ``--minutes`` loses only the epoch in flight: the state on disk is the last finished epoch's (written
-atomically), and, as the learning rate does not depend on the number of epochs (runs with ``--lr-decay-epochs``
-are refused), a state of K epochs is the one the command with ``--epochs K`` gives. At most 3 runs fit one
-call's returned files.
+atomically), and, as the learning rate does not depend on the number of epochs (raising a command with
+``--lr-decay-epochs`` is refused), a state of K epochs is the one the command with ``--epochs K`` gives. At most
+3 runs fit one call's returned files.
+
+Without ``--epochs``, ``train`` runs each command as it is: a registered command with a decay, or, with
+``--command NAME=COMMAND`` before the verb (the same for every verb), a retrain not yet shipped. A stopped state
+is then not a finished run (``"finished": false`` in the summary), but the same command resumes it exactly, here
+or on a later call, to which `pack` carries it:
+
+    python tools/device_train.py --command "mnist-cfg=python -m helpers.train … --epochs 35 --lr-decay-epochs 10 …" \
+        train mnist-cfg --minutes 8.5
 """
 
 from __future__ import annotations
@@ -46,25 +54,70 @@ def registered_command(name: str) -> list[str]:
     return shlex.split(registry[name]["command"])
 
 
+def run_command(name: str, commands: dict[str, list[str]]) -> list[str]:
+    """The run's command: ``commands[name]`` (a retrain under way, not yet shipped), else the registered one."""
+    return commands[name] if name in commands else registered_command(name)
+
+
+def parse_commands(pairs: list[str], names: list[str] | None = None) -> dict[str, list[str]]:
+    """The ``--command NAME=COMMAND`` options, each checked, as NAME → argv. ``names``: the runs of the verb; a
+    command for any other run is refused, since a misspelt NAME would otherwise run the registered command."""
+    commands = {}
+    for pair in pairs:
+        name, sep, command = pair.partition("=")
+        if not sep or not name:
+            raise SystemExit(f"--command must be NAME=COMMAND, got {pair!r}")
+        registered_command(name)  # a retrain is of a registered name: that is what gets shipped
+        if name in commands:
+            raise SystemExit(f"--command {name}=…: given twice")
+        if names is not None and name not in names:
+            raise SystemExit(f"--command {name}=…: {name} is not among the runs named ({', '.join(names)})")
+        commands[name] = train_argv(name, command)
+    return commands
+
+
+def train_argv(name: str, command: str) -> list[str]:
+    """``command`` split, if it is a ``helpers.train`` run that resumes from ``--out``; else a clear error."""
+    usage = (f"--command {name}=…: must be 'python -m helpers.train --dataset D … --epochs N … --out PATH "
+             f"--resume', got {command!r}")
+    try:
+        argv = shlex.split(command)
+        epochs = int(option(argv, "--epochs", "0"))
+    except ValueError:  # an unclosed quote, or --epochs not a number
+        raise SystemExit(usage) from None
+    # without --resume the command would start again from scratch over the carried state
+    if argv[1:3] != ["-m", "helpers.train"] or "--resume" not in argv or epochs < 1 or not option(argv, "--dataset") \
+            or not option(argv, "--out"):
+        raise SystemExit(usage)
+    return argv
+
+
 def option(argv: list[str], flag: str, default: str | None = None) -> str | None:
     """The value of ``flag`` in ``argv``, as ``flag value`` or ``flag=value``; the last one wins, as in argparse."""
-    values = [a.split("=", 1)[1] if "=" in a else argv[i + 1] for i, a in enumerate(argv)
-              if a.split("=", 1)[0] == flag]
-    return values[-1] if values else default
+    values = [a.split("=", 1)[1] if "=" in a else (argv[i + 1] if i + 1 < len(argv) else None)
+              for i, a in enumerate(argv) if a.split("=", 1)[0] == flag]
+    return values[-1] if values and values[-1] is not None else default
 
 
-def with_epochs(argv: list[str], epochs: int) -> list[str]:
+def with_epochs(argv: list[str], epochs: int | None) -> list[str]:
+    """``argv`` raised to ``epochs``; as it is if ``epochs`` is None (the run goes on under its own command)."""
+    if epochs is None:
+        return list(argv)
     if int(option(argv, "--lr-decay-epochs", "0")) > 0:
         # its learning rate depends on --epochs, so a run stopped early is not the one any command gives
         raise SystemExit(f"{shlex.join(argv)}: a run with --lr-decay-epochs cannot be raised to --epochs {epochs} "
-                         "and stopped at any epoch; train it with its own command")
+                         "and stopped at any epoch; train it with its own command (leave out --epochs)")
     out = list(argv)
-    out[out.index("--epochs") + 1] = str(epochs)
+    for i, a in enumerate(argv):
+        if a == "--epochs":
+            out[i + 1] = str(epochs)
+        elif a.startswith("--epochs="):
+            out[i] = f"--epochs={epochs}"
     return out
 
 
-def state_path(work: Path, name: str) -> Path:
-    return work / option(registered_command(name), "--out")
+def state_path(work: Path, name: str, commands: dict[str, list[str]]) -> Path:
+    return work / option(run_command(name, commands), "--out")
 
 
 def tracked_bytes() -> int:
@@ -74,13 +127,13 @@ def tracked_bytes() -> int:
     return sum((ROOT / f.decode()).stat().st_size for f in files if f and (ROOT / f.decode()).is_file())
 
 
-def pack(names: list[str], work: Path, device_dir: Path) -> None:
+def pack(names: list[str], work: Path, device_dir: Path, commands: dict[str, list[str]]) -> None:
     """Copy each run's dataset (gzipped IDX files) and its training state, if there is one, into ``device_dir``."""
     import gzip
 
     from helpers.data import load_dataset
 
-    for dataset in sorted({option(registered_command(n), "--dataset") for n in names}):
+    for dataset in sorted({option(run_command(n, commands), "--dataset") for n in names}):
         found = load_dataset(dataset, "train", download=False)
         if found.subset:
             raise SystemExit(f"{dataset}: only {found.source} here; fetch the full set first (make data)")
@@ -93,7 +146,7 @@ def pack(names: list[str], work: Path, device_dir: Path) -> None:
             else:
                 (target / f"{stem}.gz").write_bytes(gzip.compress((folder / stem).read_bytes(), 6))
     for name in names:
-        src = state_path(work, name)
+        src = state_path(work, name, commands)
         if src.is_file():
             dst = device_dir / "runs" / name / "train.pt"
             dst.parent.mkdir(parents=True, exist_ok=True)
@@ -108,23 +161,25 @@ def pack(names: list[str], work: Path, device_dir: Path) -> None:
         raise SystemExit(f"{total / MIB:.1f} MiB is over the device tool's 64 MiB: pack fewer runs per call")
 
 
-def train(names: list[str], epochs: int, minutes: float, work: Path, device_dir: Path, out: Path, device: str,
-          extra: list[str]) -> None:
-    """Run each registered command (raised to ``epochs``) side by side; stop all at ``minutes``; split the states."""
+def train(names: list[str], epochs: int | None, minutes: float, work: Path, device_dir: Path, out: Path, device: str,
+          extra: list[str], commands: dict[str, list[str]]) -> None:
+    """Run each run's command (raised to ``epochs``, if given) side by side; stop all at ``minutes``; split the
+    states."""
     if len(names) > MAX_RUNS:
         raise SystemExit(f"at most {MAX_RUNS} runs per call (the files that come back), got {len(names)}")
     env = {**os.environ, "DIFFUSION_DATA": str(device_dir / "data"), "DIFFUSION_OFFLINE": "1",
            "OMP_WAIT_POLICY": "PASSIVE", "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     threads = max(1, (os.cpu_count() or 2) // len(names))
     out.mkdir(parents=True, exist_ok=True)
+    runs = {name: with_epochs(run_command(name, commands), epochs) for name in names}  # all checked before any starts
     procs, logs = {}, {}
     for name in names:
-        carried, state = device_dir / "runs" / name / "train.pt", state_path(work, name)
+        carried, state = device_dir / "runs" / name / "train.pt", state_path(work, name, commands)
         state.parent.mkdir(parents=True, exist_ok=True)
         if carried.is_file() and _epoch(carried) > _epoch(state):  # a warm machine keeps an earlier call's runs/
             shutil.copyfile(carried, state)
-        argv = with_epochs(registered_command(name), epochs)
-        argv = [sys.executable, *argv[1:], "--no-progress", "--threads", str(threads), "--device", device, *extra]
+        argv = [sys.executable, *runs[name][1:], "--no-progress", "--threads", str(threads), "--device", device,
+                *extra]
         logs[name] = open(out / f"{name}.log", "w")
         procs[name] = subprocess.Popen(argv, cwd=work, env=env, stdout=logs[name], stderr=subprocess.STDOUT)
         print(" ".join(argv[1:]), flush=True)
@@ -138,8 +193,11 @@ def train(names: list[str], epochs: int, minutes: float, work: Path, device_dir:
     summary = {}
     for name, p in procs.items():
         logs[name].close()
-        summary[name] = _split(state_path(work, name), out, name)
+        summary[name] = _split(state_path(work, name, commands), out, name)
         summary[name]["returncode"] = p.returncode
+        # the state is a finished run only at its command's --epochs; before that, the same command resumes it
+        summary[name]["command"] = shlex.join(runs[name])
+        summary[name]["finished"] = summary[name]["epoch"] == int(option(runs[name], "--epochs"))
     (out / "device_train.json").write_text(json.dumps(summary, indent=2))
     for name in names:  # one log of all runs, so the parts leave room under the 8-file limit
         with open(out / "device_train.log", "a") as log:
@@ -169,12 +227,15 @@ def _split(state: Path, out: Path, name: str) -> dict:
             "hardware": ckpt["hardware"], "train_minutes": round(ckpt["state"]["train_seconds"] / 60, 2)}
 
 
-def unpack(folder: Path, work: Path, force: bool) -> None:
+def unpack(folder: Path, work: Path, force: bool, commands: dict[str, list[str]]) -> None:
     """Join ``<name>.train.pt.NN`` into each run's state path; refuse to replace a state of more epochs."""
-    for name in sorted({p.name.split(".train.pt.")[0] for p in folder.glob("*.train.pt.*")}):
+    names = sorted({p.name.split(".train.pt.")[0] for p in folder.glob("*.train.pt.*")})
+    if stray := sorted(set(commands) - set(names)):
+        raise SystemExit(f"--command {stray[0]}=…: no parts of {stray[0]} in {folder} (it holds {names})")
+    for name in names:
         parts = sorted(folder.glob(f"{name}.train.pt.*"))
         data = b"".join(p.read_bytes() for p in parts)
-        target = state_path(work, name)
+        target = state_path(work, name, commands)
         tmp = target.with_suffix(".joined.tmp")
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_bytes(data)
@@ -192,12 +253,15 @@ def main(argv=None) -> None:
     p = argparse.ArgumentParser(prog="python tools/device_train.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--work", type=Path, default=ROOT, help="where runs/ is (default: the repository)")
     p.add_argument("--device-dir", type=Path, default=ROOT / ".device", help="the carried folder")
+    p.add_argument("--command", action="append", default=[], metavar="NAME=COMMAND",
+                   help="train NAME with this command instead of its registered one (a retrain not yet shipped); "
+                        "before the verb, the same for pack, train and unpack")
     sub = p.add_subparsers(dest="verb", required=True)
     names = ", ".join(json.loads(REGISTRY.read_text()))
     for verb in ("pack", "train"):
         sub.add_parser(verb).add_argument("names", nargs="+", help=f"registered checkpoints: {names}")
     t = sub.choices["train"]
-    t.add_argument("--epochs", type=int, required=True, help="raise each run to this many epochs")
+    t.add_argument("--epochs", type=int, help="raise each run to this many epochs (default: its command's own)")
     t.add_argument("--minutes", type=float, required=True, help="stop every run after this long")
     t.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "device-out")))
     t.add_argument("--device", default="cuda")
@@ -206,13 +270,14 @@ def main(argv=None) -> None:
     u.add_argument("folder", type=Path)
     u.add_argument("--force", action="store_true", help="replace a state of more epochs")
     args = p.parse_args(argv)
+    commands = parse_commands(args.command, None if args.verb == "unpack" else args.names)
     if args.verb == "pack":
-        pack(args.names, args.work, args.device_dir)
+        pack(args.names, args.work, args.device_dir, commands)
     elif args.verb == "train":
         train(args.names, args.epochs, args.minutes, args.work, args.device_dir, args.out, args.device,
-              shlex.split(args.extra))
+              shlex.split(args.extra), commands)
     else:
-        unpack(args.folder, args.work, args.force)
+        unpack(args.folder, args.work, args.force, commands)
 
 
 if __name__ == "__main__":

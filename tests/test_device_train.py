@@ -47,6 +47,8 @@ def test_a_command_with_a_learning_rate_decay_is_not_raised():
     for flags in (["--lr-decay-epochs", "10"], ["--lr-decay-epochs=10"]):
         with pytest.raises(SystemExit, match="cannot be raised"):
             device_train.with_epochs(argv[:5] + flags, 90)
+    with pytest.raises(SystemExit, match="cannot be raised"):  # argparse reads --lr-decay as --lr-decay-epochs
+        device_train.with_epochs(argv[:5] + ["--lr-decay", "10"], 90)
     raised = device_train.with_epochs(argv[:5] + ["--lr-decay-epochs", "0"], 90)
     assert raised[4] == "90" and raised[5:] == ["--lr-decay-epochs", "0"]
 
@@ -107,25 +109,44 @@ def test_a_run_given_its_own_command_is_run_as_given():
     plain = ["python", "-m", "helpers.train", "--epochs=8", "--out", "o.pt", "--epochs", "9"]
     assert device_train.with_epochs(plain, 40) == ["python", "-m", "helpers.train", "--epochs=40", "--out", "o.pt",
                                                    "--epochs", "40"]
-    assert device_train.option(["--out"], "--out", "default") == "default"  # a flag with no value: not an IndexError
+    with pytest.raises(SystemExit, match="spell out --epochs"):  # argparse reads --epoch as --epochs
+        device_train.with_epochs(["python", "-m", "helpers.train", "--epoch", "8"], 40)
 
 
 @pytest.mark.parametrize("pairs, names, message", [
     (["mnist-cfg"], None, "--command must be NAME=COMMAND, got 'mnist-cfg'"),
-    ([f"mnist-large={OWN}"], None, "name must be one of"),  # what gets shipped is a registered name
+    ([f"mnist-large={OWN}"], None, "--command mnist-large=…: name must be one of"),  # shipped under a registered name
     ([f"mnist-cfg={OWN}"], ["mnist"], r"mnist-cfg is not among the runs named \(mnist\)"),  # a misspelt NAME
     ([f"mnist-cfg={OWN}"] * 2, None, "given twice"),
     ([f"mnist-cfg=python -m helpers.sample {OWN[23:]}"], None, "must be 'python -m helpers.train"),
-    ([f"mnist-cfg={OWN.replace(' --resume', '')}"], None, "--resume'"),  # it would start over the carried state
-    ([f"mnist-cfg={OWN.replace(' --out runs/x/train.pt', '')}"], None, "must be"),
-    ([f"mnist-cfg={OWN.replace('--dataset mnist ', '')}"], None, "must be"),
-    ([f"mnist-cfg={OWN.replace('--epochs 35', '--epochs x')}"], None, "must be"),
-    ([f"mnist-cfg={OWN.replace('--epochs 35 ', '')}"], None, "must be"),
-    (["mnist-cfg=python -m helpers.train '--out"], None, "must be"),  # an unclosed quote
+    ([f"mnist-cfg={OWN.replace(' --resume', '')}"], None, "without --resume it starts over"),
+    ([f"mnist-cfg={OWN.replace('--epochs 35', '--epochs x')}"], None, "argument --epochs: invalid int value: 'x'"),
+    ([f"mnist-cfg={OWN.replace('--epochs 35', '--epochs 5')}"], None, "lr_decay_epochs=10 must be at most epochs=5"),
+    ([f"mnist-cfg={OWN} --bogus 1"], None, "unrecognized arguments: --bogus 1"),
+    ([f"mnist-cfg={OWN.replace('--dataset mnist', '--dataset mnistt')}"], None, "invalid choice: 'mnistt'"),
+    ([f"mnist-cfg={OWN.replace('--dataset mnist', '--dataset fashion-mnist')}"], None,
+     "mnist-cfg is a conditional mnist run"),
+    ([f"mnist-cfg={OWN.replace(' --cfg', '')}"], None, "mnist-cfg is a conditional mnist run"),
+    (["mnist-cfg=python -m helpers.train '--out"], None, "No closing quotation"),
 ])
 def test_a_bad_command_is_refused_naming_the_option(pairs, names, message):
     with pytest.raises(SystemExit, match=message):
         _module().parse_commands(pairs, names)
+
+
+def test_every_run_is_checked_before_any_starts(tmp_path):
+    """fashion-mnist's registered command decays, so raising it is refused, and mnist, named first, never starts."""
+    r = run("--work", tmp_path, "--device-dir", tmp_path / ".device", "train", "mnist", "fashion-mnist",
+            "--epochs", "90", "--minutes", "1", "--out", tmp_path / "out", "--device", "cpu", check=False)
+    assert r.returncode != 0 and "cannot be raised to --epochs 90" in r.stderr
+    assert not (tmp_path / "out" / "mnist.log").exists() and not (tmp_path / "runs").exists()
+
+
+def test_unpack_refuses_a_command_for_a_run_it_has_no_parts_of(tmp_path):
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "mnist.train.pt.00").write_bytes(b"")
+    r = run("--work", tmp_path, "--command", f"mnist-cfg={OWN}", "unpack", tmp_path / "parts", check=False)
+    assert r.returncode != 0 and "--command mnist-cfg=…: no parts of mnist-cfg" in r.stderr and "['mnist']" in r.stderr
 
 
 def test_a_decay_run_under_its_own_command_round_trips_and_reports_whether_it_finished(tmp_path):

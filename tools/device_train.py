@@ -5,31 +5,31 @@ command for at most 10 minutes, and returns at most 8 files of at most 16 MiB, 6
 state is about 17 MB and a gzipped training set 12 MB (MNIST) or 31 MB (Fashion-MNIST), so:
 
     # here: the datasets (gzipped) and the states in runs/, if any, into the ignored .device/; checks the size
-    python tools/device_train.py pack mnist mnist-cfg
+    python tools/device_train.py [--command NAME=COMMAND] pack NAME…
     # there (device tool: carry [".device"], timeout_s 600): every run at once, stopped after --minutes
-    python3 tools/device_train.py train mnist mnist-cfg --epochs 40 --minutes 8
-    # here: join the parts that came back into runs/, where the registered command resumes exactly
+    python3 tools/device_train.py [--command NAME=COMMAND] train NAME… [--epochs K] --minutes 8.5
+    # here: join the parts that came back into each run's --out, where its command resumes it
     python tools/device_train.py unpack <files_at>
-    python tools/ship_checkpoint.py runs/mnist/train.pt mnist --command "…"   # then benchmarks, README
+    python tools/ship_checkpoint.py runs/<run>/train.pt NAME --command "…"   # then benchmarks, README
 
-Each run is its registered command (helpers/checkpoints/registry.json) with ``--epochs`` raised. A run stopped
-at ``--minutes`` loses only the epoch in flight: the state on disk is the last finished epoch's (written
+With ``--epochs K``, each run is its registered command (helpers/checkpoints/registry.json) raised to K. A run
+stopped at ``--minutes`` loses only the epoch in flight: the state on disk is the last finished epoch's (written
 atomically), and, as the learning rate does not depend on the number of epochs (raising a command with
 ``--lr-decay-epochs`` is refused), a state of K epochs is the one the command with ``--epochs K`` gives. At most
 3 runs fit one call's returned files.
 
-Without ``--epochs``, ``train`` runs each command as it is: a registered command with a decay, or, with
+Without ``--epochs``, ``train`` runs each command as it is: a registered command with a decay, or, given as
 ``--command NAME=COMMAND`` before the verb (the same for every verb), a retrain not yet shipped. A stopped state
-is then not a finished run (``"finished": false`` in the summary), but the same command resumes it exactly, here
-or on a later call, to which `pack` carries it:
-
-    python tools/device_train.py --command "mnist-cfg=python -m helpers.train … --epochs 35 --lr-decay-epochs 10 …" \
-        train mnist-cfg --minutes 8.5
+is then not a finished run (``"finished": false`` in the summary), but the same command resumes it where it
+stopped, here or on a later call, to which ``pack`` carries it. docs/maintaining.md ("Training on a lent GPU")
+spells out the MNIST retrains' commands.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import os
 import shlex
@@ -67,57 +67,71 @@ def parse_commands(pairs: list[str], names: list[str] | None = None) -> dict[str
         name, sep, command = pair.partition("=")
         if not sep or not name:
             raise SystemExit(f"--command must be NAME=COMMAND, got {pair!r}")
-        registered_command(name)  # a retrain is of a registered name: that is what gets shipped
+        try:
+            registered = registered_command(name)  # a retrain is of a registered name: that is what gets shipped
+        except SystemExit as e:
+            raise SystemExit(f"--command {name}=…: {e}") from None
         if name in commands:
             raise SystemExit(f"--command {name}=…: given twice")
         if names is not None and name not in names:
             raise SystemExit(f"--command {name}=…: {name} is not among the runs named ({', '.join(names)})")
-        commands[name] = train_argv(name, command)
+        commands[name] = train_argv(name, command, registered)
     return commands
 
 
-def train_argv(name: str, command: str) -> list[str]:
-    """``command`` split, if it is a ``helpers.train`` run that resumes from ``--out``; else a clear error."""
-    usage = (f"--command {name}=…: must be 'python -m helpers.train --dataset D … --epochs N … --out PATH "
-             f"--resume', got {command!r}")
+def train_argv(name: str, command: str, registered: list[str]) -> list[str]:
+    """``command`` split, if ``helpers.train``'s own parser and checks accept it, it resumes from its ``--out``,
+    and it trains what ``registered`` trains (the dataset, conditional or not); else a clear error."""
+    usage = f"--command {name}=…: must be 'python -m helpers.train … --resume', got {command!r}"
     try:
         argv = shlex.split(command)
-        epochs = int(option(argv, "--epochs", "0"))
-    except ValueError:  # an unclosed quote, or --epochs not a number
-        raise SystemExit(usage) from None
-    # without --resume the command would start again from scratch over the carried state
-    if argv[1:3] != ["-m", "helpers.train"] or "--resume" not in argv or epochs < 1 or not option(argv, "--dataset") \
-            or not option(argv, "--out"):
+    except ValueError as e:  # an unclosed quote
+        raise SystemExit(f"{usage}: {e}") from None
+    if len(argv) < 3 or argv[1:3] != ["-m", "helpers.train"]:
         raise SystemExit(usage)
+    args, config = read_train_command(argv, usage)
+    if not args.resume:  # it would start again from scratch over the carried state
+        raise SystemExit(f"{usage}: without --resume it starts over")
+    _, shipped = read_train_command(registered, "registered")
+    if (config.dataset, config.conditional) != (shipped.dataset, shipped.conditional):
+        raise SystemExit(f"{usage}: {name} is a {'conditional' if shipped.conditional else 'unconditional'} "
+                         f"{shipped.dataset} run")
     return argv
 
 
-def option(argv: list[str], flag: str, default: str | None = None) -> str | None:
-    """The value of ``flag`` in ``argv``, as ``flag value`` or ``flag=value``; the last one wins, as in argparse."""
-    values = [a.split("=", 1)[1] if "=" in a else (argv[i + 1] if i + 1 < len(argv) else None)
-              for i, a in enumerate(argv) if a.split("=", 1)[0] == flag]
-    return values[-1] if values and values[-1] is not None else default
+def read_train_command(argv: list[str], usage: str):
+    """``(args, TrainConfig)`` as ``python -m helpers.train`` reads ``argv``, or ``usage`` and its complaint."""
+    sys.path.insert(0, str(ROOT))  # helpers, where the device's Python has not installed it
+    from helpers.train import config_from_args, parse_args
+
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            args = parse_args(argv[3:])
+        return args, config_from_args(args)  # TrainConfig checks its fields (decay ≤ epochs, …)
+    except SystemExit:  # argparse: an unknown option, a value of the wrong type
+        raise SystemExit(f"{usage}: {err.getvalue().strip().splitlines()[-1]}") from None
+    except (ValueError, TypeError) as e:
+        raise SystemExit(f"{usage}: {e}") from None
 
 
 def with_epochs(argv: list[str], epochs: int | None) -> list[str]:
     """``argv`` raised to ``epochs``; as it is if ``epochs`` is None (the run goes on under its own command)."""
     if epochs is None:
         return list(argv)
-    if int(option(argv, "--lr-decay-epochs", "0")) > 0:
+    if read_train_command(argv, shlex.join(argv))[1].lr_decay_epochs > 0:
         # its learning rate depends on --epochs, so a run stopped early is not the one any command gives
         raise SystemExit(f"{shlex.join(argv)}: a run with --lr-decay-epochs cannot be raised to --epochs {epochs} "
                          "and stopped at any epoch; train it with its own command (leave out --epochs)")
-    out = list(argv)
-    for i, a in enumerate(argv):
-        if a == "--epochs":
-            out[i + 1] = str(epochs)
-        elif a.startswith("--epochs="):
-            out[i] = f"--epochs={epochs}"
+    out = [str(epochs) if i and argv[i - 1] == "--epochs" else f"--epochs={epochs}" if a.startswith("--epochs=")
+           else a for i, a in enumerate(argv)]
+    if read_train_command(out, shlex.join(out))[1].epochs != epochs:  # an abbreviation such as --epoch
+        raise SystemExit(f"{shlex.join(argv)}: spell out --epochs to raise it")
     return out
 
 
 def state_path(work: Path, name: str, commands: dict[str, list[str]]) -> Path:
-    return work / option(run_command(name, commands), "--out")
+    return work / read_train_command(run_command(name, commands), name)[0].out
 
 
 def tracked_bytes() -> int:
@@ -133,7 +147,7 @@ def pack(names: list[str], work: Path, device_dir: Path, commands: dict[str, lis
 
     from helpers.data import load_dataset
 
-    for dataset in sorted({option(run_command(n, commands), "--dataset") for n in names}):
+    for dataset in sorted({read_train_command(run_command(n, commands), n)[1].dataset for n in names}):
         found = load_dataset(dataset, "train", download=False)
         if found.subset:
             raise SystemExit(f"{dataset}: only {found.source} here; fetch the full set first (make data)")
@@ -172,12 +186,13 @@ def train(names: list[str], epochs: int | None, minutes: float, work: Path, devi
     threads = max(1, (os.cpu_count() or 2) // len(names))
     out.mkdir(parents=True, exist_ok=True)
     runs = {name: with_epochs(run_command(name, commands), epochs) for name in names}  # all checked before any starts
-    procs, logs = {}, {}
     for name in names:
         carried, state = device_dir / "runs" / name / "train.pt", state_path(work, name, commands)
         state.parent.mkdir(parents=True, exist_ok=True)
         if carried.is_file() and _epoch(carried) > _epoch(state):  # a warm machine keeps an earlier call's runs/
             shutil.copyfile(carried, state)
+    procs, logs = {}, {}
+    for name in names:
         argv = [sys.executable, *runs[name][1:], "--no-progress", "--threads", str(threads), "--device", device,
                 *extra]
         logs[name] = open(out / f"{name}.log", "w")
@@ -197,7 +212,7 @@ def train(names: list[str], epochs: int | None, minutes: float, work: Path, devi
         summary[name]["returncode"] = p.returncode
         # the state is a finished run only at its command's --epochs; before that, the same command resumes it
         summary[name]["command"] = shlex.join(runs[name])
-        summary[name]["finished"] = summary[name]["epoch"] == int(option(runs[name], "--epochs"))
+        summary[name]["finished"] = summary[name]["epoch"] == read_train_command(runs[name], name)[1].epochs
     (out / "device_train.json").write_text(json.dumps(summary, indent=2))
     for name in names:  # one log of all runs, so the parts leave room under the 8-file limit
         with open(out / "device_train.log", "a") as log:
@@ -271,11 +286,15 @@ def main(argv=None) -> None:
     u.add_argument("--force", action="store_true", help="replace a state of more epochs")
     args = p.parse_args(argv)
     commands = parse_commands(args.command, None if args.verb == "unpack" else args.names)
+    try:
+        extra = shlex.split(getattr(args, "extra", ""))
+    except ValueError as e:
+        raise SystemExit(f"--extra: {e}") from None
     if args.verb == "pack":
         pack(args.names, args.work, args.device_dir, commands)
     elif args.verb == "train":
         train(args.names, args.epochs, args.minutes, args.work, args.device_dir, args.out, args.device,
-              shlex.split(args.extra), commands)
+              extra, commands)
     else:
         unpack(args.folder, args.work, args.force, commands)
 

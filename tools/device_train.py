@@ -2,7 +2,7 @@
 
 A device call carries the working tree (tracked files count) and the paths it names, 64 MiB in all, runs one
 command for at most 10 minutes, and returns at most 8 files of at most 16 MiB, 64 MiB together. A training
-state is about 17 MB and a gzipped training set 12 MB (MNIST) or 31 MB (Fashion-MNIST), so:
+state is about 17 MB and a gzipped training set about 10 MB (MNIST) or 26 MB (Fashion-MNIST), so:
 
     # here: the datasets (gzipped) and the states in runs/, if any, into the ignored .device/; checks the size
     python tools/device_train.py [--command NAME=COMMAND] pack NAME…
@@ -12,17 +12,17 @@ state is about 17 MB and a gzipped training set 12 MB (MNIST) or 31 MB (Fashion-
     python tools/device_train.py unpack <files_at>
     python tools/ship_checkpoint.py runs/<run>/train.pt NAME --command "…"   # then benchmarks, README
 
-With ``--epochs K``, each run is its registered command (helpers/checkpoints/registry.json) raised to K. A run
-stopped at ``--minutes`` loses only the epoch in flight: the state on disk is the last finished epoch's (written
-atomically), and, as the learning rate does not depend on the number of epochs (raising a command with
-``--lr-decay-epochs`` is refused), a state of K epochs is the one the command with ``--epochs K`` gives. At most
-3 runs fit one call's returned files.
+With ``--epochs K``, each run is its command (the registered one, helpers/checkpoints/registry.json, unless
+``--command`` gives another) raised to K. A run stopped at ``--minutes`` loses only the epoch in flight: the state
+on disk is the last finished epoch's (written atomically), and, as the learning rate does not depend on the number
+of epochs (raising a command with ``--lr-decay-epochs`` is refused), a state of K epochs is the one the command
+with ``--epochs K`` gives. At most 3 runs fit one call's returned files.
 
 Without ``--epochs``, ``train`` runs each command as it is: a registered command with a decay, or, given as
-``--command NAME=COMMAND`` before the verb (the same for every verb), a retrain not yet shipped. A stopped state
+``--command NAME=COMMAND`` placed before the verb, whichever verb, a retrain not yet shipped. A stopped state
 is then not a finished run (``"finished": false`` in the summary), but the same command resumes it where it
 stopped, here or on a later call, to which ``pack`` carries it. docs/maintaining.md ("Training on a lent GPU")
-spells out the MNIST retrains' commands.
+spells out mnist-cfg's retrain and says how mnist's differs.
 """
 
 from __future__ import annotations

@@ -101,7 +101,8 @@ def train_argv(name: str, command: str, registered: list[str]) -> list[str]:
 
 def read_train_command(argv: list[str], usage: str):
     """``(args, TrainConfig)`` as ``python -m helpers.train`` reads ``argv``, or ``usage`` and its complaint."""
-    sys.path.insert(0, str(ROOT))  # helpers, where the device's Python has not installed it
+    if str(ROOT) not in sys.path:  # helpers, where the device's Python has not installed it
+        sys.path.insert(0, str(ROOT))
     from helpers.train import config_from_args, parse_args
 
     err = io.StringIO()

@@ -7,7 +7,9 @@ as the dataset has (``num_classes`` comes from the dataset) and ``p_uncond`` = 0
 given. The network's arguments (``TrainConfig.model``) are ``--style``, ``--base-channels`` and ``--model-json``.
 
 Writes a resumable training checkpoint after every epoch (``--out``), and at the end a small
-shipped-style file with the EMA weights (``--export``), which ``load_checkpoint`` rebuilds alone.
+shipped-style file with the EMA weights (``--export``), which ``load_checkpoint`` rebuilds alone. Between
+epoch saves, the epoch under way is saved every ``--save-every-minutes`` (10) to ``<out>.partial``, so a
+stopped run loses at most that much and a step: ``--resume`` continues it step for step.
 """
 
 from __future__ import annotations
@@ -47,8 +49,12 @@ def _add_config_options(parser: argparse.ArgumentParser) -> None:
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m helpers.train", description=__doc__.split("\n\n")[0])
     _add_config_options(p)
-    p.add_argument("--resume", action="store_true", help="continue from --out if it exists")
+    p.add_argument("--resume", action="store_true",
+                   help="continue from --out if it exists (from <out>.partial when that continues it)")
     p.add_argument("--out", default="runs/model.ckpt.pt", help="training checkpoint (written every epoch)")
+    p.add_argument("--save-every-minutes", type=float, default=10.0,
+                   help="also save the epoch under way this often, to <out>.partial, which --resume continues "
+                        "(0: at epoch ends only; default: %(default)s)")
     p.add_argument("--export", default=None, help="write the EMA weights here at the end (a shipped-style file)")
     p.add_argument("--device", default="auto", help='"auto" (CUDA, then MPS, else CPU), "cpu", "cuda", …')
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -56,6 +62,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.p_uncond and not args.conditional:
         p.error("--p-uncond drops labels, so it needs --cfg")
+    if not 0 <= args.save_every_minutes < float("inf"):
+        p.error(f"--save-every-minutes must be a finite number >= 0 (0: at epoch ends only), "
+                f"got {args.save_every_minutes}")
     return args
 
 
@@ -73,7 +82,7 @@ def main(argv=None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     ckpt = train(config_from_args(args), args.out, resume=args.resume, device=args.device,
-                 progress=not args.no_progress)
+                 progress=not args.no_progress, save_every=args.save_every_minutes * 60)
     if args.export:
         from .pretrained import export_training_checkpoint
 

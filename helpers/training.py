@@ -11,11 +11,12 @@ import math
 import os
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import torch
 from torch import nn
 
-from ._checks import check_choice, check_int
+from ._checks import check_choice, check_int, check_real
 from ._compat import cuda_grad_scaler, torch_load
 from .data import DATASET_NAMES, iterate_batches, load_dataset, to_float
 from .hardware import choose_device, describe_hardware, hardware_description, record_hardware
@@ -148,9 +149,10 @@ def _lr_factor(step: int, epoch: float, config: TrainConfig) -> float:
     return warmup * 0.5 * (1.0 + math.cos(math.pi * u))
 
 
-def _check_resumable(stored: TrainConfig, config: TrainConfig, done_epochs: int, path) -> None:
+def _check_resumable(stored: TrainConfig, config: TrainConfig, begun_epochs: int, path, under_way=False) -> None:
     """A resumed run may change ``epochs`` and ``lr_decay_epochs`` only where no step already taken would
-    have had another learning rate, so that the finished run equals one run of the new command."""
+    have had another learning rate, so that the finished run equals one run of the new command.
+    ``begun_epochs``: the epochs with steps taken (``under_way``: the last of them is not finished)."""
     keep = {"epochs": stored.epochs, "lr_decay_epochs": stored.lr_decay_epochs}
     new = asdict(config)
     changed = [f"{k}={v!r}, not {new[k]!r}" for k, v in asdict(stored).items() if k not in keep and new[k] != v]
@@ -160,35 +162,71 @@ def _check_resumable(stored: TrainConfig, config: TrainConfig, done_epochs: int,
     if (stored.epochs, stored.lr_decay_epochs) == (config.epochs, config.lr_decay_epochs):
         return
 
+    done = "begun" if under_way else "done"
+    # the steps of an epoch under way are what forbids the change: without the file, the last saved epoch may allow it
+    also = f"; or delete {path} to resume from the last epoch saved" if under_way else ""
+
     def decay(c: TrainConfig) -> str:
         return f"decays from epoch {c.decay_start() + 1}" if c.lr_decay_epochs else "never decays"
 
-    if stored.lr_decay_epochs and stored.decay_start() < done_epochs:
-        raise ValueError(f"{path} has {done_epochs} epochs done and its learning rate {decay(stored)} of "
+    if stored.lr_decay_epochs and stored.decay_start() < begun_epochs:
+        raise ValueError(f"{path} has {begun_epochs} epochs {done} and its learning rate {decay(stored)} of "
                          f"{stored.epochs}: a decay under way cannot change; resume with --epochs {stored.epochs} "
-                         f"--lr-decay-epochs {stored.lr_decay_epochs}")
-    if config.lr_decay_epochs and config.decay_start() < done_epochs:
-        raise ValueError(f"{path} has {done_epochs} epochs done at a learning rate that {decay(stored)}; with "
+                         f"--lr-decay-epochs {stored.lr_decay_epochs}{also}")
+    if config.lr_decay_epochs and config.decay_start() < begun_epochs:
+        raise ValueError(f"{path} has {begun_epochs} epochs {done} at a learning rate that {decay(stored)}; with "
                          f"--epochs {config.epochs} --lr-decay-epochs {config.lr_decay_epochs} it would have decayed "
                          f"from epoch {config.decay_start() + 1}. Use --lr-decay-epochs at most "
-                         f"{config.epochs - done_epochs} (epochs minus the {done_epochs} done)")
+                         f"{config.epochs - begun_epochs} (epochs minus the {begun_epochs} {done}){also}")
 
 
 def _restore(ckpt: dict, config: TrainConfig, model, ema: EMA, opt, gen: torch.Generator, path) -> dict:
     """Load a training checkpoint's weights, EMA, optimiser and random states; return its ``state``."""
+    state = ckpt["state"]
+    under_way = "under_way" in state
+    begun = state["epoch"] + 1 if under_way else state["epoch"]
     # fields added since the checkpoint was written take their defaults: the behaviour of the code that wrote it
-    _check_resumable(TrainConfig(**ckpt["config"]), config, ckpt["state"]["epoch"], path)
+    _check_resumable(TrainConfig(**ckpt["config"]), config, begun, path, under_way)
     model.load_state_dict(ckpt["model"])
     ema.load_state_dict(ckpt["ema"])
     ema.model.to(next(model.parameters()).device)
     opt.load_state_dict(ckpt["optimizer"])
     gen.set_state(ckpt["rng"]["generator"])
     torch.set_rng_state(ckpt["rng"]["torch"])
-    state = ckpt["state"]
     if "hardware_log" not in state and state["epoch"] > 0:  # written before the log existed: one run
         state["hardware_log"] = [{"hardware": ckpt.get("hardware", "unknown"), "first_epoch": 1,
                                   "last_epoch": state["epoch"], "seconds": state["train_seconds"]}]
     return state
+
+
+def partial_path(checkpoint_path) -> Path:
+    """Where ``train`` keeps the epoch under way between epoch saves: ``<checkpoint_path>.partial``."""
+    return Path(f"{checkpoint_path}.partial")
+
+
+def _resume_source(checkpoint_path, config: TrainConfig, log) -> tuple[dict | None, Path]:
+    """The checkpoint a resume continues, and its path: the epoch under way (``partial_path``) when it continues
+    the last saved epoch and the run goes into it, else the last saved epoch (None when there is none)."""
+    saved = torch_load(checkpoint_path) if os.path.exists(checkpoint_path) else None
+    partial = partial_path(checkpoint_path)
+    if not partial.exists():
+        return saved, Path(checkpoint_path)
+    ckpt = torch_load(partial)
+    state = ckpt["state"]
+    base = saved["state"] if saved else {"epoch": 0, "losses": [], "epoch_losses": []}
+    first_step = state["step"] - state["under_way"]["steps"]
+    # the same run up to the saved epoch, loss for loss: not another run's file, nor one the saved epoch has passed
+    follows = (state["epoch"] == base["epoch"] and first_step == len(base["losses"])
+               and state["losses"][:first_step] == base["losses"] and state["epoch_losses"] == base["epoch_losses"])
+    if not follows:
+        log(f"ignoring {partial}: its epoch under way does not continue "
+            + (f"the run saved in {checkpoint_path}" if saved else f"a run from scratch ({checkpoint_path} is absent)"))
+    elif config.epochs <= state["epoch"]:
+        log(f"ignoring {partial}: the run's {config.epochs} epochs end before its epoch under way, "
+            f"epoch {state['epoch'] + 1}")
+    else:
+        return ckpt, partial
+    return saved, Path(checkpoint_path)
 
 
 def _optimizer_step(loss: torch.Tensor, model: nn.Module, opt, scaler, grad_clip: float) -> None:
@@ -209,19 +247,24 @@ def _optimizer_step(loss: torch.Tensor, model: nn.Module, opt, scaler, grad_clip
 
 
 def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: str = "auto", progress: bool = True,
-          data=None, log=print, time_limit: float | None = None) -> dict:
+          data=None, log=print, time_limit: float | None = None, save_every: float | None = None) -> dict:
     """Train with AdamW, linear LR warm-up (and a cosine decay over the last ``lr_decay_epochs`` epochs),
     gradient clipping and an EMA; checkpoint after every epoch.
 
     ``checkpoint_path``: where the training checkpoint is written (atomically: temporary file, then
     rename). With ``resume=True`` the run continues exactly where that checkpoint stopped: weights,
-    EMA, optimizer, the noise generator and the epoch all come back. ``data``: an ``ImageDataset``
+    EMA, optimizer, the noise generator and the epoch all come back. ``save_every`` (seconds; None or
+    0: never): also save the epoch under way this often, to ``partial_path(checkpoint_path)``, which a
+    resume continues step for step; the file goes once its epoch is saved, or when a run starts afresh
+    (``resume=False``). ``data``: an ``ImageDataset``
     to use instead of ``load_dataset(config.dataset)``. ``time_limit`` (seconds, for benchmarks at
     equal training time): the epoch running when it is reached ends early, is saved, and training
     stops. Returns the final checkpoint dict.
     """
     from tqdm.auto import tqdm
 
+    if save_every is not None:
+        check_real(save_every, "save_every (seconds, or None)", minimum=0.0)
     dev = choose_device(device)
     if data is None:
         data = load_dataset(config.dataset, "train")
@@ -240,26 +283,50 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
     use_amp = dev.type == "cuda"
     scaler = cuda_grad_scaler() if use_amp else None
     state = {"epoch": 0, "step": 0, "losses": [], "epoch_losses": [], "train_seconds": 0.0, "hardware_log": []}
-    if resume and os.path.exists(checkpoint_path):
-        state = _restore(torch_load(checkpoint_path), config, model, ema, opt, gen, checkpoint_path)
-        log(f"resumed from {checkpoint_path} at epoch {state['epoch']}")
+    source, source_path = _resume_source(checkpoint_path, config, log) if resume else (None, None)
+    if source is not None:
+        state = _restore(source, config, model, ema, opt, gen, source_path)
+        steps = state.get("under_way", {}).get("steps")
+        within = f", step {steps} of epoch {state['epoch'] + 1}" if steps else ""
+        log(f"resumed from {source_path} at epoch {state['epoch']}{within}")
+    elif not resume:
+        partial_path(checkpoint_path).unlink(missing_ok=True)  # an earlier run's epoch under way
 
     steps_per_epoch = images.shape[0] // config.batch_size
     if config.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
     ckpt = None
     hardware = hardware_description(dev)
-    start = time.time()
+    start = last_save = time.time()
+
+    def checkpoint() -> dict:
+        return {
+            "config": asdict(config),
+            "model": model.state_dict(),
+            "ema": ema.state_dict(),
+            "optimizer": opt.state_dict(),
+            "rng": {"generator": gen.get_state(), "torch": torch.get_rng_state()},
+            "state": state,
+            "data": {"name": data.name, "source": data.source, "subset": data.subset, "n": int(images.shape[0]),
+                     "classes": list(data.classes)},
+            "hardware": describe_hardware(state["hardware_log"]),
+            "parameters": count_parameters(model),
+        }
+
     for epoch in range(state["epoch"], config.epochs):
         model.train()
         order_gen = torch.Generator().manual_seed(config.seed * 100003 + epoch)  # data order per epoch
         batches = iterate_batches(images.shape[0], config.batch_size, generator=order_gen)
+        # a resume from the epoch under way skips the batches it has trained on, in the same order
+        under_way = state.pop("under_way", {"steps": 0, "loss_sum": 0.0, "seconds": 0.0})
         # At most one refresh a second: in Jupyter every refresh is several widget messages, and a flood of
         # them can overflow the kernel's output queue before nbval reads it (notebook 05 timed out so).
         bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress,
-                   leave=False, mininterval=1.0)
-        t0, epoch_loss, done = time.time(), 0.0, 0
+                   leave=False, mininterval=1.0, initial=under_way["steps"])
+        t0, epoch_loss, done = time.time() - under_way["seconds"], under_way["loss_sum"], under_way["steps"]
         for i, idx in enumerate(batches):
+            if i < under_way["steps"]:
+                continue
             if i >= steps_per_epoch or (time_limit is not None and time.time() - start > time_limit):
                 break
             x0 = to_float(images[idx]).to(dev).contiguous(memory_format=memory_format)
@@ -282,25 +349,22 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
             bar.set_postfix(loss=f"{loss.item():.4f}",
                             img_s=f"{(i + 1) * config.batch_size / (time.time() - t0):.0f}", refresh=False)
             bar.update()
+            if save_every and time.time() - last_save >= save_every and done < steps_per_epoch:
+                state["under_way"] = {"steps": done, "loss_sum": epoch_loss, "seconds": time.time() - t0}
+                atomic_save(checkpoint(), partial_path(checkpoint_path))
+                del state["under_way"]
+                last_save = time.time()
         bar.close()
         state["epoch"] = epoch + 1
         seconds = time.time() - t0
         state["train_seconds"] += seconds
         record_hardware(state.setdefault("hardware_log", []), hardware, state["epoch"], seconds)
         state["epoch_losses"].append(epoch_loss / max(1, done))
-        ckpt = {
-            "config": asdict(config),
-            "model": model.state_dict(),
-            "ema": ema.state_dict(),
-            "optimizer": opt.state_dict(),
-            "rng": {"generator": gen.get_state(), "torch": torch.get_rng_state()},
-            "state": state,
-            "data": {"name": data.name, "source": data.source, "subset": data.subset, "n": int(images.shape[0]),
-                     "classes": list(data.classes)},
-            "hardware": describe_hardware(state["hardware_log"]),
-            "parameters": count_parameters(model),
-        }
+        ckpt = checkpoint()
         atomic_save(ckpt, checkpoint_path)
+        # the epoch is saved whole: its partial file is out of date (a resume would ignore it, and say so)
+        partial_path(checkpoint_path).unlink(missing_ok=True)
+        last_save = time.time()
         log(f"epoch {state['epoch']}/{config.epochs}: loss {state['epoch_losses'][-1]:.4f}, "
             f"{state['train_seconds'] / 60:.1f} min so far")
         if time_limit is not None and time.time() - start > time_limit:
@@ -311,4 +375,5 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
 
 
 __all__ = ["EMA", "TrainConfig", "TrainingDiverged", "P_UNCOND_CFG", "diffusion_loss", "drop_labels", "train",
-           "build_model", "choose_device", "record_hardware", "describe_hardware", "hardware_description"]
+           "partial_path", "build_model", "choose_device",
+           "record_hardware", "describe_hardware", "hardware_description"]

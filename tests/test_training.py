@@ -14,6 +14,7 @@ from helpers.training import (
     describe_hardware,
     diffusion_loss,
     drop_labels,
+    partial_path,
     record_hardware,
     train,
 )
@@ -286,6 +287,163 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, tiny_data, monk
     assert after["state"]["epoch"] == good["state"]["epoch"] == 1
     for k, v in good["model"].items():
         assert torch.equal(v, after["model"][k])
+
+
+# ------------------------------------------------------------------ the epoch under way (save_every, <out>.partial)
+EVERY_STEP = 1e-9  # save_every (seconds) that saves the epoch under way after every step
+
+
+def _counting_steps(monkeypatch, kill_at=None):
+    """Count optimizer steps (the list ``calls``); with ``kill_at``, raise ``_Stop`` inside that step, as a stopped
+    process would be: after its loss drew t and ε, before its update."""
+    import helpers.training as training
+
+    original, calls = training._optimizer_step, []
+
+    def step(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == kill_at:
+            raise _Stop
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(training, "_optimizer_step", step)
+    return calls
+
+
+def _killed_at_step(path, data, epochs, kill_at, monkeypatch, save_every=EVERY_STEP, seed=3):
+    """``_config(epochs)`` (with ``seed``) from scratch, killed inside optimizer step ``kill_at``."""
+    config = _config(epochs)
+    config.seed = seed
+    with monkeypatch.context() as m:
+        _counting_steps(m, kill_at)
+        with pytest.raises(_Stop):
+            train(config, path, progress=False, data=data, log=lambda m: None, save_every=save_every)
+
+
+def test_resume_from_the_epoch_under_way_matches_uninterrupted_run(tmp_path, tiny_data, monkeypatch):
+    """64 images in batches of 16 are 4 steps an epoch: killed in step 7 (epoch 2), the run resumes after
+    step 6 from <out>.partial, takes the 6 steps left, and ends where the uninterrupted run does."""
+    full = train(_config(3), tmp_path / "full.pt", progress=False, data=tiny_data, log=lambda m: None)
+    path = tmp_path / "part.pt"
+    _killed_at_step(path, tiny_data, 3, 7, monkeypatch)
+    assert partial_path(path) == tmp_path / "part.pt.partial"
+    partial = torch.load(partial_path(path), weights_only=True)
+    assert torch.load(path, weights_only=True)["state"]["epoch"] == 1
+    assert partial["state"]["epoch"] == 1 and partial["state"]["step"] == 6
+    assert partial["state"]["under_way"]["steps"] == 2 and len(partial["state"]["losses"]) == 6
+    messages, calls = [], _counting_steps(monkeypatch)
+    resumed = train(_config(3), path, resume=True, progress=False, data=tiny_data, log=messages.append)
+    assert messages[0] == f"resumed from {partial_path(path)} at epoch 1, step 2 of epoch 2"
+    assert len(calls) == 6
+    _assert_same_run(full, resumed)
+    assert full["state"]["epoch_losses"] == resumed["state"]["epoch_losses"]
+    for k, v in full["model"].items():
+        assert torch.equal(v, resumed["model"][k]), k
+    assert "under_way" not in resumed["state"] and not partial_path(path).exists()  # gone once its epoch is saved
+
+
+def test_a_partial_that_the_saved_epoch_has_passed_is_ignored(tmp_path, tiny_data, monkeypatch):
+    full = train(_config(3), tmp_path / "full.pt", progress=False, data=tiny_data, log=lambda m: None)
+    path = tmp_path / "run.pt"
+    _killed_at_step(path, tiny_data, 3, 4, monkeypatch)  # epoch 1 under way after 3 steps, no epoch saved
+    stale = partial_path(path).read_bytes()
+    messages = []
+    train(_config(1), path, resume=True, progress=False, data=tiny_data, log=messages.append)
+    assert messages[0] == f"resumed from {partial_path(path)} at epoch 0, step 3 of epoch 1"
+    assert not partial_path(path).exists()
+    partial_path(path).write_bytes(stale)  # as if the process stopped between the epoch's save and the removal
+    messages = []
+    resumed = train(_config(3), path, resume=True, progress=False, data=tiny_data, log=messages.append)
+    assert messages[:2] == [f"ignoring {partial_path(path)}: its epoch under way does not continue the run saved "
+                            f"in {path}", f"resumed from {path} at epoch 1"]
+    _assert_same_run(full, resumed)
+
+
+def test_another_runs_partial_at_the_same_step_is_ignored(tmp_path, tiny_data, monkeypatch):
+    """Run B (seed 4) stopped at the epoch and step where run A's (seed 3) partial file is: the counts agree,
+    the losses do not."""
+    a, b = tmp_path / "a.pt", tmp_path / "b.pt"
+    _killed_at_step(a, tiny_data, 2, 7, monkeypatch)
+    _killed_at_step(b, tiny_data, 2, 7, monkeypatch, seed=4)
+    partial_path(b).write_bytes(partial_path(a).read_bytes())
+    other = _config(2)
+    other.seed = 4
+    messages = []
+    train(other, b, resume=True, progress=False, data=tiny_data, log=messages.append)
+    assert messages[:2] == [f"ignoring {partial_path(b)}: its epoch under way does not continue the run saved in "
+                            f"{b}", f"resumed from {b} at epoch 1"]
+    path = tmp_path / "c.pt"
+    partial_path(path).write_bytes(partial_path(a).read_bytes())  # epoch 2 under way, and no epoch saved
+    messages = []
+    train(_config(2), path, resume=True, progress=False, data=tiny_data, log=messages.append)
+    assert messages[0] == (f"ignoring {partial_path(path)}: its epoch under way does not continue a run from "
+                           f"scratch ({path} is absent)")
+
+
+def test_no_partial_without_save_every_nor_at_an_epochs_last_step(tmp_path, tiny_data, monkeypatch):
+    path = tmp_path / "run.pt"
+    _killed_at_step(path, tiny_data, 2, 3, monkeypatch, save_every=None)
+    _killed_at_step(tmp_path / "zero.pt", tiny_data, 2, 3, monkeypatch, save_every=0)
+    assert not partial_path(path).exists() and not partial_path(tmp_path / "zero.pt").exists()
+    _killed_at_step(path, tiny_data, 2, 5, monkeypatch)  # in epoch 2's first step: epoch 1 is saved, no partial
+    assert not partial_path(path).exists()
+    assert torch.load(path, weights_only=True)["state"]["epoch"] == 1
+
+
+def test_a_new_run_removes_an_earlier_runs_partial(tmp_path, tiny_data, monkeypatch):
+    path = tmp_path / "run.pt"
+    _killed_at_step(path, tiny_data, 2, 3, monkeypatch)
+    assert partial_path(path).exists()
+    # a run started afresh (no resume), stopped in its first step: the earlier run's epoch under way is gone
+    _killed_at_step(path, tiny_data, 2, 1, monkeypatch, save_every=None)
+    assert not partial_path(path).exists()
+
+
+def test_a_resume_that_ends_before_the_epoch_under_way_ignores_it(tmp_path, tiny_data, monkeypatch):
+    """Lowered to the epochs saved, the run is the saved one; the epoch under way does not count as begun."""
+    path = tmp_path / "run.pt"
+    _killed_at_step(path, tiny_data, 3, 7, monkeypatch)
+    messages = []
+    ckpt = train(_config(1), path, resume=True, progress=False, data=tiny_data, log=messages.append)
+    assert messages[0] == (f"ignoring {partial_path(path)}: the run's 1 epochs end before its epoch under way, "
+                           f"epoch 2")
+    assert ckpt["state"]["epoch"] == 1 and len(ckpt["state"]["losses"]) == 4
+
+
+def test_the_epoch_under_way_counts_as_begun_when_a_decay_is_added(tmp_path, tiny_data, monkeypatch):
+    """Epoch 1 saved, epoch 2 under way at a constant rate: a decay over epoch 2 would change steps taken.
+    (From the epoch-1 file alone, --epochs 2 --lr-decay-epochs 1 would be allowed.)"""
+    path = tmp_path / "run.pt"
+    _killed_at_step(path, tiny_data, 2, 7, monkeypatch)
+    with pytest.raises(ValueError, match=r"2 epochs begun at a learning rate that never decays; with --epochs 2 "
+                                         r"--lr-decay-epochs 1 it would have decayed from epoch 2\. Use "
+                                         r"--lr-decay-epochs at most 0 \(epochs minus the 2 begun\); or delete "
+                                         r".*run\.pt\.partial to resume from the last epoch saved"):
+        _run(path, tiny_data, 2, 1, resume=True)
+    partial_path(path).unlink()
+    assert _run(path, tiny_data, 2, 1, resume=True)["state"]["epoch"] == 2
+
+
+@pytest.mark.parametrize("save_every", [-1, "600", float("nan"), float("inf"), True])
+def test_save_every_must_be_seconds(tmp_path, tiny_data, save_every):
+    with pytest.raises(ValueError, match=r"save_every \(seconds, or None\) must be "):
+        train(_config(1), tmp_path / "run.pt", progress=False, data=tiny_data, save_every=save_every)
+
+
+def test_command_line_saves_the_epoch_under_way_every_ten_minutes_by_default(capsys, monkeypatch):
+    import helpers.train as cli
+
+    seen = {}
+    monkeypatch.setattr(cli, "train", lambda *args, **kwargs: seen.update(kwargs))
+    cli.main(["--epochs", "1"])
+    assert seen["save_every"] == 600.0
+    cli.main(["--save-every-minutes", "0.5"])
+    assert seen["save_every"] == 30.0
+    for bad in ("-1", "inf"):
+        with pytest.raises(SystemExit):
+            cli.parse_args(["--save-every-minutes", bad])
+        assert (f"--save-every-minutes must be a finite number >= 0 (0: at epoch ends only), got {float(bad)}"
+                in capsys.readouterr().err)
 
 
 # ------------------------------------------------------------------ TrainConfig and the command line built from it

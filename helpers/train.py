@@ -50,7 +50,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m helpers.train", description=__doc__.split("\n\n")[0])
     _add_config_options(p)
     p.add_argument("--resume", action="store_true",
-                   help="continue from --out if it exists (from <out>.partial when that continues it)")
+                   help="continue from --out, or from <out>.partial (the epoch under way) when that continues "
+                        "the run on this hardware")
     p.add_argument("--out", default="runs/model.ckpt.pt", help="training checkpoint (written every epoch)")
     p.add_argument("--save-every-minutes", type=float, default=10.0,
                    help="also save the epoch under way this often, to <out>.partial, which --resume continues "

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import math
+import numbers
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -16,7 +17,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ._checks import check_choice, check_int, check_real
+from ._checks import check_choice, check_int
 from ._compat import cuda_grad_scaler, torch_load
 from .data import DATASET_NAMES, iterate_batches, load_dataset, to_float
 from .hardware import choose_device, describe_hardware, hardware_description, record_hardware
@@ -149,6 +150,27 @@ def _lr_factor(step: int, epoch: float, config: TrainConfig) -> float:
     return warmup * 0.5 * (1.0 + math.cos(math.pi * u))
 
 
+def _decay_conflict(stored: TrainConfig, config: TrainConfig, begun_epochs: int, done: str) -> str | None:
+    """Why ``config`` would give a step already taken (in ``begun_epochs`` epochs) another learning rate than
+    ``stored`` did, or None."""
+    if (stored.epochs, stored.lr_decay_epochs) == (config.epochs, config.lr_decay_epochs):
+        return None
+
+    def decay(c: TrainConfig) -> str:
+        return f"decays from epoch {c.decay_start() + 1}" if c.lr_decay_epochs else "never decays"
+
+    if stored.lr_decay_epochs and stored.decay_start() < begun_epochs:
+        return (f"has {begun_epochs} epochs {done} and its learning rate {decay(stored)} of {stored.epochs}: a decay "
+                f"under way cannot change; resume with --epochs {stored.epochs} --lr-decay-epochs "
+                f"{stored.lr_decay_epochs}")
+    if config.lr_decay_epochs and config.decay_start() < begun_epochs:
+        return (f"has {begun_epochs} epochs {done} at a learning rate that {decay(stored)}; with --epochs "
+                f"{config.epochs} --lr-decay-epochs {config.lr_decay_epochs} it would have decayed from epoch "
+                f"{config.decay_start() + 1}. Use --lr-decay-epochs at most {config.epochs - begun_epochs} (epochs "
+                f"minus the {begun_epochs} {done})")
+    return None
+
+
 def _check_resumable(stored: TrainConfig, config: TrainConfig, begun_epochs: int, path, under_way=False) -> None:
     """A resumed run may change ``epochs`` and ``lr_decay_epochs`` only where no step already taken would
     have had another learning rate, so that the finished run equals one run of the new command.
@@ -159,25 +181,15 @@ def _check_resumable(stored: TrainConfig, config: TrainConfig, begun_epochs: int
     if changed:
         raise ValueError(f"{path} was written with another configuration ({'; '.join(changed)}); start a new run "
                          f"or resume with the same options (epochs and lr_decay_epochs may change)")
-    if (stored.epochs, stored.lr_decay_epochs) == (config.epochs, config.lr_decay_epochs):
+    conflict = _decay_conflict(stored, config, begun_epochs, "begun" if under_way else "done")
+    if conflict is None:
         return
-
-    done = "begun" if under_way else "done"
-    # the steps of an epoch under way are what forbids the change: without the file, the last saved epoch may allow it
-    also = f"; or delete {path} to resume from the last epoch saved" if under_way else ""
-
-    def decay(c: TrainConfig) -> str:
-        return f"decays from epoch {c.decay_start() + 1}" if c.lr_decay_epochs else "never decays"
-
-    if stored.lr_decay_epochs and stored.decay_start() < begun_epochs:
-        raise ValueError(f"{path} has {begun_epochs} epochs {done} and its learning rate {decay(stored)} of "
-                         f"{stored.epochs}: a decay under way cannot change; resume with --epochs {stored.epochs} "
-                         f"--lr-decay-epochs {stored.lr_decay_epochs}{also}")
-    if config.lr_decay_epochs and config.decay_start() < begun_epochs:
-        raise ValueError(f"{path} has {begun_epochs} epochs {done} at a learning rate that {decay(stored)}; with "
-                         f"--epochs {config.epochs} --lr-decay-epochs {config.lr_decay_epochs} it would have decayed "
-                         f"from epoch {config.decay_start() + 1}. Use --lr-decay-epochs at most "
-                         f"{config.epochs - begun_epochs} (epochs minus the {begun_epochs} {done}){also}")
+    # where only the epoch under way's steps forbid the change, the epochs saved before it allow it
+    saved = begun_epochs - 1
+    if under_way and _decay_conflict(stored, config, saved, "done") is None:
+        conflict += (f"; or delete {path} to resume from epoch {saved}" if saved else
+                     f"; or delete {path} to start from scratch")
+    raise ValueError(f"{path} {conflict}")
 
 
 def _restore(ckpt: dict, config: TrainConfig, model, ema: EMA, opt, gen: torch.Generator, path) -> dict:
@@ -204,9 +216,10 @@ def partial_path(checkpoint_path) -> Path:
     return Path(f"{checkpoint_path}.partial")
 
 
-def _resume_source(checkpoint_path, config: TrainConfig, log) -> tuple[dict | None, Path]:
+def _resume_source(checkpoint_path, config: TrainConfig, hardware: str, log) -> tuple[dict | None, Path]:
     """The checkpoint a resume continues, and its path: the epoch under way (``partial_path``) when it continues
-    the last saved epoch and the run goes into it, else the last saved epoch (None when there is none)."""
+    the last saved epoch on the same hardware and the run goes into it, else the last saved epoch (None when
+    there is none)."""
     saved = torch_load(checkpoint_path) if os.path.exists(checkpoint_path) else None
     partial = partial_path(checkpoint_path)
     if not partial.exists():
@@ -224,6 +237,10 @@ def _resume_source(checkpoint_path, config: TrainConfig, log) -> tuple[dict | No
     elif config.epochs <= state["epoch"]:
         log(f"ignoring {partial}: the run's {config.epochs} epochs end before its epoch under way, "
             f"epoch {state['epoch'] + 1}")
+    # (its seconds would be credited to this machine; a file from before under_way named its hardware is taken
+    # as this machine's)
+    elif state["under_way"].get("hardware", hardware) != hardware:
+        log(f"ignoring {partial}: its epoch under way began on {state['under_way']['hardware']}, not {hardware}")
     else:
         return ckpt, partial
     return saved, Path(checkpoint_path)
@@ -255,16 +272,17 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
     rename). With ``resume=True`` the run continues exactly where that checkpoint stopped: weights,
     EMA, optimizer, the noise generator and the epoch all come back. ``save_every`` (seconds; None or
     0: never): also save the epoch under way this often, to ``partial_path(checkpoint_path)``, which a
-    resume continues step for step; the file goes once its epoch is saved, or when a run starts afresh
-    (``resume=False``). ``data``: an ``ImageDataset``
-    to use instead of ``load_dataset(config.dataset)``. ``time_limit`` (seconds, for benchmarks at
+    resume on the same hardware continues step for step; the file goes once its epoch is saved, or when a
+    run starts afresh (``resume=False``). ``data``: an ``ImageDataset`` to use instead of
+    ``load_dataset(config.dataset)``. ``time_limit`` (seconds, for benchmarks at
     equal training time): the epoch running when it is reached ends early, is saved, and training
     stops. Returns the final checkpoint dict.
     """
     from tqdm.auto import tqdm
 
-    if save_every is not None:
-        check_real(save_every, "save_every (seconds, or None)", minimum=0.0)
+    if save_every is not None and (isinstance(save_every, bool) or not isinstance(save_every, numbers.Real)
+                                   or not 0 <= save_every < math.inf):
+        raise ValueError(f"save_every must be None or a finite number of seconds >= 0 (0: never), got {save_every!r}")
     dev = choose_device(device)
     if data is None:
         data = load_dataset(config.dataset, "train")
@@ -283,7 +301,8 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
     use_amp = dev.type == "cuda"
     scaler = cuda_grad_scaler() if use_amp else None
     state = {"epoch": 0, "step": 0, "losses": [], "epoch_losses": [], "train_seconds": 0.0, "hardware_log": []}
-    source, source_path = _resume_source(checkpoint_path, config, log) if resume else (None, None)
+    hardware = hardware_description(dev)
+    source, source_path = _resume_source(checkpoint_path, config, hardware, log) if resume else (None, None)
     if source is not None:
         state = _restore(source, config, model, ema, opt, gen, source_path)
         steps = state.get("under_way", {}).get("steps")
@@ -291,12 +310,14 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
         log(f"resumed from {source_path} at epoch {state['epoch']}{within}")
     elif not resume:
         partial_path(checkpoint_path).unlink(missing_ok=True)  # an earlier run's epoch under way
+    # a run started afresh over an earlier run's file removes it once it has an epoch under way of its own to save,
+    # which a resume then continues (the earlier epochs saved would not be its own)
+    replaces = not resume and os.path.exists(checkpoint_path)
 
     steps_per_epoch = images.shape[0] // config.batch_size
     if config.max_steps_per_epoch:
         steps_per_epoch = min(steps_per_epoch, config.max_steps_per_epoch)
     ckpt = None
-    hardware = hardware_description(dev)
     start = last_save = time.time()
 
     def checkpoint() -> dict:
@@ -350,9 +371,13 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
                             img_s=f"{(i + 1) * config.batch_size / (time.time() - t0):.0f}", refresh=False)
             bar.update()
             if save_every and time.time() - last_save >= save_every and done < steps_per_epoch:
-                state["under_way"] = {"steps": done, "loss_sum": epoch_loss, "seconds": time.time() - t0}
+                state["under_way"] = {"steps": done, "loss_sum": epoch_loss, "seconds": time.time() - t0,
+                                      "hardware": hardware}
                 atomic_save(checkpoint(), partial_path(checkpoint_path))
                 del state["under_way"]
+                if replaces:
+                    os.remove(checkpoint_path)
+                    replaces = False
                 last_save = time.time()
         bar.close()
         state["epoch"] = epoch + 1
@@ -362,6 +387,7 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
         state["epoch_losses"].append(epoch_loss / max(1, done))
         ckpt = checkpoint()
         atomic_save(ckpt, checkpoint_path)
+        replaces = False
         # the epoch is saved whole: its partial file is out of date (a resume would ignore it, and say so)
         partial_path(checkpoint_path).unlink(missing_ok=True)
         last_save = time.time()

@@ -1,6 +1,7 @@
 """The loss, label dropout, EMA, and a resumable training loop on a tiny model."""
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -293,15 +294,18 @@ def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path, tiny_data, monk
 EVERY_STEP = 1e-9  # save_every (seconds) that saves the epoch under way after every step
 
 
-def _counting_steps(monkeypatch, kill_at=None):
+def _counting_steps(monkeypatch, kill_at=None, clock=None):
     """Count optimizer steps (the list ``calls``); with ``kill_at``, raise ``_Stop`` inside that step, as a stopped
-    process would be: after its loss drew t and ε, before its update."""
+    process would be: after its loss drew t and ε, before its update. ``clock``: ``_fake_clock``'s, which each
+    step moves on by a second."""
     import helpers.training as training
 
     original, calls = training._optimizer_step, []
 
     def step(*args, **kwargs):
         calls.append(1)
+        if clock is not None:
+            clock[0] += 1.0
         if len(calls) == kill_at:
             raise _Stop
         return original(*args, **kwargs)
@@ -310,12 +314,24 @@ def _counting_steps(monkeypatch, kill_at=None):
     return calls
 
 
-def _killed_at_step(path, data, epochs, kill_at, monkeypatch, save_every=EVERY_STEP, seed=3):
-    """``_config(epochs)`` (with ``seed``) from scratch, killed inside optimizer step ``kill_at``."""
+def _fake_clock(monkeypatch) -> list:
+    """``time.time()`` in ``helpers.training`` reads ``clock[0]`` (seconds), which only the caller moves."""
+    import types
+
+    import helpers.training as training
+
+    clock = [0.0]
+    monkeypatch.setattr(training, "time", types.SimpleNamespace(time=lambda: clock[0]))
+    return clock
+
+
+def _killed_at_step(path, data, epochs, kill_at, monkeypatch, save_every=EVERY_STEP, seed=3, decay=0, clock=None):
+    """``_config(epochs)`` (with ``seed``, ``lr_decay_epochs=decay``) from scratch, killed inside optimizer step
+    ``kill_at``."""
     config = _config(epochs)
-    config.seed = seed
+    config.seed, config.lr_decay_epochs = seed, decay
     with monkeypatch.context() as m:
-        _counting_steps(m, kill_at)
+        _counting_steps(m, kill_at, clock)
         with pytest.raises(_Stop):
             train(config, path, progress=False, data=data, log=lambda m: None, save_every=save_every)
 
@@ -411,22 +427,113 @@ def test_a_resume_that_ends_before_the_epoch_under_way_ignores_it(tmp_path, tiny
 
 
 def test_the_epoch_under_way_counts_as_begun_when_a_decay_is_added(tmp_path, tiny_data, monkeypatch):
-    """Epoch 1 saved, epoch 2 under way at a constant rate: a decay over epoch 2 would change steps taken.
-    (From the epoch-1 file alone, --epochs 2 --lr-decay-epochs 1 would be allowed.)"""
+    """Epoch 1 saved, epoch 2 under way at a constant rate: a decay over epoch 2 would change steps taken; from
+    the epoch-1 file alone --epochs 2 --lr-decay-epochs 1 is allowed, and the error says so."""
     path = tmp_path / "run.pt"
     _killed_at_step(path, tiny_data, 2, 7, monkeypatch)
     with pytest.raises(ValueError, match=r"2 epochs begun at a learning rate that never decays; with --epochs 2 "
                                          r"--lr-decay-epochs 1 it would have decayed from epoch 2\. Use "
                                          r"--lr-decay-epochs at most 0 \(epochs minus the 2 begun\); or delete "
-                                         r".*run\.pt\.partial to resume from the last epoch saved"):
+                                         r".*run\.pt\.partial to resume from epoch 1$"):
         _run(path, tiny_data, 2, 1, resume=True)
     partial_path(path).unlink()
     assert _run(path, tiny_data, 2, 1, resume=True)["state"]["epoch"] == 2
 
 
+def test_the_delete_hint_appears_only_where_the_epochs_saved_allow_the_change(tmp_path, tiny_data, monkeypatch):
+    # epoch 3 under way, 2 saved: a decay from epoch 2 would change the saved epochs' steps too
+    path = tmp_path / "two.pt"
+    _killed_at_step(path, tiny_data, 3, 11, monkeypatch)
+    with pytest.raises(ValueError, match=r"3 epochs begun .* at most 0 \(epochs minus the 3 begun\)$"):
+        _run(path, tiny_data, 3, 2, resume=True)
+    # epoch 1 under way, none saved: deleting the file starts the new command from scratch
+    path = tmp_path / "none.pt"
+    _killed_at_step(path, tiny_data, 2, 3, monkeypatch)
+    with pytest.raises(ValueError, match=r"1 epochs begun .*; or delete .*none\.pt\.partial to start from scratch$"):
+        _run(path, tiny_data, 2, 2, resume=True)
+    # a decay under way (from epoch 2 of 4) in the epoch under way: the saved epoch 1 had not begun it
+    path = tmp_path / "decay.pt"
+    _killed_at_step(path, tiny_data, 4, 7, monkeypatch, decay=3)
+    with pytest.raises(ValueError, match=r"has 2 epochs begun and its learning rate decays from epoch 2 of 4: a "
+                                         r"decay under way cannot change; resume with --epochs 4 --lr-decay-epochs 3; "
+                                         r"or delete .*decay\.pt\.partial to resume from epoch 1$"):
+        _run(path, tiny_data, 5, 3, resume=True)
+
+
+def test_the_epoch_under_way_is_saved_every_save_every_seconds(tmp_path, tiny_data, monkeypatch):
+    """On a clock that moves 1 s a step (4 steps an epoch), save_every=1.5 saves the epoch under way after
+    steps 2 and 6: 1.5 s after the last save of either kind, and never at an epoch's last step, where the
+    epoch itself is saved."""
+    import helpers.training as training
+
+    clock, saves, original = _fake_clock(monkeypatch), [], training.atomic_save
+
+    def save(obj, path):
+        saves.append((Path(path).name, obj["state"]["step"]))
+        original(obj, path)
+
+    monkeypatch.setattr(training, "atomic_save", save)
+    _counting_steps(monkeypatch, clock=clock)
+    train(_config(2), tmp_path / "run.pt", progress=False, data=tiny_data, log=lambda m: None, save_every=1.5)
+    assert saves == [("run.pt.partial", 2), ("run.pt", 4), ("run.pt.partial", 6), ("run.pt", 8)]
+    saves.clear()
+    train(_config(2), tmp_path / "long.pt", progress=False, data=tiny_data, log=lambda m: None, save_every=3600)
+    assert saves == [("long.pt", 4), ("long.pt", 8)]
+
+
+def test_a_resumed_epoch_counts_the_seconds_of_both_parts(tmp_path, tiny_data, monkeypatch):
+    """4 s an epoch on the fake clock: killed in step 7 after a save at step 6 (2 s into epoch 2), resumed much
+    later, the run has trained 8 s, as the uninterrupted one."""
+    clock = _fake_clock(monkeypatch)
+    with monkeypatch.context() as m:
+        _counting_steps(m, clock=clock)
+        full = train(_config(2), tmp_path / "full.pt", progress=False, data=tiny_data, log=lambda m: None)
+    assert full["state"]["train_seconds"] == 8.0
+    clock[0] = 0.0
+    path = tmp_path / "run.pt"
+    _killed_at_step(path, tiny_data, 2, 7, monkeypatch, clock=clock)
+    clock[0] = 1000.0
+    _counting_steps(monkeypatch, clock=clock)
+    resumed = train(_config(2), path, resume=True, progress=False, data=tiny_data, log=lambda m: None)
+    assert resumed["state"]["train_seconds"] == 8.0
+    assert [r["seconds"] for r in resumed["state"]["hardware_log"]] == [8.0]
+
+
+def test_a_partial_from_other_hardware_is_ignored(tmp_path, tiny_data, monkeypatch):
+    """Its seconds would be credited to the machine that resumes it, so the run goes on from the saved epoch."""
+    import helpers.training as training
+
+    path = tmp_path / "run.pt"
+    monkeypatch.setattr(training, "hardware_description", lambda dev: "machine A")
+    _killed_at_step(path, tiny_data, 2, 7, monkeypatch)
+    monkeypatch.setattr(training, "hardware_description", lambda dev: "machine B")
+    messages = []
+    train(_config(2), path, resume=True, progress=False, data=tiny_data, log=messages.append)
+    assert messages[:2] == [f"ignoring {partial_path(path)}: its epoch under way began on machine A, not machine B",
+                            f"resumed from {path} at epoch 1"]
+
+
+def test_a_run_started_afresh_over_an_old_file_resumes_its_own_epoch_under_way(tmp_path, tiny_data, monkeypatch):
+    """The old run's epochs saved are removed once the new run saves its epoch under way, not before."""
+    path = tmp_path / "run.pt"
+    train(_config(1), path, progress=False, data=tiny_data, log=lambda m: None)
+    _killed_at_step(path, tiny_data, 2, 1, monkeypatch, seed=4)  # stopped before it saved anything
+    assert torch.load(path, weights_only=True)["config"]["seed"] == 3
+    _killed_at_step(path, tiny_data, 2, 3, monkeypatch, seed=4)
+    assert not path.exists()
+    new = _config(2)
+    new.seed = 4
+    full = train(new, tmp_path / "full.pt", progress=False, data=tiny_data, log=lambda m: None)
+    messages = []
+    resumed = train(new, path, resume=True, progress=False, data=tiny_data, log=messages.append)
+    assert messages[0] == f"resumed from {partial_path(path)} at epoch 0, step 2 of epoch 1"
+    _assert_same_run(full, resumed)
+
+
 @pytest.mark.parametrize("save_every", [-1, "600", float("nan"), float("inf"), True])
 def test_save_every_must_be_seconds(tmp_path, tiny_data, save_every):
-    with pytest.raises(ValueError, match=r"save_every \(seconds, or None\) must be "):
+    with pytest.raises(ValueError, match=r"save_every must be None or a finite number of seconds >= 0 \(0: never\), "
+                                         r"got "):
         train(_config(1), tmp_path / "run.pt", progress=False, data=tiny_data, save_every=save_every)
 
 

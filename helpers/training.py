@@ -340,6 +340,7 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
         batches = iterate_batches(images.shape[0], config.batch_size, generator=order_gen)
         # a resume from the epoch under way skips the batches it has trained on, in the same order
         under_way = state.pop("under_way", {"steps": 0, "loss_sum": 0.0, "seconds": 0.0})
+        saved_steps = under_way["steps"]  # the steps of this epoch in its partial file (0: none)
         # At most one refresh a second: in Jupyter every refresh is several widget messages, and a flood of
         # them can overflow the kernel's output queue before nbval reads it (notebook 05 timed out so).
         bar = tqdm(total=steps_per_epoch, desc=f"epoch {epoch + 1}/{config.epochs}", disable=not progress,
@@ -358,9 +359,11 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
                 loss = diffusion_loss(model, schedule, x0, y, config.p_uncond, gen)
             if not torch.isfinite(loss):
                 bar.close()
+                kept = (f"{partial_path(checkpoint_path)}, epoch {epoch + 1} up to step {saved_steps}" if saved_steps
+                        else f"{checkpoint_path}, epoch {state['epoch']}")
                 raise TrainingDiverged(
                     f"loss became {loss.item()} at epoch {epoch + 1}, step {state['step']}; lower lr or "
-                    f"grad_clip. The last good checkpoint ({checkpoint_path}, epoch {state['epoch']}) is kept.")
+                    f"grad_clip. The last good checkpoint ({kept}) is kept.")
             _optimizer_step(loss, model, opt, scaler, config.grad_clip)
             ema.update(model)
             state["step"] += 1
@@ -373,11 +376,12 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
             if save_every and time.time() - last_save >= save_every and done < steps_per_epoch:
                 state["under_way"] = {"steps": done, "loss_sum": epoch_loss, "seconds": time.time() - t0,
                                       "hardware": hardware}
+                if replaces:  # first, so that a stop in between leaves no earlier run's file to resume
+                    Path(checkpoint_path).unlink(missing_ok=True)
+                    replaces = False
                 atomic_save(checkpoint(), partial_path(checkpoint_path))
                 del state["under_way"]
-                if replaces:
-                    os.remove(checkpoint_path)
-                    replaces = False
+                saved_steps = done
                 last_save = time.time()
         bar.close()
         state["epoch"] = epoch + 1

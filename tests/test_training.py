@@ -358,6 +358,47 @@ def test_resume_from_the_epoch_under_way_matches_uninterrupted_run(tmp_path, tin
     assert "under_way" not in resumed["state"] and not partial_path(path).exists()  # gone once its epoch is saved
 
 
+def test_a_resumed_run_saving_its_epoch_under_way_can_be_stopped_and_resumed_again(tmp_path, tiny_data,
+                                                                                   monkeypatch):
+    """As `--resume` runs (it saves every 10 minutes): stopped again in the same epoch, then in the next, the
+    saved epoch stays, and the run still ends as the uninterrupted one."""
+    full = train(_config(3), tmp_path / "full.pt", progress=False, data=tiny_data, log=lambda m: None)
+    path = tmp_path / "run.pt"
+    _killed_at_step(path, tiny_data, 3, 6, monkeypatch)  # epoch 2 under way after 1 step
+    for kill_at, saved_epoch, steps in ((2, 1, 2), (4, 2, 1)):  # in epoch 2 after 2 steps; in epoch 3 after 1
+        with monkeypatch.context() as m:
+            _counting_steps(m, kill_at)
+            with pytest.raises(_Stop):
+                train(_config(3), path, resume=True, progress=False, data=tiny_data, log=lambda m: None,
+                      save_every=EVERY_STEP)
+        assert torch.load(path, weights_only=True)["state"]["epoch"] == saved_epoch
+        assert torch.load(partial_path(path), weights_only=True)["state"]["under_way"]["steps"] == steps
+    resumed = train(_config(3), path, resume=True, progress=False, data=tiny_data, log=lambda m: None,
+                    save_every=EVERY_STEP)
+    _assert_same_run(full, resumed)
+    for k, v in full["model"].items():
+        assert torch.equal(v, resumed["model"][k]), k
+
+
+def test_nan_loss_names_the_epoch_under_way_when_it_is_saved(tmp_path, tiny_data, monkeypatch):
+    import helpers.training as training
+
+    original, calls = training.diffusion_loss, []
+
+    def loss(*args, **kwargs):  # NaN from step 7 on: epoch 2's third step
+        calls.append(1)
+        return original(*args, **kwargs) * (float("nan") if len(calls) >= 7 else 1.0)
+
+    monkeypatch.setattr(training, "diffusion_loss", loss)
+    path = tmp_path / "run.pt"
+    with pytest.raises(TrainingDiverged, match=r"The last good checkpoint \(.*run\.pt\.partial, epoch 2 up to step "
+                                               r"2\) is kept\.$"):
+        train(_config(2), path, progress=False, data=tiny_data, log=lambda m: None, save_every=EVERY_STEP)
+    calls.clear()
+    with pytest.raises(TrainingDiverged, match=r"The last good checkpoint \(.*run\.pt, epoch 1\) is kept\.$"):
+        train(_config(2), path, progress=False, data=tiny_data, log=lambda m: None)
+
+
 def test_a_partial_that_the_saved_epoch_has_passed_is_ignored(tmp_path, tiny_data, monkeypatch):
     full = train(_config(3), tmp_path / "full.pt", progress=False, data=tiny_data, log=lambda m: None)
     path = tmp_path / "run.pt"
@@ -396,7 +437,7 @@ def test_another_runs_partial_at_the_same_step_is_ignored(tmp_path, tiny_data, m
                            f"scratch ({path} is absent)")
 
 
-def test_no_partial_without_save_every_nor_at_an_epochs_last_step(tmp_path, tiny_data, monkeypatch):
+def test_no_partial_without_save_every_and_none_left_once_its_epoch_is_saved(tmp_path, tiny_data, monkeypatch):
     path = tmp_path / "run.pt"
     _killed_at_step(path, tiny_data, 2, 3, monkeypatch, save_every=None)
     _killed_at_step(tmp_path / "zero.pt", tiny_data, 2, 3, monkeypatch, save_every=0)

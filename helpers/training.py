@@ -310,8 +310,8 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
         log(f"resumed from {source_path} at epoch {state['epoch']}{within}")
     elif not resume:
         partial_path(checkpoint_path).unlink(missing_ok=True)  # an earlier run's epoch under way
-    # a run started afresh over an earlier run's file removes it once it has an epoch under way of its own to save,
-    # which a resume then continues (the earlier epochs saved would not be its own)
+    # starting afresh where an earlier run's checkpoint exists: delete that file just before this run first saves its
+    # epoch under way, so that a later resume continues this run, not the earlier one
     replaces = not resume and os.path.exists(checkpoint_path)
 
     steps_per_epoch = images.shape[0] // config.batch_size
@@ -405,5 +405,5 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
 
 
 __all__ = ["EMA", "TrainConfig", "TrainingDiverged", "P_UNCOND_CFG", "diffusion_loss", "drop_labels", "train",
-           "partial_path", "build_model", "choose_device",
-           "record_hardware", "describe_hardware", "hardware_description"]
+           "partial_path", "build_model", "choose_device", "record_hardware", "describe_hardware",
+           "hardware_description"]

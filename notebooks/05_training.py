@@ -186,7 +186,9 @@ print(f"mean over t: {per_t.mean():.4f} (n = {len(images)} images, {len(t_grid)}
 #
 # `train` is the loop behind every shipped checkpoint: AdamW with a linear warm-up (and, with `lr_decay_epochs`, a
 # cosine decay of the learning rate to 0 over the last `lr_decay_epochs` epochs), gradient clipping, an EMA of the weights, a
-# checkpoint written after every epoch (atomically) and exact `resume`. Here a small
+# checkpoint written after every epoch (atomically) and exact `resume`. With `save_every` (seconds) it also saves the epoch
+# under way that often, and a `resume` on the same hardware continues it step for step, so a stopped run loses at most
+# `save_every` seconds and a step rather than the rest of an epoch (the command line saves every 10 minutes). Here a small
 # network trains for a few minutes (a few steps in quick mode) on the Fashion-MNIST training set.
 
 # %%
@@ -488,7 +490,8 @@ print(f"KID floor for 5 draws of {n} training images: {', '.join(f'{v:.3g}' for 
 # - Set `ema_decay=0.9` in the short run's `TrainConfig`; rebuild its EMA network as section 3 does and its raw one
 #   the same way from `run["model"]`, sample both with `generate` from the same seed, and compare.
 # - The command behind each shipped checkpoint is in the README ("Shipped checkpoints"); with `--resume`, a run
-#   that is stopped and started again continues exactly where it stopped.
+#   that is stopped and started again continues exactly from its last save (every 10 minutes by default,
+#   `--save-every-minutes`), as if it had never stopped: it repeats at most those minutes of training.
 #
 # ## Summary
 #

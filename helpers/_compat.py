@@ -20,10 +20,3 @@ def torch_load(path):
         warnings.filterwarnings("ignore", message="TypedStorage is deprecated", category=UserWarning)
         return torch.load(path, map_location="cpu", weights_only=True)
 
-
-def cuda_grad_scaler():
-    """The loss scaler for mixed precision on CUDA: ``torch.amp.GradScaler("cuda")`` from torch 2.3 on,
-    the same class as ``torch.cuda.amp.GradScaler`` before (which newer torch deprecates)."""
-    if hasattr(torch.amp, "GradScaler"):
-        return torch.amp.GradScaler("cuda")
-    return torch.cuda.amp.GradScaler()

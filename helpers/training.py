@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ._checks import check_choice, check_int
-from ._compat import cuda_grad_scaler, torch_load
+from ._compat import torch_load
 from .data import DATASET_NAMES, iterate_batches, load_dataset, to_float
 from .hardware import choose_device, describe_hardware, hardware_description, record_hardware
 from .loss import check_p_uncond, diffusion_loss, drop_labels
@@ -139,7 +139,7 @@ def build_model(config: TrainConfig, in_channels: int, num_classes: int | None) 
     return UNet(num_classes=num_classes if config.conditional else None, **kwargs)
 
 
-def _lr_factor(step: int, epoch: float, config: TrainConfig) -> float:
+def lr_factor(step: int, epoch: float, config: TrainConfig) -> float:
     """lr / config.lr at ``step``, taken at ``epoch`` (epochs done, fractional): a linear warm-up
     min(1, (step + 1)/warmup_steps) times, over the last ``lr_decay_epochs`` epochs, a cosine decay
     ½(1 + cos(π·u)) where u = (epoch − decay_start)/lr_decay_epochs ∈ [0, 1)."""
@@ -192,25 +192,6 @@ def _check_resumable(stored: TrainConfig, config: TrainConfig, begun_epochs: int
     raise ValueError(f"{path} {conflict}")
 
 
-def _restore(ckpt: dict, config: TrainConfig, model, ema: EMA, opt, gen: torch.Generator, path) -> dict:
-    """Load a training checkpoint's weights, EMA, optimiser and random states; return its ``state``."""
-    state = ckpt["state"]
-    under_way = "under_way" in state
-    begun = state["epoch"] + 1 if under_way else state["epoch"]
-    # fields added since the checkpoint was written take their defaults: the behaviour of the code that wrote it
-    _check_resumable(TrainConfig(**ckpt["config"]), config, begun, path, under_way)
-    model.load_state_dict(ckpt["model"])
-    ema.load_state_dict(ckpt["ema"])
-    ema.model.to(next(model.parameters()).device)
-    opt.load_state_dict(ckpt["optimizer"])
-    gen.set_state(ckpt["rng"]["generator"])
-    torch.set_rng_state(ckpt["rng"]["torch"])
-    if "hardware_log" not in state and state["epoch"] > 0:  # written before the log existed: one run
-        state["hardware_log"] = [{"hardware": ckpt.get("hardware", "unknown"), "first_epoch": 1,
-                                  "last_epoch": state["epoch"], "seconds": state["train_seconds"]}]
-    return state
-
-
 def partial_path(checkpoint_path) -> Path:
     """Where ``train`` keeps the epoch under way between epoch saves: ``<checkpoint_path>.partial``."""
     return Path(f"{checkpoint_path}.partial")
@@ -246,21 +227,51 @@ def _resume_source(checkpoint_path, config: TrainConfig, hardware: str, log) -> 
     return saved, Path(checkpoint_path)
 
 
-def _optimizer_step(loss: torch.Tensor, model: nn.Module, opt, scaler, grad_clip: float) -> None:
-    """Backward, clip the gradients' norm to ``grad_clip`` (0: no clipping), one AdamW step."""
+def restore_run(checkpoint_path, config: TrainConfig, data_record: dict, model, ema: EMA, opt,
+                gen: torch.Generator, hardware: str, log=print) -> dict | None:
+    """Continue the run saved at ``checkpoint_path``: load its weights, EMA, optimiser and random states into
+    ``model``, ``ema``, ``opt`` and ``gen`` and return its ``state`` (None: nothing saved). Its epoch under way
+    (``partial_path``) is taken where it continues the last saved epoch, on this ``hardware``, and
+    ``config.epochs`` reaches into it; else its last saved epoch. ``data_record``: this run's training images as
+    the checkpoint records them. Raises ValueError where the saved run had another configuration (``epochs``
+    and ``lr_decay_epochs`` may change where no step taken would get another learning rate) or other images
+    (another dataset name or number)."""
+    ckpt, path = _resume_source(checkpoint_path, config, hardware, log)
+    if ckpt is None:
+        return None
+    state = ckpt["state"]
+    under_way = "under_way" in state
+    begun = state["epoch"] + 1 if under_way else state["epoch"]
+    # fields added since the checkpoint was written take their defaults: the behaviour of the code that wrote it
+    _check_resumable(TrainConfig(**ckpt["config"]), config, begun, path, under_way)
+    # other images (the quick-mode sample, another subset) would change every epoch's batches: not one run
+    saved = ckpt["data"]
+    if (saved["name"], saved["n"]) != (data_record["name"], data_record["n"]):
+        raise ValueError(f"{path} was trained on {saved['n']} {saved['name']} images (from {saved['source']}), not "
+                         f"{data_record['n']} {data_record['name']} (from {data_record['source']}): resume with the "
+                         f"same training images (not quick mode's sample or a subset) or start a new run")
+    model.load_state_dict(ckpt["model"])
+    ema.load_state_dict(ckpt["ema"])
+    ema.model.to(next(model.parameters()).device)
+    opt.load_state_dict(ckpt["optimizer"])
+    gen.set_state(ckpt["rng"]["generator"])
+    torch.set_rng_state(ckpt["rng"]["torch"])
+    if "hardware_log" not in state and state["epoch"] > 0:  # written before the log existed: one run
+        state["hardware_log"] = [{"hardware": ckpt.get("hardware", "unknown"), "first_epoch": 1,
+                                  "last_epoch": state["epoch"], "seconds": state["train_seconds"]}]
+    within = f", step {state['under_way']['steps']} of epoch {state['epoch'] + 1}" if under_way else ""
+    log(f"resumed from {path} at epoch {state['epoch']}{within}")
+    return state
+
+
+def optimizer_step(loss: torch.Tensor, model: nn.Module, opt, grad_clip: float) -> None:
+    """Clear the old gradients; g = ∇_θ L by backpropagation; g ← g · min(1, grad_clip/‖g‖) over all parameters
+    (``grad_clip`` 0: no clipping); one step of ``opt``."""
     opt.zero_grad(set_to_none=True)
-    if scaler is not None:  # mixed precision on CUDA: scale the loss, unscale before clipping
-        scaler.scale(loss).backward()
-        scaler.unscale_(opt)
-    else:
-        loss.backward()
+    loss.backward()
     if grad_clip:
         nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-    if scaler is not None:
-        scaler.step(opt)
-        scaler.update()
-    else:
-        opt.step()
+    opt.step()
 
 
 def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: str = "auto", progress: bool = True,
@@ -298,17 +309,15 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
     ema = EMA(model, config.ema_decay)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     gen = torch.Generator().manual_seed(config.seed)
+    # bf16 autocast on CUDA; bf16 has float32's exponent range, so the gradients need no loss scaling
     use_amp = dev.type == "cuda"
-    scaler = cuda_grad_scaler() if use_amp else None
-    state = {"epoch": 0, "step": 0, "losses": [], "epoch_losses": [], "train_seconds": 0.0, "hardware_log": []}
     hardware = hardware_description(dev)
-    source, source_path = _resume_source(checkpoint_path, config, hardware, log) if resume else (None, None)
-    if source is not None:
-        state = _restore(source, config, model, ema, opt, gen, source_path)
-        steps = state.get("under_way", {}).get("steps")
-        within = f", step {steps} of epoch {state['epoch'] + 1}" if steps else ""
-        log(f"resumed from {source_path} at epoch {state['epoch']}{within}")
-    elif not resume:
+    data_record = {"name": data.name, "source": data.source, "subset": data.subset, "n": int(images.shape[0]),
+                   "classes": list(data.classes)}
+    state = restore_run(checkpoint_path, config, data_record, model, ema, opt, gen, hardware, log) if resume else None
+    if state is None:
+        state = {"epoch": 0, "step": 0, "losses": [], "epoch_losses": [], "train_seconds": 0.0, "hardware_log": []}
+    if not resume:
         partial_path(checkpoint_path).unlink(missing_ok=True)  # an earlier run's epoch under way
     # starting afresh where an earlier run's checkpoint exists: delete that file just before this run first saves its
     # epoch under way, so that a later resume continues this run, not the earlier one
@@ -328,8 +337,7 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
             "optimizer": opt.state_dict(),
             "rng": {"generator": gen.get_state(), "torch": torch.get_rng_state()},
             "state": state,
-            "data": {"name": data.name, "source": data.source, "subset": data.subset, "n": int(images.shape[0]),
-                     "classes": list(data.classes)},
+            "data": data_record,
             "hardware": describe_hardware(state["hardware_log"]),
             "parameters": count_parameters(model),
         }
@@ -354,7 +362,7 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
             x0 = to_float(images[idx]).to(dev).contiguous(memory_format=memory_format)
             y = labels[idx].to(dev) if config.conditional else None
             for g in opt.param_groups:
-                g["lr"] = config.lr * _lr_factor(state["step"], epoch + i / steps_per_epoch, config)
+                g["lr"] = config.lr * lr_factor(state["step"], epoch + i / steps_per_epoch, config)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
                 loss = diffusion_loss(model, schedule, x0, y, config.p_uncond, gen)
             if not torch.isfinite(loss):
@@ -364,7 +372,7 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
                 raise TrainingDiverged(
                     f"loss became {loss.item()} at epoch {epoch + 1}, step {state['step']}; lower lr or "
                     f"grad_clip. The last good checkpoint ({kept}) is kept.")
-            _optimizer_step(loss, model, opt, scaler, config.grad_clip)
+            optimizer_step(loss, model, opt, config.grad_clip)
             ema.update(model)
             state["step"] += 1
             state["losses"].append(loss.item())
@@ -405,5 +413,5 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
 
 
 __all__ = ["EMA", "TrainConfig", "TrainingDiverged", "P_UNCOND_CFG", "diffusion_loss", "drop_labels", "train",
-           "partial_path", "build_model", "choose_device", "record_hardware", "describe_hardware",
-           "hardware_description"]
+           "partial_path", "restore_run", "lr_factor", "optimizer_step", "build_model", "choose_device",
+           "record_hardware", "describe_hardware", "hardware_description"]

@@ -57,7 +57,8 @@ from helpers.metrics import QualityEvaluator
 from helpers.viz import plot_curves, plot_image_table, show_images, show_source
 from helpers.posterior import predict_x0_from_eps
 from helpers.pretrained import load_pretrained
-from helpers.training import TrainConfig, build_model, diffusion_loss, drop_labels, train
+from helpers.training import (TrainConfig, build_model, diffusion_loss, drop_labels, lr_factor, optimizer_step,
+                              train)
 
 torch.set_num_threads(2)
 print("quick mode" if QUICK else "full mode")
@@ -184,22 +185,35 @@ print(f"mean over t: {per_t.mean():.4f} (n = {len(images)} images, {len(t_grid)}
 #
 # ## 3. A short training run, live
 #
-# `train` is the loop behind every shipped checkpoint: AdamW with a linear warm-up (and, with `lr_decay_epochs`, a
-# cosine decay of the learning rate to 0 over the last `lr_decay_epochs` epochs), gradient clipping, an EMA of the weights, a
-# checkpoint written after every epoch (atomically) and exact `resume`. With `save_every` (seconds) it also saves the epoch
-# under way that often, and a `resume` on the same hardware continues it step for step, so a stopped run loses at most
-# `save_every` seconds and a step rather than the rest of an epoch (the command line saves every 10 minutes). Here a small
-# network trains for a few minutes (a few steps in quick mode) on the Fashion-MNIST training set.
+# `train` is the loop behind every shipped checkpoint. Each epoch goes through the training images in batches of
+# `batch_size`, in a random order drawn from the seed and the epoch, and each step
+#
+# 1. sets the learning rate to `lr` times `lr_factor` (below): a linear warm-up over the first `warmup_steps` steps
+#    and, with `lr_decay_epochs`, a cosine decay to 0 over the last `lr_decay_epochs` epochs;
+# 2. computes $L_\text{simple}$ on the batch with `diffusion_loss` (section 1);
+# 3. takes one AdamW step (weight decay 0 unless `weight_decay` is set) with `optimizer_step`, which first clips the
+#    norm of the gradient to `grad_clip` (shown after Exercise 2);
+# 4. updates the EMA of the weights (section 6).
+#
+# After every epoch it writes a checkpoint (atomically), from which `resume=True` continues the run exactly. With
+# `save_every` (seconds) it also saves the epoch under way that often, and a `resume` on the same hardware continues
+# it step for step, so a stopped run loses at most `save_every` seconds and a step of training rather than every step
+# of the epoch under way (the command line saves every 10 minutes). Most of `train`'s 140 lines are this
+# bookkeeping; `show_source(train)` shows them all. Here a small network trains for a few minutes (a few steps in
+# quick mode) on the Fashion-MNIST training set.
+#
+# `lr_factor` gives the learning rate as a fraction of `lr`. Its `epoch` counts the epochs done, fractionally, and the
+# decay starts at `config.decay_start()`, which is `epochs − lr_decay_epochs`:
 
 # %%
-show_source(train)
+show_source(lr_factor)
 
 # %% [markdown]
 # ### Exercise 2: one training step
 #
 # Inside `train`, each step draws $t \sim \mathcal U\{0,\dots,T-1\}$ and $\varepsilon \sim \mathcal N(0, I)$ per image, computes
 # $L_\text{simple}$ on the batch, and takes one optimiser step. Write `my_training_step(model, optimizer, schedule, x0,
-# generator)` that does this once for a batch `x0` and returns the loss before the step as a number: draw both
+# generator)` that does this once (without the learning-rate schedule, the clipping and the EMA) for a batch `x0` and returns the loss before the step as a number: draw both
 # $t$ (`torch.randint`) and $\varepsilon$ (`torch.randn`) with `generator`, so that a step can be replayed; clear the old
 # gradients, backpropagate, step. The checker runs it with plain SGD on a tiny network and checks that the parameters
 # moved by exactly one step along $\nabla L_\text{simple}$, that $t$ covers $0$ and $T-1$ uniformly and $\varepsilon$ is standard
@@ -232,6 +246,13 @@ from helpers.exercises import check_training_step
 check_training_step(my_training_step)
 
 # %% [markdown]
+# `train` computes the loss with `diffusion_loss` and then takes the step with `optimizer_step`, which clips the
+# gradient's norm before stepping:
+
+# %%
+show_source(optimizer_step)
+
+# %% [markdown]
 # Two guesses that need no training set the scale of the curve below: $\hat\varepsilon = 0$ scores $\mathbb{E}\,\varepsilon^2 = 1$
 # (the starting point of a U-Net whose output layer starts at zero, as the modern one does), and $\hat\varepsilon = x_t$,
 # right where $x_t \approx \varepsilon$ (large $t$), scores the following on the packaged images, at every $t$ in turn:
@@ -261,7 +282,7 @@ run = train(config, Path(tempfile.mkdtemp()) / "short.pt", data=data)
 losses = torch.tensor(run["state"]["losses"])
 smooth = torch.nn.functional.avg_pool1d(losses[None, None], 25, 1).flatten() if len(losses) > 25 else losses
 fig = plot_curves(torch.arange(len(losses)), {"loss per step": losses}, logy=True, xlabel="step",
-                  title=f"{steps} steps of a small U-Net (log scale)", ylabel="L_simple (one batch of 64)")
+                  title=f"{len(losses)} steps of a small U-Net (log scale)", ylabel="L_simple (one batch of 64)")
 ax = fig.axes[0]
 ax.plot(torch.arange(len(smooth)) + (len(losses) - len(smooth)) // 2, smooth, label="running mean (25 steps)")
 ax.axhline(guess.mean(), color="gray", ls="--", lw=1, label="the guess ε̂ = x_t")
@@ -485,13 +506,16 @@ print(f"KID floor for 5 draws of {n} training images: {', '.join(f'{v:.3g}' for 
 # ## Try it
 #
 # - Change `ts` in section 2 to small values (1, 2, 5): how does the error of $\hat\varepsilon$ behave?
-# - Train the short run for longer (`steps = 3000`) or with the report's network
+# - Train the short run for longer (raise `epochs` in its `TrainConfig`: each epoch takes `steps` steps, at most the
+#   937 batches of 64 in the 60,000 training images) or with the report's network
 #   (`model={"style": "seed", "base_channels": 64}`) and compare the loss curves.
 # - Set `ema_decay=0.9` in the short run's `TrainConfig`; rebuild its EMA network as section 3 does and its raw one
 #   the same way from `run["model"]`, sample both with `generate` from the same seed, and compare.
 # - The command behind each shipped checkpoint is in the README ("Shipped checkpoints"); with `--resume`, a run
-#   that is stopped and started again continues exactly from its last save (every 10 minutes by default,
-#   `--save-every-minutes`), as if it had never stopped: it repeats at most those minutes of training.
+#   that is stopped and started again on the same hardware continues exactly from its last save (every 10 minutes
+#   by default, `--save-every-minutes`), as if it had never stopped: it repeats at most those minutes and a step of
+#   training. On other hardware (another GPU, or another number of CPU threads) it continues from its last
+#   finished epoch.
 #
 # ## Summary
 #

@@ -306,6 +306,54 @@ def test_shown_source_is_the_current_source(name):
         assert stored == [show_source(*objs).data], f"{name}: stale output of {src}: run make notebooks NB={name[:2]}"
 
 
+# Code shown to students calls no private names (§7 of REVIEW.md, the expert reader's brief beside the
+# repository). These still do; each is shown by a notebook that is re-executed when the MNIST checkpoints ship
+# (docs/maintaining.md, "Private names in shown source"), and is made public then. The list must shrink, never
+# grow: the test fails on a new name and on one that is gone.
+PRIVATE_CALLS_LEFT = {
+    ("05_training", "diffusion_loss", "_check_loss_inputs"),
+    ("07_ddim", "ddim_step", "_check_ddim_step"),
+    ("07_ddim", "ddim_invert", "_ddim_up"),
+    ("08_classifier_free_guidance", "diffusion_loss", "_check_loss_inputs"),
+    ("09_evaluation", "frechet_distance", "_check_feature_sets"),
+    ("09_evaluation", "frechet_distance", "_sqrtm_psd"),
+    ("09_evaluation", "mmd2_unbiased", "_check_feature_sets"),
+    ("09_evaluation", "evaluate", "_describe"),
+}
+
+
+def _private_calls(obj) -> set:
+    """The private names (``_name``, not dunders) that ``obj``'s source calls, as ``f(…)`` or ``x.f(…)`` (not those
+    passed as values, ``key=_f``, nor names imported from a private module)."""
+    import ast
+    import inspect
+    import textwrap
+
+    called = set()
+    for node in ast.walk(ast.parse(textwrap.dedent(inspect.getsource(obj)))):
+        if isinstance(node, ast.Call):
+            f = node.func
+            called.add(f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else "")
+    return {c for c in called if c.startswith("_") and not c.endswith("__")}
+
+
+def test_shown_source_calls_no_private_names():
+    import ast
+
+    found = set()
+    for name in NAMES:
+        nb = load(name)
+        names = _helpers_imports(nb)
+        for cell in code_cells(nb):
+            src = cell.source.strip()
+            if src.startswith("show_source("):
+                for arg in ast.parse(src).body[0].value.args:
+                    shown = ast.unparse(arg)
+                    found |= {(name[:-6], shown, c) for c in _private_calls(_resolve(shown, names))}
+    assert found - PRIVATE_CALLS_LEFT == set(), "shown source calls private names: make them public"
+    assert PRIVATE_CALLS_LEFT - found == set(), "fixed: remove these from PRIVATE_CALLS_LEFT"
+
+
 def test_class_balance_draws_each_class_as_often_as_asked():
     import torch
 

@@ -15,6 +15,8 @@ from helpers.training import (
     describe_hardware,
     diffusion_loss,
     drop_labels,
+    lr_factor,
+    optimizer_step,
     partial_path,
     record_hardware,
     train,
@@ -176,17 +178,56 @@ def test_resume_with_another_configuration_is_refused(tmp_path, tiny_data):
         train(other, path, resume=True, progress=False, data=tiny_data, log=lambda m: None)
 
 
-def test_lr_factor_warms_up_holds_then_follows_the_cosine_to_zero():
-    from helpers.training import _lr_factor
+def test_resume_on_other_images_is_refused(tmp_path, tiny_data):
+    """Another training set (fewer images, or another dataset's name) would change every epoch's batches; the
+    same images read from another folder are the same run."""
+    path = tmp_path / "run.pt"
+    train(_config(1), path, progress=False, data=tiny_data, log=lambda m: None)
+    fewer = ImageDataset("fashion-mnist", "train", tiny_data.images[:48], tiny_data.labels[:48],
+                         classes=tiny_data.classes, source="a subset")
+    renamed = ImageDataset("mnist", "train", tiny_data.images, tiny_data.labels, classes=tiny_data.classes,
+                           source="elsewhere")
+    for other, shown in ((fewer, "48 fashion-mnist .from a subset."), (renamed, "64 mnist .from elsewhere.")):
+        with pytest.raises(ValueError, match=f"was trained on 64 fashion-mnist images .from sample., not {shown}: "
+                                             f"resume with the same training images"):
+            train(_config(2), path, resume=True, progress=False, data=other, log=lambda m: None)
+    moved = ImageDataset("fashion-mnist", "train", tiny_data.images, tiny_data.labels, classes=tiny_data.classes,
+                         source="elsewhere")
+    assert train(_config(2), path, resume=True, progress=False, data=moved, log=lambda m: None)["state"]["epoch"] == 2
 
+
+def test_lr_factor_warms_up_holds_then_follows_the_cosine_to_zero():
     config = TrainConfig(epochs=10, lr_decay_epochs=4, warmup_steps=100)
-    assert _lr_factor(0, 0.0, config) == pytest.approx(0.01)  # (0 + 1)/100
-    assert _lr_factor(49, 0.5, config) == pytest.approx(0.5)
-    assert _lr_factor(10_000, 5.99, config) == 1.0  # after the warm-up, before epoch 10 − 4
+    assert lr_factor(0, 0.0, config) == pytest.approx(0.01)  # (0 + 1)/100
+    assert lr_factor(49, 0.5, config) == pytest.approx(0.5)
+    assert lr_factor(10_000, 5.99, config) == 1.0  # after the warm-up, before epoch 10 − 4
     for epoch, u in ((6.0, 0.0), (7.0, 0.25), (8.0, 0.5), (9.0, 0.75), (9.999, 0.99975)):
-        assert _lr_factor(10_000, epoch, config) == pytest.approx(0.5 * (1 + math.cos(math.pi * u)))
-    assert _lr_factor(10_000, 9.999, config) < 1e-6
-    assert _lr_factor(10_000, 9.0, TrainConfig(epochs=10)) == 1.0  # lr_decay_epochs=0: constant
+        assert lr_factor(10_000, epoch, config) == pytest.approx(0.5 * (1 + math.cos(math.pi * u)))
+    assert lr_factor(10_000, 9.999, config) < 1e-6
+    assert lr_factor(10_000, 9.0, TrainConfig(epochs=10)) == 1.0  # lr_decay_epochs=0: constant
+
+
+def test_optimizer_step_takes_one_step_along_the_clipped_gradient_of_this_loss_only():
+    """With SGD at lr 1 a step moves θ by exactly −g·min(1, c/‖g‖); old gradients are cleared, not added."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=1.0)
+    x = torch.randn(5, 3)
+    (model(x) ** 2).sum().backward()  # a stale gradient the step must clear
+    theta = [p.detach().clone() for p in model.parameters()]
+    loss = 10 * (model(x) ** 2).sum()
+    grads = torch.autograd.grad(loss, list(model.parameters()), retain_graph=True)
+    norm = torch.sqrt(sum((g ** 2).sum() for g in grads))
+    assert norm > 1.0  # so that clipping to 1 changes the step
+    optimizer_step(loss, model, opt, grad_clip=1.0)
+    for p, p0, g in zip(model.parameters(), theta, grads):
+        torch.testing.assert_close(p.detach(), p0 - g / norm, rtol=1e-5, atol=1e-6)
+    theta = [p.detach().clone() for p in model.parameters()]
+    loss = (model(x) ** 2).sum()
+    grads = torch.autograd.grad(loss, list(model.parameters()), retain_graph=True)
+    optimizer_step(loss, model, opt, grad_clip=0)  # 0: no clipping
+    for p, p0, g in zip(model.parameters(), theta, grads):
+        torch.testing.assert_close(p.detach(), p0 - g, rtol=1e-5, atol=1e-6)
 
 
 def test_lr_decay_is_applied_to_the_optimizer(tmp_path, tiny_data):
@@ -300,7 +341,7 @@ def _counting_steps(monkeypatch, kill_at=None, clock=None):
     step moves on by a second."""
     import helpers.training as training
 
-    original, calls = training._optimizer_step, []
+    original, calls = training.optimizer_step, []
 
     def step(*args, **kwargs):
         calls.append(1)
@@ -310,7 +351,7 @@ def _counting_steps(monkeypatch, kill_at=None, clock=None):
             raise _Stop
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(training, "_optimizer_step", step)
+    monkeypatch.setattr(training, "optimizer_step", step)
     return calls
 
 

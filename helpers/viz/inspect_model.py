@@ -34,11 +34,12 @@ def model_blocks(model: nn.Module) -> list[tuple[str, nn.Module]]:
     return blocks
 
 
-def _shape(x) -> str:
+def shape_text(x) -> str:
+    """A tensor's shape as "[1, 32, 28, 28]" (of a tuple's or list's first item); "-" for anything else."""
     if isinstance(x, torch.Tensor):
         return "[" + ", ".join(str(s) for s in x.shape) + "]"
     if isinstance(x, (tuple, list)) and x:
-        return _shape(x[0])
+        return shape_text(x[0])
     return "-"
 
 
@@ -133,7 +134,7 @@ def trace_shapes(model: nn.Module, *args, keep_outputs: bool = False, **kwargs) 
     def make_hook(name):
         def after(module, inputs, output):
             row = {"step": len(calls), "block": name, "type": type(module).__name__,
-                   "in_shape": _shape(inputs), "out_shape": _shape(output), "params": count_parameters(module),
+                   "in_shape": shape_text(inputs), "out_shape": shape_text(output), "params": count_parameters(module),
                    "sources": started.pop()}
             if keep_outputs:
                 row["output"] = output.detach().clone() if isinstance(output, torch.Tensor) else output

@@ -186,13 +186,14 @@ print(f"mean over t: {per_t.mean():.4f} (n = {len(images)} images, {len(t_grid)}
 # ## 3. A short training run, live
 #
 # `train` is the loop behind every shipped checkpoint. Each epoch goes through the training images in batches of
-# `batch_size`, in a random order drawn from the seed and the epoch, and each step
+# `batch_size` (or its first `max_steps_per_epoch` batches), in a random order drawn from the seed and the epoch, and
+# each step
 #
 # 1. sets the learning rate to `lr` times `lr_factor` (below): a linear warm-up over the first `warmup_steps` steps
 #    and, with `lr_decay_epochs`, a cosine decay to 0 over the last `lr_decay_epochs` epochs;
 # 2. computes $L_\text{simple}$ on the batch with `diffusion_loss` (section 1);
-# 3. takes one AdamW step (weight decay 0 unless `weight_decay` is set) with `optimizer_step`, which first clips the
-#    norm of the gradient to `grad_clip` (shown after Exercise 2);
+# 3. with `optimizer_step` (shown after Exercise 2), clears the old gradients, backpropagates, scales the gradient
+#    down where its norm exceeds `grad_clip`, and takes one AdamW step (weight decay 0 unless `weight_decay` is set);
 # 4. updates the EMA of the weights (section 6).
 #
 # After every epoch it writes a checkpoint (atomically), from which `resume=True` continues the run exactly. With
@@ -246,8 +247,8 @@ from helpers.exercises import check_training_step
 check_training_step(my_training_step)
 
 # %% [markdown]
-# `train` computes the loss with `diffusion_loss` and then takes the step with `optimizer_step`, which clips the
-# gradient's norm before stepping:
+# `train` computes the loss with `diffusion_loss` and then takes the step with `optimizer_step`, which also scales
+# the gradient down to norm `grad_clip` where it is larger, before stepping:
 
 # %%
 show_source(optimizer_step)
@@ -514,8 +515,8 @@ print(f"KID floor for 5 draws of {n} training images: {', '.join(f'{v:.3g}' for 
 # - The command behind each shipped checkpoint is in the README ("Shipped checkpoints"); with `--resume`, a run
 #   that is stopped and started again on the same hardware continues exactly from its last save (every 10 minutes
 #   by default, `--save-every-minutes`), as if it had never stopped: it repeats at most those minutes and a step of
-#   training. On other hardware (another GPU, or another number of CPU threads) it continues from its last
-#   finished epoch.
+#   training. On other hardware (another GPU model, or another number of CPU threads) it continues from its last
+#   finished epoch, or starts again if none finished.
 #
 # ## Summary
 #

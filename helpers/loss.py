@@ -34,7 +34,7 @@ def drop_labels(y: torch.Tensor, p_uncond: float, null_label: int,
     return torch.where(drop, torch.full_like(y, null_label), y)
 
 
-def _check_loss_inputs(model: nn.Module, x0, y, p_uncond) -> torch.Tensor | None:
+def check_loss_inputs(model: nn.Module, x0, y, p_uncond) -> torch.Tensor | None:
     """x0 a float batch; y (if given) labels in 0..num_classes of a conditional model; p_uncond > 0 only with y."""
     y, _ = check_inputs(x0, "x0", model=model, y=y)
     if check_p_uncond(p_uncond) > 0.0 and y is None:
@@ -49,7 +49,7 @@ def diffusion_loss(model: nn.Module, schedule: DiffusionSchedule, x0: torch.Tens
     ``y``: class labels of a conditional model, each dropped to ∅ with probability ``p_uncond``.
     ``generator`` (a CPU generator) draws t, ε and the label dropout, so a run can be replayed exactly.
     """
-    y = _check_loss_inputs(model, x0, y, p_uncond)
+    y = check_loss_inputs(model, x0, y, p_uncond)
     # 1. t ~ U{0..T−1}, ε ~ N(0, I)
     t = torch.randint(0, schedule.T, (x0.shape[0],), generator=generator).to(x0.device)
     eps = torch.randn(x0.shape, generator=generator).to(device=x0.device, dtype=x0.dtype)
@@ -63,4 +63,4 @@ def diffusion_loss(model: nn.Module, schedule: DiffusionSchedule, x0: torch.Tens
     return F.mse_loss(eps_hat.float(), eps.float())
 
 
-__all__ = ["diffusion_loss", "drop_labels", "check_p_uncond"]
+__all__ = ["diffusion_loss", "drop_labels", "check_p_uncond", "check_loss_inputs"]

@@ -35,7 +35,19 @@ def classifier_features(model: Classifier, images: torch.Tensor, batch_size: int
                       for i in range(0, images.shape[0], batch_size)])
 
 
-def _sqrtm_psd(m: torch.Tensor) -> torch.Tensor:
+def check_symmetric(m, name: str) -> None:
+    """``m`` a float square matrix [D, D] equal to its transpose up to rounding, else ValueError naming it."""
+    if not isinstance(m, torch.Tensor) or m.dim() != 2 or m.shape[0] != m.shape[1] or not m.dtype.is_floating_point:
+        got = f"shape {tuple(m.shape)}, dtype {m.dtype}" if isinstance(m, torch.Tensor) else type(m).__name__
+        raise ValueError(f"{name} must be a float square matrix [D, D], got {got}")
+    # eigh reads only one triangle, so an asymmetric m would give a wrong root without a word
+    if m.numel() and (m - m.T).abs().max() > 1e-6 * m.abs().max():
+        raise ValueError(f"{name} must be symmetric (a covariance), but differs from its transpose")
+
+
+def sqrtm_psd(m: torch.Tensor) -> torch.Tensor:
+    """M^{1/2} = V diag(√λ) Vᵀ of a symmetric PSD matrix M = V diag(λ) Vᵀ; rounding's λ < 0 are taken as 0."""
+    check_symmetric(m, "m")
     vals, vecs = torch.linalg.eigh(m)
     return (vecs * vals.clamp(min=0).sqrt()) @ vecs.T
 
@@ -45,16 +57,19 @@ def frechet_distance(features_a: torch.Tensor, features_b: torch.Tensor) -> floa
 
     Tr((Σ_a Σ_b)^{1/2}) is computed as Tr((Σ_a^{1/2} Σ_b Σ_a^{1/2})^{1/2}), a symmetric PSD root.
     """
-    a, b = _check_feature_sets(features_a, features_b, "features_a", "features_b")
+    a, b = check_feature_sets(features_a, features_b, "features_a", "features_b")
     mu_a, mu_b = a.mean(0), b.mean(0)
     cov_a, cov_b = torch.cov(a.T), torch.cov(b.T)
-    root_a = _sqrtm_psd(cov_a)
-    cross = _sqrtm_psd(root_a @ cov_b @ root_a)
+    root_a = sqrtm_psd(cov_a)
+    inner = root_a @ cov_b @ root_a
+    # symmetric in exact arithmetic, not after rounding: where the supports of a and b are orthogonal, inner is
+    # 0 plus rounding and all asymmetry; its symmetric part is the same matrix up to that rounding
+    cross = sqrtm_psd((inner + inner.T) / 2)
     fd = (mu_a - mu_b).pow(2).sum() + torch.trace(cov_a) + torch.trace(cov_b) - 2 * torch.trace(cross)
     return float(fd.clamp(min=0))
 
 
-def _check_feature_sets(a, b, name_a: str, name_b: str) -> tuple[torch.Tensor, torch.Tensor]:
+def check_feature_sets(a, b, name_a: str, name_b: str) -> tuple[torch.Tensor, torch.Tensor]:
     """Two float feature sets [N, D] with the same D and at least 2 rows each, returned as float64."""
     for x, name in ((a, name_a), (b, name_b)):
         if not isinstance(x, torch.Tensor) or x.dim() != 2 or not x.dtype.is_floating_point:
@@ -71,7 +86,7 @@ def _check_kid_arguments(features_x, features_y, num_subsets, subset_size) -> tu
     for value, name in ((num_subsets, "num_subsets"), (subset_size, "subset_size")):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return _check_feature_sets(features_x, features_y, "features_x", "features_y")
+    return check_feature_sets(features_x, features_y, "features_x", "features_y")
 
 
 def polynomial_kernel(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -87,7 +102,7 @@ def mmd2_unbiased(features_x: torch.Tensor, features_y: torch.Tensor) -> torch.T
     The diagonals k(x_i, x_i) are left out (they would bias it upwards), so the estimate can be negative.
     Returns a 0-d float64 tensor.
     """
-    x, y = _check_feature_sets(features_x, features_y, "features_x", "features_y")
+    x, y = check_feature_sets(features_x, features_y, "features_x", "features_y")
     m, n = x.shape[0], y.shape[0]
     k_xx, k_yy = polynomial_kernel(x, x), polynomial_kernel(y, y)
     within_x = (k_xx.sum() - k_xx.trace()) / (m * (m - 1))

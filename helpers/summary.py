@@ -99,7 +99,7 @@ def evaluate(model, schedule, evaluator, n: int, seed: int = 0, batch: int = 64,
                 row["accuracy_se"] = accuracy_se(row["accuracy"], n)
             cache[key] = row
             if log:
-                log(_describe(row))
+                log(describe_row(row))
         return cache[key]
 
     ddim = dict(sampler="ddim", spacing="trailing")
@@ -123,7 +123,8 @@ def evaluate(model, schedule, evaluator, n: int, seed: int = 0, batch: int = 64,
             "memorisation": {**memorisation, "steps": memorisation_steps}}
 
 
-def _describe(row: dict) -> str:
+def describe_row(row: dict) -> str:
+    """One line for a row of ``evaluate``: the sampler and its steps, s, FID, KID ± s.e., accuracy, time per image."""
     if row["sampler"] == "ddpm":
         name = f"DDPM, {row['steps']} steps"
     else:

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from helpers.classifier import classifier_path
-from helpers.metrics import class_accuracy, frechet_distance, gaussian_blur, kid, mmd2_unbiased
+from helpers.metrics import class_accuracy, frechet_distance, gaussian_blur, kid, mmd2_unbiased, sqrtm_psd
 
 
 def test_frechet_distance_of_gaussians_with_known_parameters():
@@ -44,6 +44,45 @@ def test_frechet_distance_rejects_bad_shapes():
         frechet_distance(torch.zeros(10, 3), torch.zeros(10, 4))
     with pytest.raises(ValueError, match="at least 2"):
         frechet_distance(torch.zeros(1, 3), torch.zeros(10, 3))
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e3])
+def test_frechet_distance_of_orthogonal_supports_has_no_cross_term(scale):
+    """a lives in a rotated 10-dim subspace and b in its orthogonal complement, so Σ_a Σ_b = 0 and
+    FD = ‖μ_a − μ_b‖² + Tr Σ_a + Tr Σ_b exactly; (Σ_a^{1/2} Σ_b Σ_a^{1/2}) is then rounding noise, not symmetric."""
+    gen = torch.Generator().manual_seed(5)
+    rotation, _ = torch.linalg.qr(torch.randn(16, 16, generator=gen, dtype=torch.float64))
+    a, b = torch.randn(400, 16, generator=gen, dtype=torch.float64), torch.randn(400, 16, generator=gen,
+                                                                               dtype=torch.float64)
+    a[:, 10:], b[:, :10] = 0, 0
+    a, b = scale * a @ rotation, scale * b @ rotation
+    expected = (a.mean(0) - b.mean(0)).pow(2).sum() + torch.cov(a.T).trace() + torch.cov(b.T).trace()
+    # the cross term is the root of rounding noise: each of its 16 eigenvalues ~√(2⁻⁵²)·scale² ≈ 1.5e-8·scale²,
+    # against FD ≈ 16·scale², so about 1e-8 relative; 1e-6 leaves room and still fails a cross term of any size
+    assert frechet_distance(a, b) == pytest.approx(float(expected), rel=1e-6)
+
+
+def test_frechet_distance_of_zero_dimensional_features_is_zero():
+    assert frechet_distance(torch.zeros(5, 0), torch.zeros(7, 0)) == 0.0
+
+
+def test_sqrtm_psd_squares_back_and_matches_scipy():
+    a = torch.randn(6, 6, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    m = a @ a.T
+    root = sqrtm_psd(m)
+    torch.testing.assert_close(root, root.T, rtol=0, atol=1e-12)
+    assert torch.linalg.eigvalsh(root).min() >= 0
+    torch.testing.assert_close(root @ root, m, rtol=1e-10, atol=1e-10)
+    scipy_linalg = pytest.importorskip("scipy.linalg")
+    np.testing.assert_allclose(root.numpy(), scipy_linalg.sqrtm(m.numpy()).real, rtol=1e-8, atol=1e-10)
+
+
+@pytest.mark.parametrize("m, match", [(torch.zeros(2, 3), "square"), (torch.zeros(4), "square"),
+                                      (torch.eye(3, dtype=torch.long), "float"),
+                                      (torch.tensor([[1.0, 2.0], [0.0, 1.0]]), "symmetric")])
+def test_sqrtm_psd_rejects_what_is_not_a_covariance(m, match):
+    with pytest.raises(ValueError, match=match):
+        sqrtm_psd(m)
 
 
 # ------------------------------------------------------------------ KID

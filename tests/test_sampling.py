@@ -16,6 +16,7 @@ from helpers.sampling import (
     VARIANCES,
     cfg_eps,
     ddim_invert,
+    ddim_invert_step,
     ddim_sample,
     ddim_step,
     ddim_timesteps,
@@ -418,6 +419,26 @@ def test_ddim_inversion_is_exact_when_eps_is_constant(report300):
     assert traj["t"].tolist() == ddim_timesteps(300, 10).flip(0).tolist() and traj["t_prev"][0] == -1
     back = ddim_sample(ConstantEps(), report300, x_T, steps=10, clip_x0=False)
     torch.testing.assert_close(back, x0, rtol=0, atol=1e-10)
+
+
+@pytest.mark.parametrize("t_from, t", [(-1, 0), (-1, 120), (40, 120), (120, 299)])
+def test_ddim_invert_step_is_undone_by_the_eta_zero_ddim_step_with_the_same_eps(report300, t_from, t):
+    """Up with ε̂ then down with ε̂ (η = 0, no clipping) returns x; at t_from = −1 x is x̂_0 itself."""
+    x, eps = randn(3, 1, 4, 4, seed=8, dtype=F64), randn(3, 1, 4, 4, seed=9, dtype=F64)
+    x_t, x0_hat = ddim_invert_step(report300, x, t_from, t, eps)
+    a_t = report300.alphas_cumprod[t]
+    torch.testing.assert_close(x_t, a_t.sqrt() * x0_hat + (1 - a_t).sqrt() * eps, rtol=0, atol=1e-12)
+    if t_from == -1:
+        assert torch.equal(x0_hat, x)
+    back = ddim_step(report300, x_t, t, t_from, eps, eta=0.0, clip_x0=False)
+    torch.testing.assert_close(back, x, rtol=0, atol=1e-9)
+
+
+@pytest.mark.parametrize("t_from", [-2, 300, 1.5, True, torch.tensor(3)])
+def test_ddim_invert_step_rejects_bad_t_from(report300, t_from):
+    x = torch.zeros(2, 1, 4, 4)
+    with pytest.raises(ValueError, match="t_from"):
+        ddim_invert_step(report300, x, t_from, 10, x)
 
 
 # ----------------------------------------------------------------------------------------------

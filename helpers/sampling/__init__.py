@@ -4,7 +4,7 @@
 - ``ddpm``: ancestral sampling, ``ddpm_step``, ``ddpm_sample`` (``VARIANCES``);
 - ``timesteps``: the sub-sequences strided samplers visit, ``ddim_timesteps`` (``SPACINGS``), ``timestep_pairs``;
 - ``ddim``: the η-family, ``ddim_step``, ``ddim_sample``;
-- ``inversion``: ``ddim_invert``, the η = 0 ODE run forwards;
+- ``inversion``: ``ddim_invert``, the η = 0 ODE run forwards, one ``ddim_invert_step`` at a time;
 - ``ode``: the probability-flow ODE with Euler or Heun steps, ``ode_sample`` (``METHODS``);
 - ``_loop``: the machinery they share (model call, loop, progress bar, trajectory).
 
@@ -22,11 +22,11 @@ reproducible noise and, with ``return_trajectory=True``, also return every inter
 from .ddim import ddim_sample, ddim_step
 from .ddpm import VARIANCES, ddpm_sample, ddpm_step
 from .guidance import cfg_eps
-from .inversion import ddim_invert
+from .inversion import ddim_invert, ddim_invert_step
 from .ode import METHODS, ode_sample
 from .timesteps import SPACINGS, ddim_timesteps, timestep_pairs
 
 __all__ = [
     "cfg_eps", "ddpm_step", "ddpm_sample", "ddim_timesteps", "timestep_pairs", "ddim_step", "ddim_sample",
-    "ddim_invert", "ode_sample", "VARIANCES", "SPACINGS", "METHODS",
+    "ddim_invert", "ddim_invert_step", "ode_sample", "VARIANCES", "SPACINGS", "METHODS",
 ]

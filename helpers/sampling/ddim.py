@@ -13,8 +13,9 @@ from .guidance import cfg_eps
 from .timesteps import timestep_pairs
 
 
-def _check_ddim_step(schedule: DiffusionSchedule, x_t, t, t_prev, eps, eta, noise):
-    """The checks of ``ddim_step``; returns (t, t_prev, eta)."""
+def check_ddim_step_inputs(schedule: DiffusionSchedule, x_t, t, t_prev, eps, eta, noise):
+    """The checks of ``ddim_step``, returning (t, t_prev, eta): shapes and indices as ``check_inputs`` (t_prev may be
+    −1), η ≥ 0, and for η > 0 a denoising step (t_prev ≤ t) whose σ_t² ≤ 1 − ᾱ_prev (true for 0 ≤ η ≤ 1)."""
     t, t_prev = check_inputs(x_t, "x_t", T=schedule.T, t=t, t_prev=t_prev, like={"eps": eps, "noise": noise})
     eta = check_real(eta, "eta", minimum=0.0)
     if eta > 0:
@@ -48,7 +49,7 @@ def ddim_step(schedule: DiffusionSchedule, x_t: torch.Tensor, t, t_prev, eps: to
     keeps the model's ε̂ (diffusers' default): under guidance the unclipped ε̂ pushes pixels past the
     clip at every step and samples wash out (README: Conventions, "x̂_0 clipping"; notebook 08, section 6).
     """
-    t, t_prev, eta = _check_ddim_step(schedule, x_t, t, t_prev, eps, eta, noise)
+    t, t_prev, eta = check_ddim_step_inputs(schedule, x_t, t, t_prev, eps, eta, noise)
     # 1. x̂_0 = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t, the "predicted x_0" of eq. 12; clipped, then ε̂ re-derived from it
     x0_hat = predict_x0_from_eps(schedule, x_t, t, eps)
     if clip_x0:

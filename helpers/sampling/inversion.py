@@ -13,8 +13,12 @@ from .guidance import cfg_eps
 from .timesteps import timestep_pairs
 
 
-def _ddim_up(schedule: DiffusionSchedule, x: torch.Tensor, t_from: int, t: int, eps: torch.Tensor):
-    """x̂_0 from (x, ε̂) at index t_from (−1: x is x̂_0 itself), re-noised to index t with the same ε̂."""
+def ddim_invert_step(schedule: DiffusionSchedule, x: torch.Tensor, t_from: int, t: int, eps: torch.Tensor):
+    """One step up the DDIM ODE from index t_from to t with the same ε̂; returns (x_t, x̂_0):
+
+    x̂_0 = (x − √(1−ᾱ_from) ε̂)/√ᾱ_from  (at t_from = −1, ᾱ = 1: x̂_0 = x),   x_t = √ᾱ_t x̂_0 + √(1−ᾱ_t) ε̂.
+    """
+    t_from = check_int(t_from, "t_from", -1, schedule.T - 1)  # −1: x is x̂_0 itself; t is checked by q_sample
     x0_hat = x if t_from < 0 else predict_x0_from_eps(schedule, x, t_from, eps)
     return q_sample(schedule, x0_hat, t, eps), x0_hat
 
@@ -44,10 +48,10 @@ def ddim_invert(model, schedule: DiffusionSchedule, x0: torch.Tensor, steps: int
         # 1. ε̂ = ε_θ(x_s, τ): where we stand, with the target's timestep
         eps = cfg_eps(model, x_s, tau, y, scale)
         # 2. x̂_0 = (x_s − √(1−ᾱ_s) ε̂)/√ᾱ_s, then x_τ = √ᾱ_τ x̂_0 + √(1−ᾱ_τ) ε̂ (q_sample with noise ε̂)
-        x_tau, x0_hat = _ddim_up(schedule, x_s, s, tau, eps)
+        x_tau, x0_hat = ddim_invert_step(schedule, x_s, s, tau, eps)
         # 3. (optional) fixed-point refinement: ε̂ = ε_θ(x_τ, τ) at the current guess of x_τ
         for _ in range(fixed_point_iters):
-            x_tau, x0_hat = _ddim_up(schedule, x_s, s, tau, cfg_eps(model, x_tau, tau, y, scale))
+            x_tau, x0_hat = ddim_invert_step(schedule, x_s, s, tau, cfg_eps(model, x_tau, tau, y, scale))
         return x_tau, x0_hat
 
     pairs = timestep_pairs(schedule, steps, spacing, final_alpha_one)[::-1]  # (τ_i, τ_{i+1}), lowest first

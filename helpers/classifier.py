@@ -15,9 +15,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._compat import torch_load
 from .data import iterate_batches, load_dataset, to_float
-from .storage import atomic_save, pack_weights, unpack_weights
+from .storage import atomic_save, pack_weights, torch_load, unpack_weights
 
 
 class Classifier(nn.Module):

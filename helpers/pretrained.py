@@ -16,9 +16,8 @@ from pathlib import Path
 from torch import nn
 
 from ._checks import check_choice
-from ._compat import torch_load
 from .schedules import DiffusionSchedule
-from .storage import atomic_save, pack_weights, unpack_weights
+from .storage import atomic_save, pack_weights, torch_load, unpack_weights
 from .unet import UNet
 
 FORMAT = "diffusion-step-by-step/checkpoint-v1"

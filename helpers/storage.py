@@ -1,13 +1,14 @@
-"""Writing weights to disk: one atomic save, and float16 packing of a state dict (half the size).
+"""Weights on disk: one atomic save, float16 packing of a state dict (half the size), and a safe load.
 
 Every file helpers writes (training checkpoints, shipped checkpoints, the classifiers) goes through
-``atomic_save``, and every file it ships stores its weights through ``pack_weights``; both are read back
-with ``helpers._compat.torch_load`` (``weights_only=True``: no pickled code runs).
+``atomic_save``, and every file it ships stores its weights through ``pack_weights``; all are read back
+with ``torch_load`` (``weights_only=True``: no pickled code runs).
 """
 
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import torch
@@ -21,6 +22,18 @@ def atomic_save(obj, path) -> None:
     tmp = path.with_name(path.name + ".tmp")
     torch.save(obj, tmp)
     os.replace(tmp, path)
+
+
+def torch_load(path):
+    """``torch.load(path, map_location="cpu", weights_only=True)``: plain data and tensors, no pickled code.
+
+    torch 2.1's weights-only loader warns "TypedStorage is deprecated" on every file, though the
+    caller uses no storages (pytorch#113614, fixed in 2.2); that warning is silenced here, so that the
+    oldest torch the project declares (tools/check_floors.sh) loads as quietly as a new one.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="TypedStorage is deprecated", category=UserWarning)
+        return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def pack_weights(state: dict, half: bool = True) -> dict:

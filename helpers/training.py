@@ -18,12 +18,11 @@ import torch
 from torch import nn
 
 from ._checks import check_choice, check_int
-from ._compat import torch_load
 from .data import DATASET_NAMES, iterate_batches, load_dataset, to_float
 from .hardware import choose_device, describe_hardware, hardware_description, record_hardware
 from .loss import check_p_uncond, diffusion_loss, drop_labels
 from .schedules import SCHEDULES, DiffusionSchedule
-from .storage import atomic_save
+from .storage import atomic_save, torch_load
 from .unet import STYLES, UNet, count_parameters
 
 P_UNCOND_CFG = 0.1  # the label dropout of a conditional run unless one is given (Ho & Salimans use 0.1–0.2)

@@ -1,6 +1,7 @@
 """Checkpoints rebuild model and schedule alone; the registry matches the shipped files."""
 
 import json
+import pickle
 
 import pytest
 import torch
@@ -146,6 +147,27 @@ def test_atomic_save_replaces_the_file_whole_and_leaves_no_temporary(tmp_path, m
     with pytest.raises(OSError, match="disk full"):
         storage.atomic_save({"a": torch.zeros(2)}, path)
     assert torch.equal(torch.load(path, weights_only=True)["a"], torch.ones(2))  # the old file is intact
+
+
+class _RunsOnLoad:
+    """An object whose unpickling would call ``print``: code that a weights-only load must refuse."""
+
+    def __reduce__(self):
+        return (print, ("pickled code ran",))
+
+
+def test_torch_load_reads_tensors_and_plain_data_but_refuses_pickled_code(tmp_path, capsys):
+    from helpers.storage import torch_load
+
+    plain = {"w": torch.arange(6.0).reshape(2, 3), "meta": {"epochs": [1, 2], "name": "x"}}
+    torch.save(plain, tmp_path / "plain.pt")
+    back = torch_load(tmp_path / "plain.pt")
+    assert torch.equal(back["w"], plain["w"]) and back["w"].device.type == "cpu" and back["meta"] == plain["meta"]
+
+    torch.save({"payload": _RunsOnLoad()}, tmp_path / "code.pt")
+    with pytest.raises(pickle.UnpicklingError):
+        torch_load(tmp_path / "code.pt")
+    assert "pickled code ran" not in capsys.readouterr().out
 
 
 def test_pack_weights_halves_floats_only_and_unpack_restores_float32():

@@ -285,8 +285,9 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
     resume on the same hardware continues step for step; the file goes once its epoch is saved, or when a
     run starts afresh (``resume=False``). ``data``: an ``ImageDataset`` to use instead of
     ``load_dataset(config.dataset)``. ``time_limit`` (seconds, for benchmarks at
-    equal training time): the epoch running when it is reached ends early, is saved, and training
-    stops. Returns the final checkpoint dict.
+    equal training time): the epoch running when it is reached ends early, is saved, and training stops. It
+    counts this call's wall-clock time from its first step (data loading excluded): a resumed run gets it
+    afresh, not less the ``train_seconds`` already recorded. Returns the final checkpoint dict.
     """
     from tqdm.auto import tqdm
 

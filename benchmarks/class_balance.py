@@ -11,16 +11,21 @@ draw k of every kind seeded with seed + k.
 
 The samples are the quality benchmark's DDIM rows' (``helpers.evaluation.generate``, the same seed, batch and
 steps), so the FID printed here is that row's. A class-conditional model gets its classes from the labels,
-and is left out.
+and is left out. The models of an earlier run of the same sampler, seed and batch that this one does not name
+keep their entries in the results file (one checkpoint retrained is scored alone; the samples, and so the
+scores, can differ in the last digits from one CPU to another), and each entry names the command, hardware
+and date that scored it.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import time
 
 import torch
 
-from benchmarks.common import hardware, write_results
+from benchmarks.common import RESULTS, command, hardware, write_results
 from helpers.data import load_dataset, to_float
 from helpers.evaluation import generate
 from helpers.metrics import QualityEvaluator, chi2_homogeneity
@@ -79,14 +84,31 @@ def main(argv=None):
     print(f"hardware: {hardware()}", flush=True)
     runs = ({args.checkpoint: load_checkpoint(args.checkpoint)} if args.checkpoint else
             {name: load_pretrained(name, return_metadata=True) for name in args.model})
-    results = {}
-    for name, (model, schedule, metadata) in runs.items():
+    for name, (model, _, _) in runs.items():
         if model.num_classes:
             p.error(f"{name} is class-conditional: its samples' classes come from the labels")
-        results[name] = balance(model, schedule, metadata, args.n, args.seed, args.batch, args.steps, args.draws)
+    run = {"sampler": f"DDIM, {args.steps} steps, trailing, eta=0", "seed": args.seed, "batch": args.batch}
+    results = earlier_entries(RESULTS / f"{args.out}.json", run, names=runs)
+    scored_by = {"command": command(), "hardware": hardware(), "date": time.strftime("%Y-%m-%d")}
+    for name, (model, schedule, metadata) in runs.items():
+        results[name] = {**balance(model, schedule, metadata, args.n, args.seed, args.batch, args.steps, args.draws),
+                         **scored_by}
         print(name, results[name], flush=True)
-    write_results(args.out, {"sampler": f"DDIM, {args.steps} steps, trailing, eta=0", "seed": args.seed,
-                             "batch": args.batch, "models": results})
+    write_results(args.out, {**run, "models": dict(sorted(results.items()))})
+
+
+def earlier_entries(path, run: dict, names) -> dict:
+    """The entries of the results file at ``path`` for models not in ``names``, where it was written with this
+    ``run``'s sampler, seed and batch (else none); each keeps the command, hardware and date that scored it (a
+    file written before entries named them: its own)."""
+    if not path.exists():
+        return {}
+    old = json.loads(path.read_text())
+    if any(old.get(key) != value for key, value in run.items()):
+        print(f"{path.name} was written with other settings: its entries are replaced", flush=True)
+        return {}
+    scored_by = {key: old[key] for key in ("command", "hardware", "date")}
+    return {name: {**scored_by, **entry} for name, entry in old["models"].items() if name not in names}
 
 
 if __name__ == "__main__":

@@ -118,7 +118,8 @@ def main(argv=None):
                + (", model's ε̂ kept after clipping" if args.keep_model_eps else ""))
     write_results(f"quality-{name}{suffix}", {
         "model": name, "epochs": metadata.get("epochs"), "train_minutes": metadata.get("train_minutes"),
-        "train_hardware": metadata.get("hardware"), "sampler": sampler,
+        "train_hardware": metadata.get("hardware"),
+        **({"init_from": metadata["init_from"]} if "init_from" in metadata else {}), "sampler": sampler,
         "references": refs, **extra, "classifier_test_accuracy": clf["test_accuracy"], "rows": rows,
     })
 

@@ -129,6 +129,8 @@ def _quality_files() -> list[dict]:
 
 
 def table_quality() -> str | None:
+    from helpers.pretrained import epochs_text
+
     results = _quality_files()
     if not results:
         return None
@@ -145,7 +147,7 @@ def table_quality() -> str | None:
                    if "accuracy" in row else "—")
             s = "—" if row["guidance_scale"] is None else f"{row['guidance_scale']:g}"
             ref = ddpm.get((res["model"], row["guidance_scale"], row["n"])) if is_ddim_eta0 else None
-            lines.append(f"| {res['model']} | {res['epochs']} | {res['train_minutes']:.0f} ({res['train_hardware']}) | "
+            lines.append(f"| {res['model']} | {epochs_text(res)} | {_minutes(res)} | "
                          f"{res['sampler']} | {s} | {row['n']:,} | {_fid(row)} | "
                          f"{res['references']['floor']:.2f} | {res['references']['grain']:.2f} | {acc} | "
                          f"{_quality_bar(row, res, ref)} |")
@@ -210,9 +212,19 @@ def table_notebooks(res: dict) -> str:
 DATASET_TITLES = {"fashion-mnist": "Fashion-MNIST", "mnist": "MNIST", "cifar10": "CIFAR-10"}
 
 
+def _minutes(res: dict) -> str:
+    """The train-minutes cell: minutes (hardware), the started-from network's first where there is one."""
+    start = res.get("init_from")
+    own = f"{res['train_minutes']:.0f} ({res['train_hardware']})"
+    if not start or start["train_minutes"] is None:  # a start whose file does not say
+        return own + (f", after {start['checkpoint']}" if start else "")
+    return (f"{start['train_minutes'] + res['train_minutes']:.0f}: {start['train_minutes']:.0f} as "
+            f"{start['checkpoint']} ({start['hardware']}), then {own}")
+
+
 def table_checkpoints() -> str | None:
     """The shipped checkpoints, read from the registry and each file's own metadata."""
-    from helpers.pretrained import load_pretrained, registry
+    from helpers.pretrained import epochs_text, load_pretrained, registry
 
     reg = registry()
     if not reg:
@@ -224,7 +236,11 @@ def table_checkpoints() -> str | None:
         kind = f"class-conditional (p_uncond = {cfg['p_uncond']:g})" if cfg["conditional"] else "unconditional"
         what = (f"{kind} {DATASET_TITLES[meta['dataset']]}, {cfg['model']['style']} U-Net "
                 f"({meta['parameters']:,} parameters), {cfg['schedule']} schedule T = {cfg['T']}")
-        lines.append(f"| `{name}` | {what} | {meta['epochs']} | `{reg[name]['command']}` |")
+        start = meta.get("init_from")
+        if start:
+            branch = "'s unconditional branch" if start["class_conditional"] and not cfg["conditional"] else ""
+            what += f", started from `{start['checkpoint']}`{branch}"
+        lines.append(f"| `{name}` | {what} | {epochs_text(meta)} | `{reg[name]['command']}` |")
     return "\n".join(lines)
 
 

@@ -105,7 +105,19 @@ def export_training_checkpoint(ckpt: dict, path, metrics: dict | None = None, in
         "loss_curve": {"every": 100, "mean_loss": _chunk_means(state["losses"], 100)},
         "train_config": ckpt["config"], "ema_decay": config.ema_decay, "metrics": metrics or {},
     }
+    if "init_from" in state:
+        metadata["init_from"] = state["init_from"]
     save_checkpoint(path, model, schedule, metadata, raw_model=raw)
+
+
+def epochs_text(record: dict) -> str:
+    """The epochs behind a checkpoint, from its metadata (or a results file that copies its ``epochs`` and
+    ``init_from``): "72"; for a run started from another network, that network's epochs first: "35 + 3"
+    ("? + 3" where the file it started from does not say)."""
+    start = record.get("init_from")
+    if not start:
+        return f"{record['epochs']}"
+    return f"{start['epochs'] if start['epochs'] is not None else '?'} + {record['epochs']}"
 
 
 def _chunk_means(values: list, every: int) -> list:

@@ -5,6 +5,8 @@ and its default and help text are read from there, so the command line and the P
 ``--cfg`` sets ``conditional``: a class-conditional model for classifier-free guidance, with as many classes
 as the dataset has (``num_classes`` comes from the dataset) and ``p_uncond`` = 0.1 unless ``--p-uncond`` is
 given. The network's arguments (``TrainConfig.model``) are ``--style``, ``--base-channels`` and ``--model-json``.
+``--init-from NAME`` (or a checkpoint file) starts from a shipped checkpoint's EMA weights instead of random ones
+(the shipped ``mnist`` starts from ``mnist-cfg``'s unconditional branch, ``helpers.unet.unconditional_branch``).
 
 Writes a resumable training checkpoint after every epoch (``--out``), and at the end a small
 shipped-style file with the EMA weights (``--export``), which ``load_checkpoint`` rebuilds alone. Between
@@ -63,6 +65,14 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.p_uncond and not args.conditional:
         p.error("--p-uncond drops labels, so it needs --cfg")
+    if args.init_from is not None:  # here too, so that a misspelt name is refused before the data loads
+        from pathlib import Path
+
+        from .pretrained import available
+
+        if args.init_from not in available() and not Path(args.init_from).is_file():
+            p.error(f"--init-from must be a shipped checkpoint's name ({', '.join(available())}) or a checkpoint "
+                    f"file, got {args.init_from!r}")
     if not 0 <= args.save_every_minutes < float("inf"):
         p.error(f"--save-every-minutes must be a finite number >= 0 (0: at epoch ends only), "
                 f"got {args.save_every_minutes}")

@@ -23,7 +23,7 @@ from .hardware import choose_device, describe_hardware, hardware_description, re
 from .loss import check_p_uncond, diffusion_loss, drop_labels
 from .schedules import SCHEDULES, DiffusionSchedule
 from .storage import atomic_save, torch_load
-from .unet import STYLES, UNet, count_parameters
+from .unet import STYLES, UNet, count_parameters, unconditional_branch
 
 P_UNCOND_CFG = 0.1  # the label dropout of a conditional run unless one is given (Ho & Salimans use 0.1–0.2)
 
@@ -109,6 +109,10 @@ class TrainConfig:
     seed: int = _option(0, "seed of the weights, the data order, t, ε and the label dropout")
     max_steps_per_epoch: int | None = _option(None, "end each epoch after this many steps", type=int)
     max_train_images: int | None = _option(None, "train on the first N images only", type=int)
+    init_from: str | None = _option(None, "start from the EMA weights of a shipped checkpoint (its name) or of a file "
+                                          "save_checkpoint wrote; on an unconditional run a class-conditional one "
+                                          "gives its unconditional branch (helpers.unet.unconditional_branch)",
+                                    type=str)
 
     def __post_init__(self):
         check_choice(self.dataset, DATASET_NAMES, "dataset")
@@ -136,6 +140,40 @@ def build_model(config: TrainConfig, in_channels: int, num_classes: int | None) 
     kwargs = dict(config.model)
     kwargs.setdefault("in_channels", in_channels)
     return UNet(num_classes=num_classes if config.conditional else None, **kwargs)
+
+
+def initial_weights(config: TrainConfig, model: nn.Module) -> dict:
+    """Load ``config.init_from``'s EMA weights into ``model``; a class-conditional network gives an unconditional
+    run its unconditional branch ε_θ(x_t, t, ∅). The network and the schedule must be the run's.
+
+    Returns what the run starts from, as the shipped file's metadata keeps it (``init_from``): the checkpoint,
+    whether it is class-conditional, its epochs, minutes and hardware (None where its file does not say), its
+    file's sha256 and, for a shipped one, its registered command.
+    """
+    from .pretrained import available, checkpoint_path, load_checkpoint, load_pretrained, registry, sha256
+
+    source = config.init_from
+    shipped = source in available()
+    if not shipped and not Path(source).is_file():
+        raise ValueError(f"init_from must be a shipped checkpoint's name ({', '.join(available())}) or a "
+                         f"checkpoint file, got {source!r}")
+    path = checkpoint_path(source) if shipped else Path(source)
+    start, schedule, meta = load_pretrained(source, return_metadata=True) if shipped else load_checkpoint(path)
+    held = dict(start.config)
+    if start.num_classes is not None and model.num_classes is None:
+        if held["style"] != "modern":  # the seed U-Net adds its class embedding after a ReLU: no bias to fold into
+            raise ValueError(f"init_from={source!r} is a class-conditional {held['style']} U-Net; an unconditional "
+                             f"run can start only from a modern U-Net's unconditional branch (unconditional_branch)")
+        start = unconditional_branch(start)
+    if start.config != model.config or (schedule.name, schedule.T) != (config.schedule, config.T):
+        raise ValueError(f"init_from={source!r} holds a {held} network on the {schedule.name} schedule, "
+                         f"T = {schedule.T}; this run trains a {model.config} network on the {config.schedule} "
+                         f"schedule, T = {config.T}")
+    model.load_state_dict(start.state_dict())
+    record = {"checkpoint": source, "class_conditional": held["num_classes"] is not None,
+              "epochs": meta.get("epochs"), "train_minutes": meta.get("train_minutes"),
+              "hardware": meta.get("hardware"), "sha256": sha256(path)}
+    return {**record, "command": registry()[source]["command"]} if shipped else record
 
 
 def lr_factor(step: int, epoch: float, config: TrainConfig) -> float:
@@ -305,7 +343,10 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
     torch.manual_seed(config.seed)
     # channels_last: ~18% more images/s for these small convolutions on a CPU (benchmarked on 2 cores)
     memory_format = torch.channels_last if dev.type == "cpu" else torch.preserve_format
-    model = build_model(config, images.shape[1], num_classes).to(dev, memory_format=memory_format)
+    model = build_model(config, images.shape[1], num_classes)
+    # before the EMA, which starts from the model's weights (a resume replaces both, and keeps its own record)
+    start = initial_weights(config, model) if config.init_from else None
+    model = model.to(dev, memory_format=memory_format)
     ema = EMA(model, config.ema_decay)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     gen = torch.Generator().manual_seed(config.seed)
@@ -317,6 +358,8 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
     state = restore_run(checkpoint_path, config, data_record, model, ema, opt, gen, hardware, log) if resume else None
     if state is None:
         state = {"epoch": 0, "step": 0, "losses": [], "epoch_losses": [], "train_seconds": 0.0, "hardware_log": []}
+        if start:  # recorded now: the file it names may be re-shipped before the run is exported
+            state["init_from"] = start
     if not resume:
         partial_path(checkpoint_path).unlink(missing_ok=True)  # an earlier run's epoch under way
     # starting afresh where an earlier run's checkpoint exists: delete that file just before this run first saves its
@@ -414,4 +457,4 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
 
 __all__ = ["EMA", "TrainConfig", "TrainingDiverged", "P_UNCOND_CFG", "diffusion_loss", "drop_labels", "train",
            "partial_path", "restore_run", "lr_factor", "optimizer_step", "build_model", "choose_device",
-           "record_hardware", "describe_hardware", "hardware_description"]
+           "record_hardware", "describe_hardware", "hardware_description", "initial_weights"]

@@ -11,7 +11,8 @@ Both are called ``model(x_t, t)`` or ``model(x_t, t, y)`` and return ε̂ with t
 
 Class conditioning (``helpers.embeddings``): ``nn.Embedding(num_classes + 1, dim)``; the extra row
 (index ``num_classes``) is the null label that classifier-free guidance uses. A conditional model called
-without ``y`` uses the null label, so ``model(x_t, t)`` is its unconditional prediction.
+without ``y`` uses the null label, so ``model(x_t, t)`` is its unconditional prediction, and
+``unconditional_branch`` turns a conditional modern U-Net into that unconditional network alone.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from torch import nn
 
 from ._checks import check_choice
 from .embeddings import check_network_inputs, class_embedding, timestep_embedding
-from .unet_modern import Attention, ModernUNet, ResBlock
+from .unet_modern import Attention, ModernUNet, ResBlock, unconditional_branch
 from .unet_seed import SeedResidualBlock, SeedUNet, Upsample, norm_act
 
 NETWORKS = {"seed": SeedUNet, "modern": ModernUNet}
@@ -28,7 +29,7 @@ STYLES = tuple(NETWORKS)
 
 __all__ = ["UNet", "SeedUNet", "ModernUNet", "NETWORKS", "STYLES", "count_parameters", "timestep_embedding",
            "class_embedding", "check_network_inputs", "SeedResidualBlock", "Upsample", "norm_act", "ResBlock",
-           "Attention"]
+           "Attention", "unconditional_branch"]
 
 
 def UNet(in_channels: int = 1, base_channels: int | None = None, num_classes: int | None = None,

@@ -127,3 +127,22 @@ class ModernUNet(nn.Module):
             # skips are concatenated: each decoder block takes the matching encoder output beside h
             h = block(torch.cat([h, skips.pop()], dim=1), emb) if isinstance(block, ResBlock) else block(h)
         return self.conv_out(F.silu(self.norm_out(h)))
+
+
+def unconditional_branch(model: ModernUNet) -> ModernUNet:
+    """The unconditional network ε_θ(x_t, t) = ε_θ(x_t, t, ∅) of a class-conditional ``ModernUNet``.
+
+    y enters only as ``emb = time_mlp(e(t)) + class_embed(y)``, and the time MLP ends in a Linear, so the
+    null label's row folds into that layer's bias: b' = b + class_embed[∅]. Every other weight is copied.
+    (The seed U-Net adds its class embedding after a ReLU, where there is no bias to fold it into.)
+    """
+    if not isinstance(model, ModernUNet) or model.num_classes is None:
+        raise ValueError(f"model must be a class-conditional ModernUNet (style='modern', num_classes set), got "
+                         f"{type(model).__name__} with num_classes={getattr(model, 'num_classes', None)!r}")
+    config = {k: v for k, v in model.config.items() if k != "style"}
+    like = next(model.parameters())
+    branch = ModernUNet(**{**config, "num_classes": None}).to(device=like.device, dtype=like.dtype)
+    weights = {k: v for k, v in model.state_dict().items() if not k.startswith("class_embed.")}
+    weights["time_mlp.2.bias"] = weights["time_mlp.2.bias"] + model.class_embed.weight[model.num_classes]
+    branch.load_state_dict(weights)
+    return branch.train(model.training)

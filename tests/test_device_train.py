@@ -53,17 +53,23 @@ def test_a_command_with_a_learning_rate_decay_is_not_raised():
     assert raised[4] == "90" and raised[5:] == ["--lr-decay-epochs", "0"]
 
 
+# a run without a decay, so that --epochs can raise it and --minutes stop it (the registered mnist decays)
+CONSTANT_MNIST = ("mnist=python -m helpers.train --dataset mnist --epochs 8 --style modern --base-channels 32 "
+                  "--out runs/mnist/train.pt --resume")
+
+
 def test_pack_train_unpack_round_trip_under_a_time_limit(tmp_path):
     from helpers.data import load_dataset
 
     if load_dataset("mnist", "train", download=False).subset:
         pytest.skip("needs the full MNIST (make data)")
     device_dir, out, here = tmp_path / ".device", tmp_path / "out", tmp_path / "here"
-    r = run("--work", tmp_path / "there", "--device-dir", device_dir, "pack", "mnist")
+    constant = ("--command", CONSTANT_MNIST)
+    r = run(*constant, "--work", tmp_path / "there", "--device-dir", device_dir, "pack", "mnist")
     assert "from scratch" in r.stdout and (device_dir / "data" / "mnist" / "train-images-idx3-ubyte.gz").is_file()
     assert "limit 64 MiB" in r.stdout
     # far more epochs than 12 seconds allow: the run is stopped, and its state is the last finished epoch's
-    r = run("--work", tmp_path / "there", "--device-dir", device_dir, "train", "mnist", "--epochs", "1000",
+    r = run(*constant, "--work", tmp_path / "there", "--device-dir", device_dir, "train", "mnist", "--epochs", "1000",
             "--minutes", "0.2", "--out", out, "--device", "cpu",
             "--extra", "--max-steps-per-epoch 2 --batch-size 16")
     summary = json.loads((out / "device_train.json").read_text())["mnist"]
@@ -91,7 +97,7 @@ def test_pack_train_unpack_round_trip_under_a_time_limit(tmp_path):
         ckpt["state"]["epoch"] = carried_epoch
         torch.save(ckpt, carried)
         again = tmp_path / f"out-{carried_epoch}"
-        run("--work", tmp_path / "there", "--device-dir", device_dir, "train", "mnist", "--epochs", "1000",
+        run(*constant, "--work", tmp_path / "there", "--device-dir", device_dir, "train", "mnist", "--epochs", "1000",
             "--minutes", "0", "--out", again, "--device", "cpu")  # stopped at once: the state is what was kept
         assert json.loads((again / "device_train.json").read_text())["mnist"]["epoch"] == expected
 
@@ -135,10 +141,13 @@ def test_a_bad_command_is_refused_naming_the_option(pairs, names, message):
 
 
 def test_every_run_is_checked_before_any_starts(tmp_path):
-    """fashion-mnist's registered command decays, so raising it is refused, and mnist, named first, never starts."""
-    r = run("--work", tmp_path, "--device-dir", tmp_path / ".device", "train", "mnist", "fashion-mnist",
-            "--epochs", "90", "--minutes", "1", "--out", tmp_path / "out", "--device", "cpu", check=False)
+    """fashion-mnist's registered command decays, so raising it is refused, and mnist (given a command that does
+    not decay), named first, never starts."""
+    r = run("--work", tmp_path, "--device-dir", tmp_path / ".device", "--command", CONSTANT_MNIST, "train", "mnist",
+            "fashion-mnist", "--epochs", "90", "--minutes", "1", "--out", tmp_path / "out", "--device", "cpu",
+            check=False)
     assert r.returncode != 0 and "cannot be raised to --epochs 90" in r.stderr
+    assert "--dataset fashion-mnist" in r.stderr and "--dataset mnist " not in r.stderr
     assert not (tmp_path / "out" / "mnist.log").exists() and not (tmp_path / "runs").exists()
 
 

@@ -131,6 +131,35 @@ def test_export_keeps_ema_and_raw_weights_and_the_loss_curve(tmp_path):
         load_checkpoint(tmp_path / "m.pt", weights="best")
 
 
+def test_export_of_a_run_started_from_another_records_that_networks_training(tmp_path):
+    from helpers.data import ImageDataset, sample_images
+    from helpers.pretrained import export_training_checkpoint
+    from helpers.training import TrainConfig, train
+
+    x, y = sample_images(32, as_uint8=True)
+    data = ImageDataset("fashion-mnist", "train", x, y, classes=tuple(range(10)), source="sample")
+    tiny = {"style": "modern", "base_channels": 16, "channel_mult": (1, 2), "depth": 1, "attention": False}
+    first = TrainConfig(epochs=2, batch_size=8, warmup_steps=2, model=tiny, conditional=True)
+    export_training_checkpoint(train(first, tmp_path / "a.pt", progress=False, data=data, log=lambda m: None),
+                               tmp_path / "cond.pt")
+    _, _, start = load_checkpoint(tmp_path / "cond.pt")
+    then = TrainConfig(epochs=1, batch_size=8, warmup_steps=2, model=tiny, init_from=str(tmp_path / "cond.pt"))
+    export_training_checkpoint(train(then, tmp_path / "b.pt", progress=False, data=data, log=lambda m: None),
+                               tmp_path / "uncond.pt")
+    _, _, meta = load_checkpoint(tmp_path / "uncond.pt")
+    assert meta["epochs"] == 1 and meta["train_config"]["init_from"] == str(tmp_path / "cond.pt")
+    assert meta["init_from"] == {"checkpoint": str(tmp_path / "cond.pt"), "class_conditional": True, "epochs": 2,
+                                 "train_minutes": start["train_minutes"], "hardware": start["hardware"],
+                                 "sha256": sha256(tmp_path / "cond.pt")}
+    from helpers.training import build_model, initial_weights
+
+    config = TrainConfig(dataset="mnist", init_from="mnist-cfg")  # a shipped start: its registered command and hash
+    shipped = initial_weights(config, build_model(config, 1, None))
+    assert shipped["command"] == pretrained.registry()["mnist-cfg"]["command"]
+    assert shipped["sha256"] == sha256(pretrained.checkpoint_path("mnist-cfg"))
+    assert shipped["epochs"] == load_pretrained("mnist-cfg", return_metadata=True)[2]["epochs"]
+
+
 def test_atomic_save_replaces_the_file_whole_and_leaves_no_temporary(tmp_path, monkeypatch):
     from helpers import storage
 

@@ -129,3 +129,32 @@ def test_evaluate_takes_one_seed_as_an_int(tiny_cond_unet):
     as_int, _ = quality.evaluate(tiny_cond_unet, SCHEDULE, {}, 6, 2, [1.0], 3, batch=6, evaluator=ev)
     as_list, _ = quality.evaluate(tiny_cond_unet, SCHEDULE, {}, 6, 2, [1.0], [3], batch=6, evaluator=ev)
     assert as_int[0]["fid"] == as_list[0]["fid"] and "seeds" not in as_int[0]
+
+
+def test_quality_table_counts_a_started_from_networks_epochs_and_minutes_first(tmp_path, monkeypatch):
+    import json
+
+    start = {"checkpoint": "toy-cfg", "class_conditional": True, "epochs": 35, "train_minutes": 634.4,
+             "hardware": "x86_64 CPU, 2 threads", "command": "c", "sha256": "0" * 64}
+    row = {"guidance_scale": None, "steps": 50, "n": 2000, "fid": 12.0, "sampling_seconds": 1.0}
+    res = {"command": "c", "hardware": "h", "date": "d", "model": "toy", "epochs": 3, "train_minutes": 30.2,
+           "train_hardware": "x86_64 CPU, 2 threads", "references": {"floor": 6.5, "grain": 14.2},
+           "classifier_test_accuracy": 0.99, "sampler": "DDIM, 50 steps, trailing, eta=0", "rows": [row]}
+    (tmp_path / "quality-toy.json").write_text(json.dumps({**res, "init_from": start}))
+    monkeypatch.setattr(readme_tables, "RESULTS", tmp_path)
+    line = next(line for line in readme_tables.table_quality().splitlines() if line.startswith("| toy"))
+    assert line.startswith("| toy | 35 + 3 | 665: 634 as toy-cfg (x86_64 CPU, 2 threads), then 30 (x86_64 CPU, "
+                           "2 threads) |")
+    (tmp_path / "quality-toy.json").write_text(json.dumps(res))  # a run from scratch: its own numbers only
+    line = next(line for line in readme_tables.table_quality().splitlines() if line.startswith("| toy"))
+    assert line.startswith("| toy | 3 | 30 (x86_64 CPU, 2 threads) |")
+
+
+def test_a_start_whose_file_keeps_no_record_is_named_not_counted():
+    from helpers.pretrained import epochs_text
+
+    start = {"checkpoint": "x.pt", "class_conditional": True, "epochs": None, "train_minutes": None,
+             "hardware": None, "sha256": "0" * 64}
+    res = {"epochs": 3, "train_minutes": 30.2, "train_hardware": "cpu", "init_from": start}
+    assert epochs_text(res) == "? + 3" and epochs_text({"epochs": 72}) == "72"
+    assert readme_tables._minutes(res) == "30 (cpu), after x.pt"

@@ -374,6 +374,20 @@ def test_class_balance_splits_n_in_proportion(counts, n):
     assert int(parts.sum()) == n and torch.all((parts - share).abs() < 1)
 
 
+def test_class_balance_keeps_the_entries_of_models_it_does_not_rescore(tmp_path):
+    _readme_tables()
+    from benchmarks.class_balance import earlier_entries
+
+    run = {"sampler": "DDIM, 50 steps, trailing, eta=0", "seed": 0, "batch": 250}
+    scored = {"command": "python -m benchmarks.class_balance", "hardware": "AMD EPYC", "date": "2026-12-02"}
+    path = tmp_path / "class_balance.json"
+    path.write_text(json.dumps({**scored, **run, "models": {"a": {"fid": 1.0}, "b": {"fid": 2.0}}}))
+    # b is rescored: a keeps its entry, with the provenance of the file it came from
+    assert earlier_entries(path, run, names=["b"]) == {"a": {**scored, "fid": 1.0}}
+    assert earlier_entries(path, {**run, "batch": 500}, names=["b"]) == {}  # other samples: nothing kept
+    assert earlier_entries(tmp_path / "absent.json", run, names=["b"]) == {}
+
+
 def test_class_balance_samples_are_the_quality_benchmarks():
     """benchmarks/class_balance.py scores the quality benchmark's DDIM samples (same seed, batch, steps): the FID
     it records is the quality row's, for the same checkpoint at the same epoch."""

@@ -713,3 +713,86 @@ def test_loss_module_is_what_training_exports():
 
     assert helpers.training.diffusion_loss is helpers.loss.diffusion_loss
     assert helpers.training.drop_labels is helpers.loss.drop_labels
+
+
+def _conditional_file(tmp_path, model_options=TINY):
+    """A class-conditional network with random weights everywhere (the null row and conv_out too), saved as
+    a shipped checkpoint is."""
+    from helpers.pretrained import save_checkpoint
+
+    torch.manual_seed(5)
+    model = UNet(num_classes=10, **model_options)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.1)
+    path = tmp_path / "cond.pt"
+    save_checkpoint(path, model, DiffusionSchedule.from_name("report", 300), half=False)
+    return model.eval(), path
+
+
+def test_init_from_starts_an_unconditional_run_at_the_conditional_networks_null_label_branch(tmp_path, tiny_data):
+    cond, path = _conditional_file(tmp_path)
+    config = TrainConfig(epochs=1, batch_size=16, lr=0.0, warmup_steps=1, model=TINY, init_from=str(path),
+                         max_steps_per_epoch=2)
+    ckpt = train(config, tmp_path / "run.pt", progress=False, data=tiny_data, log=lambda m: None)
+    model = UNet(**TINY)
+    model.load_state_dict(ckpt["model"])
+    x, t = torch.randn(3, 1, 28, 28), torch.tensor([0, 100, 299])
+    with torch.no_grad():  # lr = 0: the weights (and their EMA) are still the start's
+        torch.testing.assert_close(model.eval()(x, t), cond(x, t, torch.full((3,), 10)), rtol=1e-5, atol=1e-6)
+    for k, v in ckpt["model"].items():
+        assert torch.equal(ckpt["ema"]["model"][k], v), k
+    assert ckpt["config"]["init_from"] == str(path)
+
+
+def test_init_from_a_network_of_another_shape_or_nothing_is_refused(tmp_path, tiny_data):
+    _, path = _conditional_file(tmp_path, {**TINY, "base_channels": 8})
+    # the file's own network is named (class-conditional), not the branch taken from it
+    for source, match in [(str(path), "init_from=.*'base_channels': 8, 'num_classes': 10.*this run trains"),
+                          (str(tmp_path / "absent.pt"), "init_from must be a shipped checkpoint's name")]:
+        config = TrainConfig(epochs=1, batch_size=16, model=TINY, init_from=source, max_steps_per_epoch=1)
+        with pytest.raises(ValueError, match=match):
+            train(config, tmp_path / "run.pt", progress=False, data=tiny_data, log=lambda m: None)
+
+
+def test_an_unconditional_run_cannot_start_from_a_class_conditional_seed_unet(tmp_path, tiny_data):
+    seed = {"style": "seed", "base_channels": 32}
+    _, path = _conditional_file(tmp_path, seed)
+    config = TrainConfig(epochs=1, batch_size=16, model=seed, init_from=str(path), max_steps_per_epoch=1)
+    with pytest.raises(ValueError, match="class-conditional seed U-Net; an unconditional run can start only from a "
+                                         "modern U-Net's unconditional branch"):
+        train(config, tmp_path / "run.pt", progress=False, data=tiny_data, log=lambda m: None)
+
+
+def test_a_conditional_run_starts_from_the_whole_conditional_network(tmp_path, tiny_data):
+    cond, path = _conditional_file(tmp_path)
+    config = TrainConfig(epochs=1, batch_size=16, lr=0.0, warmup_steps=1, model=TINY, conditional=True,
+                         init_from=str(path), max_steps_per_epoch=2)
+    ckpt = train(config, tmp_path / "run.pt", progress=False, data=tiny_data, log=lambda m: None)
+    for k, v in cond.state_dict().items():  # the label table too
+        assert torch.equal(ckpt["model"][k], v), k
+    assert ckpt["state"]["init_from"]["class_conditional"] and ckpt["state"]["init_from"]["epochs"] is None
+
+
+def test_a_run_started_from_another_resumes_as_one_run(tmp_path, tiny_data):
+    _, path = _conditional_file(tmp_path)
+
+    def config(epochs):
+        return TrainConfig(epochs=epochs, batch_size=16, lr=2e-3, warmup_steps=3, model=TINY, init_from=str(path),
+                           seed=3)
+
+    full = train(config(3), tmp_path / "full.pt", progress=False, data=tiny_data, log=lambda m: None)
+    train(config(1), tmp_path / "part.pt", progress=False, data=tiny_data, log=lambda m: None)
+    resumed = train(config(3), tmp_path / "part.pt", resume=True, progress=False, data=tiny_data, log=lambda m: None)
+    for k, v in full["model"].items():  # the resume continues the trained weights, not the start's again
+        assert torch.equal(v, resumed["model"][k]), k
+    assert full["state"]["losses"] == resumed["state"]["losses"]
+    assert resumed["state"]["init_from"] == full["state"]["init_from"]
+
+
+def test_command_line_refuses_an_init_from_that_names_nothing(capsys):
+    from helpers.train import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--init-from", "mnist-cgf"])
+    assert "--init-from must be a shipped checkpoint's name (" in capsys.readouterr().err

@@ -10,7 +10,16 @@ import pytest
 import torch
 from torch import nn
 
-from helpers.unet import NETWORKS, ModernUNet, ResBlock, SeedUNet, UNet, count_parameters, timestep_embedding
+from helpers.unet import (
+    NETWORKS,
+    ModernUNet,
+    ResBlock,
+    SeedUNet,
+    UNet,
+    count_parameters,
+    timestep_embedding,
+    unconditional_branch,
+)
 from helpers.viz.inspect_model import (
     blocks_changed,
     embedding_inputs,
@@ -575,3 +584,33 @@ def test_parameter_table_in_call_order():
     partial = parameter_table(model, order=["middle"])
     assert partial[0]["block"] == "middle" and partial[1]["block"] == "down_convs.0"
     assert sorted(r["params"] for r in rows) == sorted(r["params"] for r in plain)
+
+
+def test_unconditional_branch_is_the_null_label_prediction_alone():
+    torch.manual_seed(0)
+    model = _perturb_conv_out(UNet(num_classes=10, **SMALL["modern"])).eval()
+    with torch.no_grad():  # a trained-looking null row: the fold must carry it, not a zero
+        model.class_embed.weight.normal_()
+    branch = unconditional_branch(model)
+    x, t = _batch(model, b=4)
+    with torch.no_grad():
+        expected, got = model(x, t, torch.full((4,), 10)), branch(x, t)
+        other = model(x, t, torch.full((4,), 3))
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    assert (got - other).abs().max() > 1e-3  # the null label's prediction, not any label's
+    assert branch.num_classes is None and branch.class_embed is None and not branch.training
+    assert branch.config == {**model.config, "num_classes": None}
+    assert count_parameters(model) - count_parameters(branch) == 11 * model.class_embed.embedding_dim
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with torch.no_grad():  # a copy: training the branch leaves the conditional network as it was
+        for p in branch.parameters():
+            p.add_(1.0)
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k
+
+
+@pytest.mark.parametrize("model", [UNet(**SMALL["modern"]), UNet(num_classes=10, **SMALL["seed"])],
+                         ids=["unconditional", "seed"])
+def test_unconditional_branch_needs_a_conditional_modern_unet(model):
+    with pytest.raises(ValueError, match="model must be a class-conditional ModernUNet"):
+        unconditional_branch(model)

@@ -22,7 +22,7 @@ from dataclasses import fields
 
 import torch
 
-from .training import P_UNCOND_CFG, TrainConfig, train
+from .training import P_UNCOND_CFG, TrainConfig, check_init_from, train
 from .unet import STYLES
 
 SPECIAL = ("model", "conditional")  # the fields set by --style/--base-channels/--model-json and by --cfg
@@ -66,13 +66,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     if args.p_uncond and not args.conditional:
         p.error("--p-uncond drops labels, so it needs --cfg")
     if args.init_from is not None:  # here too, so that a misspelt name is refused before the data loads
-        from pathlib import Path
-
-        from .pretrained import available
-
-        if args.init_from not in available() and not Path(args.init_from).is_file():
-            p.error(f"--init-from must be a shipped checkpoint's name ({', '.join(available())}) or a checkpoint "
-                    f"file, got {args.init_from!r}")
+        try:
+            check_init_from(args.init_from)
+        except ValueError as exc:
+            p.error(str(exc).replace("init_from", "--init-from", 1))  # the option as the command line spells it
     if not 0 <= args.save_every_minutes < float("inf"):
         p.error(f"--save-every-minutes must be a finite number >= 0 (0: at epoch ends only), "
                 f"got {args.save_every_minutes}")

@@ -142,6 +142,16 @@ def build_model(config: TrainConfig, in_channels: int, num_classes: int | None) 
     return UNet(num_classes=num_classes if config.conditional else None, **kwargs)
 
 
+def check_init_from(source: str) -> str:
+    """``source`` if it names a shipped checkpoint or a file, else a ValueError naming ``init_from``."""
+    from .pretrained import available
+
+    if source not in available() and not Path(source).is_file():
+        raise ValueError(f"init_from must be a shipped checkpoint's name ({', '.join(available())}) or a "
+                         f"checkpoint file, got {source!r}")
+    return source
+
+
 def initial_weights(config: TrainConfig, model: nn.Module) -> dict:
     """Load ``config.init_from``'s EMA weights into ``model``; a class-conditional network gives an unconditional
     run its unconditional branch ε_θ(x_t, t, ∅). The network and the schedule must be the run's.
@@ -152,11 +162,8 @@ def initial_weights(config: TrainConfig, model: nn.Module) -> dict:
     """
     from .pretrained import available, checkpoint_path, load_checkpoint, load_pretrained, registry, sha256
 
-    source = config.init_from
+    source = check_init_from(config.init_from)
     shipped = source in available()
-    if not shipped and not Path(source).is_file():
-        raise ValueError(f"init_from must be a shipped checkpoint's name ({', '.join(available())}) or a "
-                         f"checkpoint file, got {source!r}")
     path = checkpoint_path(source) if shipped else Path(source)
     start, schedule, meta = load_pretrained(source, return_metadata=True) if shipped else load_checkpoint(path)
     held = dict(start.config)
@@ -457,4 +464,4 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
 
 __all__ = ["EMA", "TrainConfig", "TrainingDiverged", "P_UNCOND_CFG", "diffusion_loss", "drop_labels", "train",
            "partial_path", "restore_run", "lr_factor", "optimizer_step", "build_model", "choose_device",
-           "record_hardware", "describe_hardware", "hardware_description", "initial_weights"]
+           "record_hardware", "describe_hardware", "hardware_description", "initial_weights", "check_init_from"]

@@ -351,8 +351,6 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
     # channels_last: ~18% more images/s for these small convolutions on a CPU (benchmarked on 2 cores)
     memory_format = torch.channels_last if dev.type == "cpu" else torch.preserve_format
     model = build_model(config, images.shape[1], num_classes)
-    # before the EMA, which starts from the model's weights (a resume replaces both, and keeps its own record)
-    start = initial_weights(config, model) if config.init_from else None
     model = model.to(dev, memory_format=memory_format)
     ema = EMA(model, config.ema_decay)
     opt = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
@@ -365,8 +363,10 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
     state = restore_run(checkpoint_path, config, data_record, model, ema, opt, gen, hardware, log) if resume else None
     if state is None:
         state = {"epoch": 0, "step": 0, "losses": [], "epoch_losses": [], "train_seconds": 0.0, "hardware_log": []}
-        if start:  # recorded now: the file it names may be re-shipped before the run is exported
-            state["init_from"] = start
+        if config.init_from:  # only a fresh start reads the file (a resume keeps its record, not the file)
+            # recorded now: the file it names may be re-shipped before the run is exported
+            state["init_from"] = initial_weights(config, model)
+            ema = EMA(model, config.ema_decay)  # the EMA starts from the loaded weights
     if not resume:
         partial_path(checkpoint_path).unlink(missing_ok=True)  # an earlier run's epoch under way
     # starting afresh where an earlier run's checkpoint exists: delete that file just before this run first saves its

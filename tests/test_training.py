@@ -1,6 +1,7 @@
 """The loss, label dropout, EMA, and a resumable training loop on a tiny model."""
 
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -788,6 +789,17 @@ def test_a_run_started_from_another_resumes_as_one_run(tmp_path, tiny_data):
         assert torch.equal(v, resumed["model"][k]), k
     assert full["state"]["losses"] == resumed["state"]["losses"]
     assert resumed["state"]["init_from"] == full["state"]["init_from"]
+
+
+def test_a_resume_does_not_need_the_file_the_run_started_from(tmp_path, tiny_data):
+    _, path = _conditional_file(tmp_path)
+    config = TrainConfig(epochs=1, batch_size=16, warmup_steps=1, model=TINY, init_from=str(path),
+                         max_steps_per_epoch=1)
+    first = train(config, tmp_path / "run.pt", progress=False, data=tiny_data, log=lambda m: None)
+    path.unlink()  # the start is recorded in the run's state; its weights were replaced by the saved ones
+    resumed = train(replace(config, epochs=2), tmp_path / "run.pt", resume=True, progress=False, data=tiny_data,
+                    log=lambda m: None)
+    assert resumed["state"]["epoch"] == 2 and resumed["state"]["init_from"] == first["state"]["init_from"]
 
 
 def test_command_line_refuses_an_init_from_that_names_nothing(capsys):

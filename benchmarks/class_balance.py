@@ -25,7 +25,7 @@ import time
 
 import torch
 
-from benchmarks.common import RESULTS, command, hardware, write_results
+from benchmarks.common import RESULTS, checkpoint_sha256, command, hardware, write_results
 from helpers.data import load_dataset, to_float
 from helpers.evaluation import generate
 from helpers.metrics import QualityEvaluator, chi2_homogeneity
@@ -91,7 +91,8 @@ def main(argv=None):
     results = earlier_entries(RESULTS / f"{args.out}.json", run, names=runs)
     scored_by = {"command": command(), "hardware": hardware(), "date": time.strftime("%Y-%m-%d")}
     for name, (model, schedule, metadata) in runs.items():
-        results[name] = {**balance(model, schedule, metadata, args.n, args.seed, args.batch, args.steps, args.draws),
+        results[name] = {"checkpoint_sha256": checkpoint_sha256(name),
+                         **balance(model, schedule, metadata, args.n, args.seed, args.batch, args.steps, args.draws),
                          **scored_by}
         print(name, results[name], flush=True)
     write_results(args.out, {**run, "models": dict(sorted(results.items()))})

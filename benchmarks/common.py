@@ -49,6 +49,14 @@ def command() -> str:
     return " ".join(["python", head, *sys.argv[1:]])
 
 
+def checkpoint_sha256(source: str) -> str:
+    """Which network a result scored: the sha256 of a shipped checkpoint's file (``source`` its name, as the
+    registry holds it) or of the checkpoint file at ``source``."""
+    from helpers.pretrained import available, registry, sha256
+
+    return registry()[source]["sha256"] if source in available() else sha256(source)
+
+
 def write_results(name: str, payload: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.common import hardware, write_results
+from benchmarks.common import checkpoint_sha256, hardware, write_results
 from helpers.evaluation import sample_quality
 from helpers.metrics import QualityEvaluator
 from helpers.pretrained import load_checkpoint, load_pretrained
@@ -117,7 +117,8 @@ def main(argv=None):
     sampler = (f"DDPM, {schedule.T} steps" if args.sampler == "ddpm" else f"DDIM, {args.steps} steps, trailing, eta=0"
                + (", model's ε̂ kept after clipping" if args.keep_model_eps else ""))
     write_results(f"quality-{name}{suffix}", {
-        "model": name, "epochs": metadata.get("epochs"), "train_minutes": metadata.get("train_minutes"),
+        "model": name, "checkpoint_sha256": checkpoint_sha256(args.model or args.checkpoint),
+        "epochs": metadata.get("epochs"), "train_minutes": metadata.get("train_minutes"),
         "train_hardware": metadata.get("hardware"),
         **({"init_from": metadata["init_from"]} if "init_from" in metadata else {}), "sampler": sampler,
         "references": refs, **extra, "classifier_test_accuracy": clf["test_accuracy"], "rows": rows,

@@ -402,3 +402,21 @@ def test_class_balance_samples_are_the_quality_benchmarks():
         assert "seeds" in row or balance["seed"] == 0
         assert quality["epochs"] == res["epochs"] and fid == res["fid"]
         assert sum(res["sample_counts"]) == res["n"] and res["df"] == len(res["classes"]) - 1
+
+
+def test_a_result_that_names_its_checkpoints_hash_scored_the_shipped_file():
+    """Results record the sha256 of the network they scored (benchmarks.common.checkpoint_sha256); for a shipped
+    model it must be the registry's, else the checkpoint was re-shipped after the result and the result is stale."""
+    import hashlib
+
+    from benchmarks.common import checkpoint_sha256
+    from helpers.pretrained import available, checkpoint_path, registry
+
+    name = available()[0]
+    assert checkpoint_sha256(name) == hashlib.sha256(checkpoint_path(name).read_bytes()).hexdigest()
+    results = ROOT / "benchmarks" / "results"
+    scored = [(res["model"], res) for res in map(json.loads, map(Path.read_text, results.glob("quality-*.json")))]
+    scored += json.loads((results / "class_balance.json").read_text())["models"].items()
+    for model, res in scored:
+        if "checkpoint_sha256" in res and model in available():
+            assert res["checkpoint_sha256"] == registry()[model]["sha256"], f"{model}: re-run its benchmarks"

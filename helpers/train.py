@@ -9,7 +9,9 @@ given. The network's arguments (``TrainConfig.model``) are ``--style``, ``--base
 (the shipped ``mnist`` starts from ``mnist-cfg``'s unconditional branch, ``helpers.unet.unconditional_branch``).
 
 Writes a resumable training checkpoint after every epoch (``--out``), and at the end a small
-shipped-style file with the EMA weights (``--export``), which ``load_checkpoint`` rebuilds alone. Between
+shipped-style file with the EMA weights (``--export``), which ``load_checkpoint`` rebuilds alone;
+``--export-every K`` also writes them after every K-th epoch, to ``ema<epoch>.pt`` beside ``--out``, for
+scoring a run's course (``python -m benchmarks.quality --checkpoint …``) while it trains on. Between
 epoch saves, the epoch under way is saved every ``--save-every-minutes`` (10) to ``<out>.partial``, so a
 stopped run loses at most that much and a step: ``--resume`` continues it step for step.
 """
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 from dataclasses import fields
+from pathlib import Path
 
 import torch
 
@@ -59,6 +62,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="also save the epoch under way this often, to <out>.partial, which --resume continues "
                         "(0: at epoch ends only; default: %(default)s)")
     p.add_argument("--export", default=None, help="write the EMA weights here at the end (a shipped-style file)")
+    p.add_argument("--export-every", type=int, default=0, metavar="K",
+                   help="also write the EMA weights after every K-th epoch, to ema<epoch>.pt beside --out "
+                        "(0: never; default: %(default)s)")
     p.add_argument("--device", default="auto", help='"auto" (CUDA, then MPS, else CPU), "cpu", "cuda", …')
     p.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -73,7 +79,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     if not 0 <= args.save_every_minutes < float("inf"):
         p.error(f"--save-every-minutes must be a finite number >= 0 (0: at epoch ends only), "
                 f"got {args.save_every_minutes}")
+    if args.export_every < 0:
+        p.error(f"--export-every must be an integer >= 0 (0: never), got {args.export_every}")
     return args
+
+
+def epoch_exports(out, every: int):
+    """An ``on_epoch`` for ``train``: after every ``every``-th epoch, its EMA weights as a shipped-style file
+    (without the raw weights), ``ema<epoch>.pt`` in ``out``'s folder."""
+    from .pretrained import export_training_checkpoint
+
+    def export(ckpt: dict) -> None:
+        epoch = ckpt["state"]["epoch"]
+        if epoch % every == 0:
+            path = Path(out).with_name(f"ema{epoch}.pt")
+            export_training_checkpoint(ckpt, path, include_raw=False)
+            print(f"exported epoch {epoch}'s EMA weights to {path}", flush=True)
+    return export
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
@@ -90,7 +112,8 @@ def main(argv=None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     ckpt = train(config_from_args(args), args.out, resume=args.resume, device=args.device,
-                 progress=not args.no_progress, save_every=args.save_every_minutes * 60)
+                 progress=not args.no_progress, save_every=args.save_every_minutes * 60,
+                 on_epoch=epoch_exports(args.out, args.export_every) if args.export_every else None)
     if args.export:
         from .pretrained import export_training_checkpoint
 

@@ -319,7 +319,8 @@ def optimizer_step(loss: torch.Tensor, model: nn.Module, opt, grad_clip: float) 
 
 
 def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: str = "auto", progress: bool = True,
-          data=None, log=print, time_limit: float | None = None, save_every: float | None = None) -> dict:
+          data=None, log=print, time_limit: float | None = None, save_every: float | None = None,
+          on_epoch=None) -> dict:
     """Train with AdamW, linear LR warm-up (and a cosine decay over the last ``lr_decay_epochs`` epochs),
     gradient clipping and an EMA; checkpoint after every epoch.
 
@@ -332,7 +333,8 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
     ``load_dataset(config.dataset)``. ``time_limit`` (seconds, for benchmarks at
     equal training time): the epoch running when it is reached ends early, is saved, and training stops. It
     counts this call's wall-clock time from its first step (data loading excluded): a resumed run gets it
-    afresh, not less the ``train_seconds`` already recorded. Returns the final checkpoint dict.
+    afresh, not less the ``train_seconds`` already recorded. ``on_epoch``: called with each epoch's checkpoint
+    dict once it is saved (``helpers.train.epoch_exports``). Returns the final checkpoint dict.
     """
     from tqdm.auto import tqdm
 
@@ -455,6 +457,8 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
         last_save = time.time()
         log(f"epoch {state['epoch']}/{config.epochs}: loss {state['epoch_losses'][-1]:.4f}, "
             f"{state['train_seconds'] / 60:.1f} min so far")
+        if on_epoch is not None:
+            on_epoch(ckpt)
         if time_limit is not None and time.time() - start > time_limit:
             break
     if ckpt is None:

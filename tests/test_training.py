@@ -808,3 +808,21 @@ def test_command_line_refuses_an_init_from_that_names_nothing(capsys):
     with pytest.raises(SystemExit):
         parse_args(["--init-from", "mnist-cgf"])
     assert "--init-from must be a shipped checkpoint's name (" in capsys.readouterr().err
+
+
+def test_export_every_writes_each_kth_epochs_ema_weights_beside_the_run(tmp_path, tiny_data, capsys):
+    from helpers.pretrained import load_checkpoint
+    from helpers.train import epoch_exports, parse_args
+
+    out = tmp_path / "run" / "train.pt"
+    out.parent.mkdir()
+    train(_config(3), out, progress=False, data=tiny_data, log=lambda m: None, on_epoch=epoch_exports(out, 2))
+    assert sorted(p.name for p in out.parent.glob("ema*.pt")) == ["ema2.pt"]  # epochs 1 and 3 are not multiples
+    two = train(_config(2), tmp_path / "two.pt", progress=False, data=tiny_data, log=lambda m: None)
+    model, _, meta = load_checkpoint(out.parent / "ema2.pt")
+    assert meta["epochs"] == 2
+    for k, v in model.state_dict().items():  # the EMA weights after epoch 2, as a 2-epoch run ends with them
+        assert torch.equal(v, two["ema"]["model"][k].half().to(v.dtype)), k  # (shipped-style files are float16)
+    with pytest.raises(SystemExit):
+        parse_args(["--export-every", "-1"])
+    assert "--export-every must be an integer >= 0 (0: never), got -1" in capsys.readouterr().err

@@ -624,8 +624,8 @@ for name, (net, sched, meta) in checkpoints.items():
 # `fashion-mnist-cfg` trained for 40 epochs (the first 13 on a CPU, the rest on a GPU), `fashion-mnist` for 72 (12 on
 # a CPU, 28 on a GPU, 32 more on a CPU with the learning rate decayed to 0 over the last 10), `mnist-cfg` for 35 and
 # `mnist` for 50, both on a CPU with the learning rate decayed to 0 over the last 10. `mnist` draws mostly clear
-# digits, but a few of the 30 above are malformed or ambiguous (a looped scrawl in the second row, a broken
-# stroke at the start of the third); `mnist-cfg` draws nearly all clean digits of the class asked for (98.2 % of
+# digits, but about six of the 30 above are malformed or ambiguous (a looped scrawl, second in the second row; a
+# hooked 1 or 7, fifth in the first), and two carry a stray dot; `mnist-cfg` draws nearly all clean digits of the class asked for (98.2 % of
 # 2,000 classed as labelled). The README's quality table ([Shipped checkpoints](../README.md#shipped-checkpoints))
 # puts numbers on them, at $n = 2{,}000$ against each data
 # set's own test set (`python -m benchmarks.quality --model mnist --n 2000 --steps 50 --guidance 1 --batch 250
@@ -648,7 +648,8 @@ for name, (net, sched, meta) in checkpoints.items():
 # if it varies as DDIM's one draw does, s.d. 3.7, the cost is 8 ± 4). On MNIST, DDPM's 300 steps from the same
 # seed (the same command with `--sampler ddpm`) score 13.8 for `mnist` and 7.1 for `mnist-cfg`, against DDIM's 20.5
 # and 9.7 (one draw each; the 50-step sampler's steps and its determinism are not separated here). So at seed 0 the
-# 50-step $\eta = 0$ sampler costs `mnist` about 7 FID units and `mnist-cfg` about 3. DDPM's 13.8 is just below the
+# 50-step $\eta = 0$ sampler costs `mnist` about 7 FID units and `mnist-cfg` about 3 (one draw each; with DDIM's
+# three-seed means, 7 ± 2 and 2.1 ± 0.5 if DDPM's one draw varies as DDIM's). DDPM's 13.8 is just below the
 # grain reference of 14.2, by less than one draw's spread (DDIM's three draws on `mnist` above have an s.d. of
 # 1.8), so one draw does not show that `mnist` meets that bar; with DDIM it does not.
 # Section 10 measures how DDIM $\eta = 0$'s scores change with training.
@@ -893,8 +894,8 @@ else:
 # an 8-epoch run of the same network (an earlier shipped file) scored DDIM-50 $\eta = 0$ FID 76.9 against DDPM-300's
 # 38.5, and the shipped 50-epoch run (the last 10 with the learning rate decayed to 0) scores 20.5 against
 # 13.8 (one draw each, seed 0). Both samplers gain far beyond the noise, the deterministic one most, as on
-# `mnist-cfg`: the gap between them falls from 38.5 to 6.8, and is still larger than `mnist-cfg`'s 2.6 at 35
-# epochs. (The two `mnist` runs differ in more than length: the 8-epoch one kept a constant learning rate.) Along
+# `mnist-cfg`: the gap between them falls from 38.5 (76.9 − 38.5) to 6.8, and is still larger than `mnist-cfg`'s
+# 2.6 at 35 epochs (one draw each; section 9 puts ± on the two 35- and 50-epoch gaps). (The two `mnist` runs differ in more than length: the 8-epoch one kept a constant learning rate.) Along
 # the 50-epoch run DDIM $\eta = 0$ alone was scored: 41.7, 33.3, 27.1 and 25.6 after epochs 16, 24, 28 and 40 at a
 # constant learning rate, then 20.5 after the decay, from the same $x_T$ each time.
 #

@@ -648,10 +648,11 @@ for name, (net, sched, meta) in checkpoints.items():
 # if it varies as DDIM's one draw does, s.d. 3.7, the cost is 8 ± 4). On MNIST, DDPM's 300 steps from the same
 # seed (the same command with `--sampler ddpm`) score 13.8 for `mnist` and 7.1 for `mnist-cfg`, against DDIM's 20.5
 # and 9.7 (one draw each; the 50-step sampler's steps and its determinism are not separated here). So at seed 0 the
-# 50-step $\eta = 0$ sampler costs `mnist` about 7 FID units and `mnist-cfg` about 3 (one draw each; with DDIM's
-# three-seed means, 7 ± 2 and 2.1 ± 0.5 if DDPM's one draw varies as DDIM's). DDPM's 13.8 is just below the
-# grain reference of 14.2, by less than one draw's spread (DDIM's three draws on `mnist` above have an s.d. of
-# 1.8), so one draw does not show that `mnist` meets that bar; with DDIM it does not.
+# 50-step $\eta = 0$ sampler costs `mnist` about 7 FID units and `mnist-cfg` about 3 (one draw each; over seeds 0–2,
+# 8.1 ± 1.3 for `mnist`, paired by seed, and 2.1 ± 0.5 for `mnist-cfg` if its DDPM draw varies as DDIM's).
+# DDPM's 13.8 is just below the grain reference of 14.2; seeds 1 and 2 give 12.9 and 12.4, below their own
+# references (13.8 and 15.0) too, by 1.3 ± 0.7 on average over the three: likely, not yet shown, that `mnist`
+# meets that bar with DDPM's sampler; with DDIM it does not.
 # Section 10 measures how DDIM $\eta = 0$'s scores change with training.
 #
 # ## 10. Where $\eta = 0$'s artefacts come from

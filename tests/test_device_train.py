@@ -77,9 +77,14 @@ def test_pack_train_unpack_round_trip_under_a_time_limit(tmp_path):
     assert all(p.stat().st_size <= 15 << 20 for p in out.glob("mnist.train.pt.*"))
     assert "== mnist" in (out / "device_train.log").read_text()
     state = tmp_path / "there" / "runs" / "mnist" / "train.pt"
+    # unpack places the state where the command that trained it resumes it (the summary records it), not at the
+    # registered command's --out, and refuses a --command that would place it elsewhere
+    other = CONSTANT_MNIST.replace("runs/mnist/", "runs/other/")
+    r = run("--command", other, "--work", here, "unpack", out, check=False)
+    assert r.returncode != 0 and "runs/other/train.pt" in r.stderr and "runs/mnist/train.pt" in r.stderr
     r = run("--work", here, "unpack", out)
     joined = here / "runs" / "mnist" / "train.pt"
-    assert joined.read_bytes() == state.read_bytes()
+    assert joined.read_bytes() == state.read_bytes() and list((here / "runs").iterdir()) == [joined.parent]
     assert torch.load(joined, weights_only=True)["state"]["epoch"] == summary["epoch"]
     # a state of more epochs is never replaced by fewer, unless forced
     ckpt = torch.load(joined, weights_only=True)

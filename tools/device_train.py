@@ -244,14 +244,23 @@ def _split(state: Path, out: Path, name: str) -> dict:
 
 
 def unpack(folder: Path, work: Path, force: bool, commands: dict[str, list[str]]) -> None:
-    """Join ``<name>.train.pt.NN`` into each run's state path; refuse to replace a state of more epochs."""
+    """Join ``<name>.train.pt.NN`` into the state path of the command that trained it (the summary's, else
+    ``--command``'s or the registered one's); refuse to replace a state of more epochs."""
     names = sorted({p.name.split(".train.pt.")[0] for p in folder.glob("*.train.pt.*")})
     if stray := sorted(set(commands) - set(names)):
         raise SystemExit(f"--command {stray[0]}=…: no parts of {stray[0]} in {folder} (it holds {names})")
+    summary_file = folder / "device_train.json"
+    trained = json.loads(summary_file.read_text()) if summary_file.is_file() else {}
     for name in names:
         parts = sorted(folder.glob(f"{name}.train.pt.*"))
         data = b"".join(p.read_bytes() for p in parts)
         target = state_path(work, name, commands)
+        if name in trained:  # where its own command resumes it, whatever the registry says now
+            recorded = work / read_train_command(shlex.split(trained[name]["command"]), name)[0].out
+            if name in commands and recorded != target:
+                raise SystemExit(f"--command {name}=…: its --out is {target}, but the parts were trained by "
+                                 f"{trained[name]['command']!r}, whose --out is {recorded}")
+            target = recorded
         tmp = target.with_suffix(".joined.tmp")
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_bytes(data)

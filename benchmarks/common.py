@@ -57,6 +57,18 @@ def checkpoint_sha256(source: str) -> str:
     return registry()[source]["sha256"] if source in available() else sha256(source)
 
 
+def weights_sha256(model: torch.nn.Module) -> str:
+    """Which weights a result scored, whatever file they came from (a shipped checkpoint or a copy of its
+    export): the sha256 of the state dict's names, dtypes, shapes and values, in order."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        digest.update(f"{name} {tensor.dtype} {tuple(tensor.shape)}".encode())
+        digest.update(tensor.detach().cpu().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
 def write_results(name: str, payload: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"

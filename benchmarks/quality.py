@@ -17,26 +17,40 @@ One FID on 2,000 samples moves from draw to draw by more than its references sug
 "fashion-mnist past epoch 40"): ``--seed`` with several seeds draws n samples per seed and reports each row's
 mean FID with the per-seed values and their s.d., the accuracy pooled over the n·k samples, and the references'
 means (per seed too). With one seed a row keeps its one-draw form.
+
+A draw of 2,000 DDPM samples takes most of an hour on one CPU thread, so draws can run side by side, one seed per
+process, and be joined: ``--draws`` names their results files, and each seed they hold is taken from them instead
+of sampled again, if they scored the same weights (``weights_sha256``, or for older files the checkpoint they
+name, loaded again) with the same n, sampler, steps, guidance, batch and ε̂ option. The joined file keeps each
+draw's command, hardware and date:
+
+    python -m benchmarks.quality --checkpoint runs/copy3.pt --n 2000 --sampler ddpm --guidance 1 --seed 3 --batch 250
+    python -m benchmarks.quality --model mnist --n 2000 --sampler ddpm --guidance 1 --seed 0 3 --batch 250 \
+        --draws benchmarks/results/quality-copy3-ddpm.json
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
 import statistics
 from pathlib import Path
 
 import torch
 
-from benchmarks.common import checkpoint_sha256, hardware, write_results
+from benchmarks.common import checkpoint_sha256, hardware, weights_sha256, write_results
 from helpers.evaluation import sample_quality
 from helpers.metrics import QualityEvaluator
 from helpers.pretrained import load_checkpoint, load_pretrained
 
 
 def evaluate(model, schedule, metadata, n, steps, guidances, seeds=(0,), batch=500, evaluator=None,
-             recompute_eps=True, sampler="ddim"):
-    """One row per guidance scale: n samples per seed (``seeds``: an int or several), scored and pooled by ``pool``."""
+             recompute_eps=True, sampler="ddim", done=None):
+    """One row per guidance scale: n samples per seed (``seeds``: an int or several), scored and pooled by ``pool``;
+    ``done``: draws made elsewhere, ``{(guidance, seed): draw}`` (``earlier_draws``), taken instead of sampled."""
     seeds = [seeds] if isinstance(seeds, int) else list(seeds)
+    done = done or {}
     ev = evaluator or QualityEvaluator(metadata["dataset"])
     # DDPM's clipped posterior mean has no ε̂ to keep or re-derive, so recompute_eps is DDIM's alone
     options = {"recompute_eps": recompute_eps} if sampler == "ddim" else {}
@@ -44,8 +58,9 @@ def evaluate(model, schedule, metadata, n, steps, guidances, seeds=(0,), batch=5
     for s in guidances:
         draws = []
         for seed in seeds:
-            draws.append(sample_quality(model, schedule, ev, n, sampler=sampler, steps=steps, guidance_scale=s,
-                                        seed=seed, batch=batch, **options)[0])
+            draws.append(done.get((s, seed)) or sample_quality(
+                model, schedule, ev, n, sampler=sampler, steps=steps, guidance_scale=s, seed=seed, batch=batch,
+                **options)[0])
             if len(seeds) > 1:  # a draw of 2,000 takes minutes: report each as it comes
                 print(f"guidance {s}, seed {seed}: FID {draws[-1]['fid']:.3f}", flush=True)
         row = pool(draws, seeds)
@@ -79,7 +94,55 @@ def references(ev, n, seeds) -> tuple[dict, list[dict]]:
     return {k: round(statistics.fmean(r[k] for r in per_seed), 3) for k in per_seed[0]}, per_seed
 
 
-def main(argv=None):
+SETTINGS = ("n", "sampler", "guidance", "batch", "keep_model_eps")  # what a joined draw must share (and DDIM's steps)
+
+
+def earlier_draws(files: list[Path], args: argparse.Namespace, weights: str) -> tuple[dict, list[dict]]:
+    """The draws in ``files`` (results of this script) as ``({(guidance, seed): draw}, provenance)``, each checked
+    to be a draw of ``args``'s settings, of the same ``weights``, at a seed of ``args.seed`` no other draw holds."""
+    done, provenance = {}, []
+    for file in files:
+        res = json.loads(Path(file).read_text())
+        theirs = parser().parse_args(shlex.split(res["command"])[3:])
+        keys = SETTINGS + (("steps",) if args.sampler == "ddim" else ())
+        if differ := [k for k in keys if getattr(theirs, k) != getattr(args, k)]:
+            raise SystemExit(f"--draws {file}: drawn with another {differ[0]} ({getattr(theirs, differ[0])!r}, "
+                             f"here {getattr(args, differ[0])!r})")
+        if _weights_of(res, theirs, file) != weights:
+            raise SystemExit(f"--draws {file}: scored other weights than {args.model or args.checkpoint}")
+        for row, s in zip(res["rows"], theirs.guidance):
+            per_seed = zip(row.get("seeds", theirs.seed), row.get("fid_per_seed", [row["fid"]]),
+                           row.get("accuracy_per_seed", [row.get("accuracy")]))
+            for seed, fid, accuracy in per_seed:
+                if seed not in args.seed:
+                    raise SystemExit(f"--draws {file}: seed {seed} is not among --seed {args.seed}")
+                if (s, seed) in done:
+                    raise SystemExit(f"--draws {file}: seed {seed} is in another file too")
+                done[s, seed] = {"guidance_scale": row["guidance_scale"], "steps": row["steps"], "n": row["n"],
+                                 "fid": fid, "seconds": row["sampling_seconds"] / len(theirs.seed),
+                                 **({} if accuracy is None else {"accuracy": accuracy})}
+        provenance.append({k: res[k] for k in ("command", "hardware", "date", "checkpoint_sha256")}
+                          | {"seeds": theirs.seed})
+    return done, provenance
+
+
+def _weights_of(res: dict, args: argparse.Namespace, file: Path) -> str:
+    """The weights a results file scored: its own record, or the checkpoint its command names, if unchanged."""
+    if "weights_sha256" in res:
+        return res["weights_sha256"]
+    source = args.model or args.checkpoint
+    if checkpoint_sha256(source) != res["checkpoint_sha256"]:
+        raise SystemExit(f"--draws {file}: {source} is not the file it scored (its sha256 has changed)")
+    return weights_sha256(_load(args)[0])
+
+
+def _load(args: argparse.Namespace):
+    if args.model:
+        return load_pretrained(args.model, return_metadata=True)
+    return load_checkpoint(args.checkpoint)
+
+
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser()
     p.add_argument("--model", help="a shipped checkpoint name")
     p.add_argument("--checkpoint", help="or a checkpoint file")
@@ -94,30 +157,38 @@ def main(argv=None):
     p.add_argument("--keep-model-eps", action="store_true",
                    help="keep the model's eps after clipping x0 (diffusers' default) instead of re-deriving it")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--draws", nargs="+", type=Path, default=[], metavar="JSON",
+                   help="results of draws of the same weights and settings made in other processes: their seeds "
+                        "are taken from them, not sampled again")
+    return p
+
+
+def main(argv=None):
+    p = parser()
     args = p.parse_args(argv)
     if len(set(args.seed)) < len(args.seed):
         p.error(f"--seed: the seeds must differ (got {args.seed}): a repeated seed repeats its draw")
     if args.sampler == "ddpm" and args.keep_model_eps:
         p.error("--keep-model-eps is a DDIM option: DDPM's posterior mean has no ε̂ to keep")
     torch.set_num_threads(args.threads)
-    if args.model:
-        model, schedule, metadata = load_pretrained(args.model, return_metadata=True)
-        name = args.model
-    else:
-        model, schedule, metadata = load_checkpoint(args.checkpoint)
-        name = Path(args.checkpoint).stem
+    model, schedule, metadata = _load(args)
+    name = args.model or Path(args.checkpoint).stem
+    weights = weights_sha256(model)
+    done, provenance = earlier_draws(args.draws, args, weights)
     print(f"hardware: {hardware()}")
     rows, ev = evaluate(model, schedule, metadata, args.n, args.steps, args.guidance, args.seed, args.batch,
-                        recompute_eps=not args.keep_model_eps, sampler=args.sampler)
+                        recompute_eps=not args.keep_model_eps, sampler=args.sampler, done=done)
     refs, refs_per_seed = references(ev, args.n, args.seed)
     print("references:", refs)
     extra = {"references_per_seed": refs_per_seed} if len(args.seed) > 1 else {}
+    if provenance:
+        extra["draws_from"] = provenance
     clf = ev.classifier.metadata
     suffix = "-model-eps" if args.keep_model_eps else "-ddpm" if args.sampler == "ddpm" else ""
     sampler = (f"DDPM, {schedule.T} steps" if args.sampler == "ddpm" else f"DDIM, {args.steps} steps, trailing, eta=0"
                + (", model's ε̂ kept after clipping" if args.keep_model_eps else ""))
     write_results(f"quality-{name}{suffix}", {
-        "model": name, "checkpoint_sha256": checkpoint_sha256(args.model or args.checkpoint),
+        "model": name, "checkpoint_sha256": checkpoint_sha256(args.model or args.checkpoint), "weights_sha256": weights,
         "epochs": metadata.get("epochs"), "train_minutes": metadata.get("train_minutes"),
         "train_hardware": metadata.get("hardware"),
         **({"init_from": metadata["init_from"]} if "init_from" in metadata else {}), "sampler": sampler,

@@ -128,6 +128,16 @@ def _quality_files() -> list[dict]:
                                           r["sampler"].startswith("DDPM"), r["sampler"]))
 
 
+def _joined(res: dict) -> str:
+    """For a row joined from draws made in other processes (``benchmarks.quality --draws``), the commands that
+    made them, which are what reproduces it."""
+    if "draws_from" not in res:
+        return ""
+    draws = [f"`{d['command']}` (seed{'s' if len(d['seeds']) > 1 else ''} {', '.join(map(str, d['seeds']))}; "
+             f"{d['hardware']}, {d['date']})" for d in res["draws_from"]]
+    return ", joining the draws of " + " and ".join(draws)
+
+
 def table_quality() -> str | None:
     from helpers.pretrained import epochs_text
 
@@ -151,7 +161,8 @@ def table_quality() -> str | None:
                          f"{res['sampler']} | {s} | {row['n']:,} | {_fid(row)} | "
                          f"{res['references']['floor']:.2f} | {res['references']['grain']:.2f} | {acc} | "
                          f"{_quality_bar(row, res, ref)} |")
-        footers.append(f"`{res['command']}` ({res['hardware']}, {res.get('date', '')}, n = {res['rows'][0]['n']})")
+        footers.append(f"`{res['command']}` ({res['hardware']}, {res.get('date', '')}, n = {res['rows'][0]['n']})"
+                       + _joined(res))
     pooled = any(_draws(row) > 1 for res in results for row in res["rows"])
     note = ("\n\nA row of k seeds draws n samples per seed: its FID is the mean ± s.e. over the k draws, its "
             "accuracy pools the n·k samples, and floor and grain are means over k draws of real images; its FID "

@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from helpers.evaluation import sample_quality
 from helpers.schedules import DiffusionSchedule
@@ -158,3 +159,117 @@ def test_a_start_whose_file_keeps_no_record_is_named_not_counted():
     res = {"epochs": 3, "train_minutes": 30.2, "train_hardware": "cpu", "init_from": start}
     assert epochs_text(res) == "? + 3" and epochs_text({"epochs": 72}) == "72"
     assert readme_tables._minutes(res) == "30 (cpu), after x.pt"
+
+
+def _draws_file(path, rows, command, **record):
+    import json
+
+    path.write_text(json.dumps({"command": command, "hardware": "h", "date": "d", "rows": rows, **record}))
+    return path
+
+
+def test_draws_made_in_other_processes_join_as_if_sampled_here(tiny_cond_unet, tmp_path, monkeypatch):
+    from benchmarks.common import weights_sha256
+    from helpers.pretrained import save_checkpoint, sha256
+
+    ev, weights = FakeEvaluator(), weights_sha256(tiny_cond_unet)
+    opts = "--n 12 --steps 3 --guidance 2 --batch 5"
+    whole, _ = quality.evaluate(tiny_cond_unet, SCHEDULE, {}, 12, 3, [2.0], [0, 3, 7], batch=5, evaluator=ev)
+    part, _ = quality.evaluate(tiny_cond_unet, SCHEDULE, {}, 12, 3, [2.0], [3, 7], batch=5, evaluator=ev)
+    one, _ = quality.evaluate(tiny_cond_unet, SCHEDULE, {}, 12, 3, [2.0], [0], batch=5, evaluator=ev)
+    # a file that records its weights, and an older one that names the checkpoint it scored
+    ckpt = tmp_path / "copy.pt"
+    save_checkpoint(ckpt, tiny_cond_unet, SCHEDULE, half=False)
+    f37 = _draws_file(tmp_path / "a.json", part, f"python -m benchmarks.quality --model m {opts} --seed 3 7",
+                      checkpoint_sha256="0" * 64, weights_sha256=weights)
+    f0 = _draws_file(tmp_path / "b.json", one, f"python -m benchmarks.quality --checkpoint {ckpt} {opts} --seed 0",
+                     checkpoint_sha256=sha256(ckpt))
+    args = quality.parser().parse_args(f"--model m {opts} --seed 0 3 7".split())
+    sampled = []
+    real_sample_quality = quality.sample_quality
+    monkeypatch.setattr(quality, "sample_quality", lambda *a, **k: sampled.append(k["seed"]) or
+                        real_sample_quality(*a, **k))
+    done, provenance = quality.earlier_draws([f37], args, weights)
+    joined, _ = quality.evaluate(tiny_cond_unet, SCHEDULE, {}, 12, 3, [2.0], [0, 3, 7], batch=5, evaluator=ev,
+                                 done=done)
+    assert sampled == [0]  # seeds 3 and 7 came from the file
+    for key in ("seeds", "fid_per_seed", "accuracy_per_seed", "fid", "fid_sd", "accuracy"):
+        assert joined[0][key] == pytest.approx(whole[0][key], abs=1e-3), key
+    assert [p["seeds"] for p in provenance] == [[3, 7]] and provenance[0]["command"].endswith("--seed 3 7")
+    done, _ = quality.earlier_draws([f37, f0], args, weights)  # every seed from files: nothing sampled
+    sampled.clear()
+    joined, _ = quality.evaluate(tiny_cond_unet, SCHEDULE, {}, 12, 3, [2.0], [0, 3, 7], batch=5, evaluator=ev,
+                                 done=done)
+    assert sampled == [] and joined[0]["fid_per_seed"] == whole[0]["fid_per_seed"]
+
+
+def test_draws_of_other_settings_weights_or_seeds_are_refused(tiny_cond_unet, tmp_path):
+    from benchmarks.common import weights_sha256
+    from helpers.pretrained import save_checkpoint, sha256
+
+    weights = weights_sha256(tiny_cond_unet)
+    opts = "--n 12 --steps 3 --guidance 2 --batch 5"
+    row = {"guidance_scale": 2.0, "steps": 3, "n": 12, "fid": 10.0, "sampling_seconds": 1.0}
+    args = quality.parser().parse_args(f"--model m {opts} --seed 0 3".split())
+
+    def refused(command, match, weights=weights, files=()):
+        f = _draws_file(tmp_path / "x.json", [row], command, checkpoint_sha256="0" * 64, weights_sha256=weights)
+        with pytest.raises(SystemExit, match=match):
+            quality.earlier_draws([*files, f], args, weights_sha256(tiny_cond_unet))
+
+    cmd = f"python -m benchmarks.quality --model m {opts}"
+    refused(f"{cmd} --seed 3 --batch 6", r"another batch \(6, here 5\)")
+    refused(f"{cmd.replace('--n 12', '--n 13')} --seed 3", "another n")
+    refused(f"{cmd} --seed 3 --sampler ddpm", "another sampler")
+    refused(f"{cmd} --seed 3 --guidance 1", "another guidance")
+    refused(f"{cmd} --seed 3", "scored other weights than m", weights="1" * 64)
+    refused(f"{cmd} --seed 9", r"seed 9 is not among --seed \[0, 3\]")
+    first = _draws_file(tmp_path / "first.json", [row], f"{cmd} --seed 3", checkpoint_sha256="0" * 64,
+                        weights_sha256=weights)
+    refused(f"{cmd} --seed 3", "seed 3 is in another file too", files=[first])
+    # an older file, with no weights recorded, whose checkpoint has changed since
+    ckpt = tmp_path / "copy.pt"
+    save_checkpoint(ckpt, tiny_cond_unet, SCHEDULE, half=False)
+    old = _draws_file(tmp_path / "old.json", [row], f"python -m benchmarks.quality --checkpoint {ckpt} {opts} --seed 3",
+                      checkpoint_sha256=sha256(ckpt))
+    assert quality.earlier_draws([old], args, weights)[0][2.0, 3]["fid"] == 10.0
+    save_checkpoint(ckpt, tiny_cond_unet, SCHEDULE, half=True)
+    with pytest.raises(SystemExit, match="is not the file it scored"):
+        quality.earlier_draws([old], args, weights)
+
+
+def test_weights_sha256_tells_weights_apart_not_files(tiny_cond_unet, tmp_path):
+    from benchmarks.common import weights_sha256
+    from helpers.pretrained import load_checkpoint, save_checkpoint, sha256
+
+    a, b = tmp_path / "a.pt", tmp_path / "b.pt"
+    save_checkpoint(a, tiny_cond_unet, SCHEDULE, {"note": "a"}, half=False)
+    save_checkpoint(b, tiny_cond_unet, SCHEDULE, {"note": "b"}, half=False)
+    assert sha256(a) != sha256(b)
+    assert weights_sha256(load_checkpoint(a)[0]) == weights_sha256(load_checkpoint(b)[0]) == weights_sha256(
+        tiny_cond_unet)
+    changed = load_checkpoint(a)[0]
+    with torch.no_grad():
+        changed.conv_out.bias[0] += 1e-6
+    assert weights_sha256(changed) != weights_sha256(tiny_cond_unet)
+
+
+def test_a_joined_row_names_the_commands_of_its_draws(tmp_path, monkeypatch):
+    import json
+
+    draws = [{"command": "python -m benchmarks.quality --model toy --seed 0", "hardware": "h0", "date": "d0",
+              "checkpoint_sha256": "0" * 64, "seeds": [0]},
+             {"command": "python -m benchmarks.quality --checkpoint c.pt --seed 1 2", "hardware": "h1", "date": "d1",
+              "checkpoint_sha256": "1" * 64, "seeds": [1, 2]}]
+    row = {"guidance_scale": None, "steps": 50, "n": 2000, "fid": 20.0, "seeds": [0, 1, 2],
+           "fid_per_seed": [19.0, 20.0, 21.0], "fid_sd": 1.0, "sampling_seconds": 3.0}
+    res = {"command": "python -m benchmarks.quality --model toy --seed 0 1 2 --draws a.json b.json", "hardware": "h",
+           "date": "d", "model": "toy", "epochs": 1, "train_minutes": 1.0, "train_hardware": "cpu",
+           "references": {"floor": 4.0, "grain": 37.5}, "classifier_test_accuracy": 0.9,
+           "sampler": "DDIM, 50 steps, trailing, eta=0", "rows": [row], "draws_from": draws}
+    (tmp_path / "quality-toy.json").write_text(json.dumps(res))
+    monkeypatch.setattr(readme_tables, "RESULTS", tmp_path)
+    footer = readme_tables.table_quality().split("Commands: ")[1]
+    assert footer == ("`python -m benchmarks.quality --model toy --seed 0 1 2 --draws a.json b.json` (h, d, n = 2000), "
+                      "joining the draws of `python -m benchmarks.quality --model toy --seed 0` (seed 0; h0, d0) and "
+                      "`python -m benchmarks.quality --checkpoint c.pt --seed 1 2` (seeds 1, 2; h1, d1).")

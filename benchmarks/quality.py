@@ -25,8 +25,9 @@ name, loaded again) with the same n, sampler, steps, guidance, batch and ε̂ op
 draw's command, hardware and date:
 
     python -m benchmarks.quality --checkpoint runs/copy3.pt --n 2000 --sampler ddpm --guidance 1 --seed 3 --batch 250
+    mv benchmarks/results/quality-copy3-ddpm.json runs/   # out of the README's table
     python -m benchmarks.quality --model mnist --n 2000 --sampler ddpm --guidance 1 --seed 0 3 --batch 250 \
-        --draws benchmarks/results/quality-copy3-ddpm.json
+        --draws runs/quality-copy3-ddpm.json
 """
 
 from __future__ import annotations
@@ -110,9 +111,11 @@ def earlier_draws(files: list[Path], args: argparse.Namespace, weights: str) -> 
                              f"here {getattr(args, differ[0])!r})")
         if _weights_of(res, theirs, file) != weights:
             raise SystemExit(f"--draws {file}: scored other weights than {args.model or args.checkpoint}")
-        for row, s in zip(res["rows"], theirs.guidance):
-            per_seed = zip(row.get("seeds", theirs.seed), row.get("fid_per_seed", [row["fid"]]),
-                           row.get("accuracy_per_seed", [row.get("accuracy")]))
+        for row, s in zip(res["rows"], theirs.guidance, strict=True):
+            seeds = row.get("seeds", theirs.seed)
+            # an unconditional model's rows hold no accuracy: one None per seed, so that no seed is dropped
+            per_seed = zip(seeds, row.get("fid_per_seed", [row["fid"]]),
+                           row.get("accuracy_per_seed", [row.get("accuracy")] * len(seeds)), strict=True)
             for seed, fid, accuracy in per_seed:
                 if seed not in args.seed:
                     raise SystemExit(f"--draws {file}: seed {seed} is not among --seed {args.seed}")
@@ -121,7 +124,7 @@ def earlier_draws(files: list[Path], args: argparse.Namespace, weights: str) -> 
                 done[s, seed] = {"guidance_scale": row["guidance_scale"], "steps": row["steps"], "n": row["n"],
                                  "fid": fid, "seconds": row["sampling_seconds"] / len(theirs.seed),
                                  **({} if accuracy is None else {"accuracy": accuracy})}
-        provenance.append({k: res[k] for k in ("command", "hardware", "date", "checkpoint_sha256")}
+        provenance.append({k: res.get(k) for k in ("command", "hardware", "date", "checkpoint_sha256")}
                           | {"seeds": theirs.seed})
     return done, provenance
 
@@ -130,6 +133,9 @@ def _weights_of(res: dict, args: argparse.Namespace, file: Path) -> str:
     """The weights a results file scored: its own record, or the checkpoint its command names, if unchanged."""
     if "weights_sha256" in res:
         return res["weights_sha256"]
+    if "checkpoint_sha256" not in res:
+        raise SystemExit(f"--draws {file}: records neither weights_sha256 nor checkpoint_sha256, so which weights "
+                         "it scored cannot be checked")
     source = args.model or args.checkpoint
     if checkpoint_sha256(source) != res["checkpoint_sha256"]:
         raise SystemExit(f"--draws {file}: {source} is not the file it scored (its sha256 has changed)")

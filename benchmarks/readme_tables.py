@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 import re
+import statistics
 from pathlib import Path
 
 from benchmarks.common import RESULTS
@@ -82,12 +83,17 @@ def _fid(row: dict) -> str:
     return f"{row['fid']:.2f} ± {row['fid_sd'] / k ** 0.5:.2f} ({k} seeds)"
 
 
-def _distance(row: dict, bound: float) -> str:
+def _distance(row: dict, bound: float, per_seed: list[float] | None = None) -> str:
     """For a row of several seeds, how far its mean FID lies from ``bound`` in s.e. of the mean (a verdict on a
-    mean is a reading, not a test); nothing for one draw, whose spread the row does not hold."""
+    mean is a reading, not a test); nothing for one draw, whose spread the row does not hold. ``per_seed``: a
+    bound drawn at each of the row's seeds (the grain reference), against which the differences are paired."""
     k = _draws(row)
     if k == 1:
         return ""
+    if per_seed is not None and len(per_seed) == k:
+        diffs = [f - b for f, b in zip(row["fid_per_seed"], per_seed)]
+        z = statistics.fmean(diffs) / (statistics.stdev(diffs) / k ** 0.5)
+        return f" (paired by seed: mean {abs(z):.1f} s.e. {'above' if z > 0 else 'below'})"
     z = (row["fid"] - bound) / (row["fid_sd"] / k ** 0.5)
     return f" (mean {abs(z):.1f} s.e. {'above' if z > 0 else 'below'})"
 
@@ -102,7 +108,8 @@ def _quality_bar(row: dict, res: dict, ddpm: dict | None = None) -> str:
     s = row.get("guidance_scale")
     if s in (None, 1):  # the FID bar is for plain (unguided) sampling
         grain = res["references"]["grain"]
-        bars = [f"FID < grain: {'yes' if row['fid'] < grain else 'no'}{_distance(row, grain)}"]
+        grains = [r["grain"] for r in res.get("references_per_seed", [])] or None
+        bars = [f"FID < grain: {'yes' if row['fid'] < grain else 'no'}{_distance(row, grain, grains)}"]
         target = FID_TARGETS.get(res.get("model"))
         if target is not None:
             bars.append(f"FID ≤ {target:g}: {'yes' if row['fid'] <= target else 'no'}{_distance(row, target)}")
@@ -166,7 +173,9 @@ def table_quality() -> str | None:
     pooled = any(_draws(row) > 1 for res in results for row in res["rows"])
     note = ("\n\nA row of k seeds draws n samples per seed: its FID is the mean ± s.e. over the k draws, its "
             "accuracy pools the n·k samples, and floor and grain are means over k draws of real images; its FID "
-            "verdicts compare the mean with the bound and say how many s.e. apart they are (a reading, not a test)."
+            "verdicts compare the mean with the bound and say how many s.e. apart they are (a reading, not a test); "
+            "against the grain reference, drawn anew at each seed, the differences are paired by seed, so the "
+            "reference's own spread counts too."
             if pooled else "")
     return "\n".join(lines) + note + "\n\nCommands: " + "; ".join(footers) + "."
 

@@ -900,14 +900,15 @@ else:
 # the 50-epoch run DDIM $\eta = 0$ alone was scored: 41.7, 33.3, 27.1 and 25.6 after epochs 16, 24, 28 and 40 at a
 # constant learning rate, then 20.5 after the decay, from the same $x_T$ each time.
 #
-# **On the shipped `mnist`, the sampler options do not close that gap either.** From the same seed-0 $x_T$ at
-# $n = 2{,}000$ (`python -m benchmarks.ddim_artefacts --checkpoint <a copy of its weights> --n 2000 --batch 250
-# --threads 1 --only ddim-eta0 ddim-eta0-noclip`, and `--only ddim-eta0-100`), $\eta = 0$ scores FID 20.5 with 50
-# steps, 20.3 without clipping and 19.3 with 100 steps (KID 22.5, 22.7 and 20.7, each ± 0.9–1.0), against DDPM's
-# 13.8 from the same seed (12.5 ± 0.4 over five seeds). Dropping the clipping changes almost nothing here, and
-# twice the steps recover about 1 of the 6.8 FID units (one draw: not resolved), so on `mnist`, as on
-# `fashion-mnist-cfg`, the cost belongs to the deterministic sampler with this network; none of these options
-# brings $\eta = 0$ under the grain reference of 14.2.
+# **On the shipped `mnist`, two sampler options barely move that gap.** From the same seed-0 $x_T$ at
+# $n = 2{,}000$ (`python -m benchmarks.ddim_artefacts --model mnist --n 2000 --batch 250 --threads 1 --only
+# ddim-eta0 ddim-eta0-noclip --out ddim_artefacts-mnist-a`, and `--only ddim-eta0-100 --out ddim_artefacts-mnist-b`),
+# $\eta = 0$ scores FID 20.5 with 50 steps, 20.3 without clipping and 19.3 with 100 steps (KID 22.5, 22.7 and
+# 20.7, each ± 0.9–1.0), against DDPM's 13.8 from the same seed (12.5 ± 0.4 over five seeds). Unlike on
+# `fashion-mnist-cfg`, where these two options brought FID to DDPM's, here they recover at most about 1 of the
+# 6.8 units (one draw: not resolved), and neither brings $\eta = 0$ under the grain reference of 14.2. Whether
+# the rest comes from determinism or from 50–100 steps against DDPM's 300 is not separated here ($\eta = 1$, or
+# $\eta = 0$ at many more steps, would tell; neither was run on `mnist`).
 #
 # ## Try it
 #

@@ -273,3 +273,32 @@ def test_a_joined_row_names_the_commands_of_its_draws(tmp_path, monkeypatch):
     assert footer == ("`python -m benchmarks.quality --model toy --seed 0 1 2 --draws a.json b.json` (h, d, n = 2000), "
                       "joining the draws of `python -m benchmarks.quality --model toy --seed 0` (seed 0; h0, d0) and "
                       "`python -m benchmarks.quality --checkpoint c.pt --seed 1 2` (seeds 1, 2; h1, d1).")
+
+
+def test_an_unconditional_file_of_several_seeds_gives_every_seed(tmp_path):
+    row = {"guidance_scale": None, "steps": 50, "n": 12, "fid": 20.0, "seeds": [1, 2], "fid_per_seed": [19.0, 21.0],
+           "fid_sd": 1.414, "sampling_seconds": 8.0}
+    f = _draws_file(tmp_path / "u.json", [row], "python -m benchmarks.quality --model m --n 12 --guidance 1 --seed 1 2",
+                    checkpoint_sha256="0" * 64, weights_sha256="w")
+    args = quality.parser().parse_args("--model m --n 12 --guidance 1 --seed 0 1 2".split())
+    done, _ = quality.earlier_draws([f], args, "w")
+    assert sorted(done) == [(1.0, 1), (1.0, 2)] and [done[1.0, k]["fid"] for k in (1, 2)] == [19.0, 21.0]
+    assert "accuracy" not in done[1.0, 1] and done[1.0, 2]["seconds"] == 4.0
+    bare = _draws_file(tmp_path / "bare.json", [row], "python -m benchmarks.quality --model m --n 12 --guidance 1 "
+                       "--seed 1 2")
+    with pytest.raises(SystemExit, match="records neither weights_sha256 nor checkpoint_sha256"):
+        quality.earlier_draws([bare], args, "w")
+
+
+def test_the_grain_verdict_pairs_each_seed_with_its_own_reference_when_they_are_recorded():
+    row = {"n": 2000, "guidance_scale": None, "fid": 12.496, "seeds": [0, 1, 2, 3, 4], "fid_sd": 0.869,
+           "fid_per_seed": [13.753, 12.904, 12.409, 11.808, 11.605]}
+    grains = [14.163, 13.774, 15.047, 14.396, 15.736]
+    res = {"model": "mnist", "references": {"floor": 6.7, "grain": 14.623}, "classifier_test_accuracy": 0.99,
+           "references_per_seed": [{"floor": 6.7, "grain": g} for g in grains]}
+    diffs = [f - g for f, g in zip(row["fid_per_seed"], grains)]
+    z = statistics.fmean(diffs) / (statistics.stdev(diffs) / 5 ** 0.5)  # 3.17: the grain's own spread counts
+    assert f"{z:.1f}" == "-3.2"
+    assert readme_tables._quality_bar(row, res) == "FID < grain: yes (paired by seed: mean 3.2 s.e. below)"
+    del res["references_per_seed"]  # unpaired: the FID's s.e. alone, (12.496 − 14.623)/(0.869/√5) = 5.5
+    assert readme_tables._quality_bar(row, res) == "FID < grain: yes (mean 5.5 s.e. below)"

@@ -175,7 +175,8 @@ def table_quality() -> str | None:
             "accuracy pools the n·k samples, and floor and grain are means over k draws of real images; its FID "
             "verdicts compare the mean with the bound and say how many s.e. apart they are (a reading, not a test); "
             "against the grain reference, drawn anew at each seed, the differences are paired by seed, so the "
-            "reference's own spread counts too."
+            "reference's own spread counts too, and the s.e. is that of the mean paired difference (the paired t "
+            "on k − 1 degrees of freedom), not the FID column's."
             if pooled else "")
     return "\n".join(lines) + note + "\n\nCommands: " + "; ".join(footers) + "."
 

@@ -69,9 +69,10 @@ def weights_sha256(model: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-def write_results(name: str, payload: dict) -> Path:
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.json"
+def write_results(name: str, payload: dict, path: Path | None = None) -> Path:
+    """``payload`` with the command, hardware and date, to benchmarks/results/<name>.json, or to ``path``."""
+    path = Path(path) if path is not None else RESULTS / f"{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"command": command(), "hardware": hardware(), "date": time.strftime("%Y-%m-%d"), **payload}
     path.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"wrote {path} (command: {payload['command']}; hardware: {payload['hardware']})")

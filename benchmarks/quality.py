@@ -19,15 +19,17 @@ mean FID with the per-seed values and their s.d., the accuracy pooled over the n
 means (per seed too). With one seed a row keeps its one-draw form.
 
 A draw of 2,000 DDPM samples takes most of an hour on one CPU thread, so draws can run side by side, one seed per
-process, and be joined: ``--draws`` names their results files, and each seed they hold is taken from them instead
+process, each with its own ``--out`` outside benchmarks/results (the README's table reads every quality file
+there), and be joined: ``--draws`` names their results files, and each seed they hold is taken from them instead
 of sampled again, if they scored the same weights (``weights_sha256``, or for older files the checkpoint they
-name, loaded again) with the same n, sampler, steps, guidance, batch and ε̂ option. The joined file keeps each
-draw's command, hardware and date:
+name, loaded again) with the same classifier (``classifier_sha256``, or for older files its test accuracy), n,
+sampler, steps, guidance, batch and ε̂ option. The joined file keeps each draw's command, hardware and date, and
+a joined draw's own draws:
 
-    python -m benchmarks.quality --checkpoint runs/copy3.pt --n 2000 --sampler ddpm --guidance 1 --seed 3 --batch 250
-    mv benchmarks/results/quality-copy3-ddpm.json runs/   # out of the README's table
+    python -m benchmarks.quality --model mnist --n 2000 --sampler ddpm --guidance 1 --seed 3 --batch 250 \
+        --threads 1 --out runs/quality-mnist-ddpm-s3.json
     python -m benchmarks.quality --model mnist --n 2000 --sampler ddpm --guidance 1 --seed 0 3 --batch 250 \
-        --draws runs/quality-copy3-ddpm.json
+        --draws runs/quality-mnist-ddpm-s3.json
 """
 
 from __future__ import annotations
@@ -98,9 +100,11 @@ def references(ev, n, seeds) -> tuple[dict, list[dict]]:
 SETTINGS = ("n", "sampler", "guidance", "batch", "keep_model_eps")  # what a joined draw must share (and DDIM's steps)
 
 
-def earlier_draws(files: list[Path], args: argparse.Namespace, weights: str) -> tuple[dict, list[dict]]:
+def earlier_draws(files: list[Path], args: argparse.Namespace, weights: str,
+                  classifier: dict) -> tuple[dict, list[dict]]:
     """The draws in ``files`` (results of this script) as ``({(guidance, seed): draw}, provenance)``, each checked
-    to be a draw of ``args``'s settings, of the same ``weights``, at a seed of ``args.seed`` no other draw holds."""
+    to be a draw of ``args``'s settings, of the same ``weights``, scored by the same ``classifier`` (``{"sha256",
+    "test_accuracy"}``: FID is measured in its feature space), at a seed of ``args.seed`` no other draw holds."""
     done, provenance = {}, []
     for file in files:
         res = json.loads(Path(file).read_text())
@@ -111,8 +115,12 @@ def earlier_draws(files: list[Path], args: argparse.Namespace, weights: str) -> 
                              f"here {getattr(args, differ[0])!r})")
         if _weights_of(res, theirs, file) != weights:
             raise SystemExit(f"--draws {file}: scored other weights than {args.model or args.checkpoint}")
+        _check_classifier(res, classifier, file)
         for row, s in zip(res["rows"], theirs.guidance, strict=True):
             seeds = row.get("seeds", theirs.seed)
+            if "accuracy" in row and len(seeds) > 1 and "accuracy_per_seed" not in row:
+                raise SystemExit(f"--draws {file}: its accuracy pools seeds {seeds} and it holds no "
+                                 "accuracy_per_seed, so no seed's own accuracy can be taken from it")
             # an unconditional model's rows hold no accuracy: one None per seed, so that no seed is dropped
             per_seed = zip(seeds, row.get("fid_per_seed", [row["fid"]]),
                            row.get("accuracy_per_seed", [row.get("accuracy")] * len(seeds)), strict=True)
@@ -124,9 +132,22 @@ def earlier_draws(files: list[Path], args: argparse.Namespace, weights: str) -> 
                 done[s, seed] = {"guidance_scale": row["guidance_scale"], "steps": row["steps"], "n": row["n"],
                                  "fid": fid, "seconds": row["sampling_seconds"] / len(theirs.seed),
                                  **({} if accuracy is None else {"accuracy": accuracy})}
-        provenance.append({k: res.get(k) for k in ("command", "hardware", "date", "checkpoint_sha256")}
-                          | {"seeds": theirs.seed})
+        provenance.append({k: res[k] for k in ("command", "hardware", "date", "checkpoint_sha256", "draws_from")
+                           if k in res} | {"seeds": theirs.seed})
     return done, provenance
+
+
+def _check_classifier(res: dict, classifier: dict, file: Path) -> None:
+    """Refuse a results file scored by another classifier: by its sha256, or for older files, which record only
+    the classifier's accuracy on the real test set, by that."""
+    if "classifier_sha256" in res:
+        if res["classifier_sha256"] != classifier["sha256"]:
+            raise SystemExit(f"--draws {file}: scored by another classifier (sha256 {res['classifier_sha256'][:12]}…, "
+                             f"here {classifier['sha256'][:12]}…), whose feature space gives other FIDs")
+    elif res.get("classifier_test_accuracy") != classifier["test_accuracy"]:
+        raise SystemExit(f"--draws {file}: scored by another classifier (test accuracy "
+                         f"{res.get('classifier_test_accuracy')!r}, here {classifier['test_accuracy']!r}), whose "
+                         "feature space gives other FIDs")
 
 
 def _weights_of(res: dict, args: argparse.Namespace, file: Path) -> str:
@@ -166,6 +187,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--draws", nargs="+", type=Path, default=[], metavar="JSON",
                    help="results of draws of the same weights and settings made in other processes: their seeds "
                         "are taken from them, not sampled again")
+    p.add_argument("--out", type=Path, metavar="JSON",
+                   help="write the results here instead of benchmarks/results/quality-<name>[-ddpm|-model-eps].json "
+                        "(a draw to be joined, kept out of the README's table)")
     return p
 
 
@@ -180,16 +204,18 @@ def main(argv=None):
     model, schedule, metadata = _load(args)
     name = args.model or Path(args.checkpoint).stem
     weights = weights_sha256(model)
-    done, provenance = earlier_draws(args.draws, args, weights)
+    ev = QualityEvaluator(metadata["dataset"])
+    clf = ev.classifier.metadata
+    classifier = {"sha256": weights_sha256(ev.classifier), "test_accuracy": clf["test_accuracy"]}
+    done, provenance = earlier_draws(args.draws, args, weights, classifier)
     print(f"hardware: {hardware()}")
     rows, ev = evaluate(model, schedule, metadata, args.n, args.steps, args.guidance, args.seed, args.batch,
-                        recompute_eps=not args.keep_model_eps, sampler=args.sampler, done=done)
+                        evaluator=ev, recompute_eps=not args.keep_model_eps, sampler=args.sampler, done=done)
     refs, refs_per_seed = references(ev, args.n, args.seed)
     print("references:", refs)
     extra = {"references_per_seed": refs_per_seed} if len(args.seed) > 1 else {}
     if provenance:
         extra["draws_from"] = provenance
-    clf = ev.classifier.metadata
     suffix = "-model-eps" if args.keep_model_eps else "-ddpm" if args.sampler == "ddpm" else ""
     sampler = (f"DDPM, {schedule.T} steps" if args.sampler == "ddpm" else f"DDIM, {args.steps} steps, trailing, eta=0"
                + (", model's ε̂ kept after clipping" if args.keep_model_eps else ""))
@@ -198,8 +224,9 @@ def main(argv=None):
         "epochs": metadata.get("epochs"), "train_minutes": metadata.get("train_minutes"),
         "train_hardware": metadata.get("hardware"),
         **({"init_from": metadata["init_from"]} if "init_from" in metadata else {}), "sampler": sampler,
-        "references": refs, **extra, "classifier_test_accuracy": clf["test_accuracy"], "rows": rows,
-    })
+        "references": refs, **extra, "classifier_test_accuracy": clf["test_accuracy"],
+        "classifier_sha256": classifier["sha256"], "rows": rows,
+    }, path=args.out)
 
 
 if __name__ == "__main__":

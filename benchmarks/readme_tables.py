@@ -92,10 +92,17 @@ def _distance(row: dict, bound: float, per_seed: list[float] | None = None) -> s
         return ""
     if per_seed is not None and len(per_seed) == k:
         diffs = [f - b for f, b in zip(row["fid_per_seed"], per_seed)]
-        z = statistics.fmean(diffs) / (statistics.stdev(diffs) / k ** 0.5)
-        return f" (paired by seed: mean {abs(z):.1f} s.e. {'above' if z > 0 else 'below'})"
-    z = (row["fid"] - bound) / (row["fid_sd"] / k ** 0.5)
-    return f" (mean {abs(z):.1f} s.e. {'above' if z > 0 else 'below'})"
+        return _in_se("paired by seed: ", statistics.fmean(diffs), statistics.stdev(diffs) / k ** 0.5)
+    return _in_se("", row["fid"] - bound, row["fid_sd"] / k ** 0.5)
+
+
+def _in_se(prefix: str, difference: float, se: float) -> str:
+    """``difference`` in units of its s.e.; with no spread among the draws (s.e. 0) there is no unit, so the
+    difference itself is given."""
+    side = "above" if difference > 0 else "below"
+    if se == 0:
+        return f" ({prefix}every draw {abs(difference):.2f} {side}, with no spread to scale it by)"
+    return f" ({prefix}mean {abs(difference / se):.1f} s.e. {side})"
 
 
 def _quality_bar(row: dict, res: dict, ddpm: dict | None = None) -> str:
@@ -140,8 +147,9 @@ def _joined(res: dict) -> str:
     made them, which are what reproduces it."""
     if "draws_from" not in res:
         return ""
+    # a draw that was itself a join names its own draws, in brackets
     draws = [f"`{d['command']}` (seed{'s' if len(d['seeds']) > 1 else ''} {', '.join(map(str, d['seeds']))}; "
-             f"{d['hardware']}, {d['date']})" for d in res["draws_from"]]
+             f"{d['hardware']}, {d['date']}{_joined(d)})" for d in res["draws_from"]]
     return ", joining the draws of " + " and ".join(draws)
 
 

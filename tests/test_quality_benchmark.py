@@ -161,9 +161,14 @@ def test_a_start_whose_file_keeps_no_record_is_named_not_counted():
     assert readme_tables._minutes(res) == "30 (cpu), after x.pt"
 
 
+CLASSIFIER = {"sha256": "c" * 64, "test_accuracy": 0.9}  # the classifier scoring here, as main() describes it
+
+
 def _draws_file(path, rows, command, **record):
+    """A results file of this script's form, scored by CLASSIFIER unless ``record`` says otherwise."""
     import json
 
+    record = {"classifier_sha256": CLASSIFIER["sha256"], "classifier_test_accuracy": 0.9, **record}
     path.write_text(json.dumps({"command": command, "hardware": "h", "date": "d", "rows": rows, **record}))
     return path
 
@@ -189,14 +194,14 @@ def test_draws_made_in_other_processes_join_as_if_sampled_here(tiny_cond_unet, t
     real_sample_quality = quality.sample_quality
     monkeypatch.setattr(quality, "sample_quality", lambda *a, **k: sampled.append(k["seed"]) or
                         real_sample_quality(*a, **k))
-    done, provenance = quality.earlier_draws([f37], args, weights)
+    done, provenance = quality.earlier_draws([f37], args, weights, CLASSIFIER)
     joined, _ = quality.evaluate(tiny_cond_unet, SCHEDULE, {}, 12, 3, [2.0], [0, 3, 7], batch=5, evaluator=ev,
                                  done=done)
     assert sampled == [0]  # seeds 3 and 7 came from the file
     for key in ("seeds", "fid_per_seed", "accuracy_per_seed", "fid", "fid_sd", "accuracy"):
         assert joined[0][key] == pytest.approx(whole[0][key], abs=1e-3), key
     assert [p["seeds"] for p in provenance] == [[3, 7]] and provenance[0]["command"].endswith("--seed 3 7")
-    done, _ = quality.earlier_draws([f37, f0], args, weights)  # every seed from files: nothing sampled
+    done, _ = quality.earlier_draws([f37, f0], args, weights, CLASSIFIER)  # every seed from files: nothing sampled
     sampled.clear()
     joined, _ = quality.evaluate(tiny_cond_unet, SCHEDULE, {}, 12, 3, [2.0], [0, 3, 7], batch=5, evaluator=ev,
                                  done=done)
@@ -215,7 +220,7 @@ def test_draws_of_other_settings_weights_or_seeds_are_refused(tiny_cond_unet, tm
     def refused(command, match, weights=weights, files=()):
         f = _draws_file(tmp_path / "x.json", [row], command, checkpoint_sha256="0" * 64, weights_sha256=weights)
         with pytest.raises(SystemExit, match=match):
-            quality.earlier_draws([*files, f], args, weights_sha256(tiny_cond_unet))
+            quality.earlier_draws([*files, f], args, weights_sha256(tiny_cond_unet), CLASSIFIER)
 
     cmd = f"python -m benchmarks.quality --model m {opts}"
     refused(f"{cmd} --seed 3 --batch 6", r"another batch \(6, here 5\)")
@@ -232,10 +237,10 @@ def test_draws_of_other_settings_weights_or_seeds_are_refused(tiny_cond_unet, tm
     save_checkpoint(ckpt, tiny_cond_unet, SCHEDULE, half=False)
     old = _draws_file(tmp_path / "old.json", [row], f"python -m benchmarks.quality --checkpoint {ckpt} {opts} --seed 3",
                       checkpoint_sha256=sha256(ckpt))
-    assert quality.earlier_draws([old], args, weights)[0][2.0, 3]["fid"] == 10.0
+    assert quality.earlier_draws([old], args, weights, CLASSIFIER)[0][2.0, 3]["fid"] == 10.0
     save_checkpoint(ckpt, tiny_cond_unet, SCHEDULE, half=True)
     with pytest.raises(SystemExit, match="is not the file it scored"):
-        quality.earlier_draws([old], args, weights)
+        quality.earlier_draws([old], args, weights, CLASSIFIER)
 
 
 def test_weights_sha256_tells_weights_apart_not_files(tiny_cond_unet, tmp_path):
@@ -281,13 +286,13 @@ def test_an_unconditional_file_of_several_seeds_gives_every_seed(tmp_path):
     f = _draws_file(tmp_path / "u.json", [row], "python -m benchmarks.quality --model m --n 12 --guidance 1 --seed 1 2",
                     checkpoint_sha256="0" * 64, weights_sha256="w")
     args = quality.parser().parse_args("--model m --n 12 --guidance 1 --seed 0 1 2".split())
-    done, _ = quality.earlier_draws([f], args, "w")
+    done, _ = quality.earlier_draws([f], args, "w", CLASSIFIER)
     assert sorted(done) == [(1.0, 1), (1.0, 2)] and [done[1.0, k]["fid"] for k in (1, 2)] == [19.0, 21.0]
     assert "accuracy" not in done[1.0, 1] and done[1.0, 2]["seconds"] == 4.0
     bare = _draws_file(tmp_path / "bare.json", [row], "python -m benchmarks.quality --model m --n 12 --guidance 1 "
                        "--seed 1 2")
     with pytest.raises(SystemExit, match="records neither weights_sha256 nor checkpoint_sha256"):
-        quality.earlier_draws([bare], args, "w")
+        quality.earlier_draws([bare], args, "w", CLASSIFIER)
 
 
 def test_the_grain_verdict_pairs_each_seed_with_its_own_reference_when_they_are_recorded():
@@ -302,3 +307,106 @@ def test_the_grain_verdict_pairs_each_seed_with_its_own_reference_when_they_are_
     assert readme_tables._quality_bar(row, res) == "FID < grain: yes (paired by seed: mean 3.2 s.e. below)"
     del res["references_per_seed"]  # unpaired: the FID's s.e. alone, (12.496 − 14.623)/(0.869/√5) = 5.5
     assert readme_tables._quality_bar(row, res) == "FID < grain: yes (mean 5.5 s.e. below)"
+
+
+def test_draws_scored_by_another_classifier_are_refused(tmp_path):
+    row = {"guidance_scale": 1.0, "steps": 50, "n": 12, "fid": 20.0, "sampling_seconds": 8.0}
+    cmd = "python -m benchmarks.quality --model m --n 12 --guidance 1 --seed 1"
+    args = quality.parser().parse_args("--model m --n 12 --guidance 1 --seed 0 1".split())
+    other = _draws_file(tmp_path / "other.json", [row], cmd, weights_sha256="w", classifier_sha256="d" * 64)
+    with pytest.raises(SystemExit, match=r"scored by another classifier \(sha256 dddddddddddd…, here cccccccccccc…\)"):
+        quality.earlier_draws([other], args, "w", CLASSIFIER)
+    # an older file records only the classifier's test accuracy: that must match
+    older = {"weights_sha256": "w", "classifier_sha256": None}
+    same = _draws_file(tmp_path / "same.json", [row], cmd, **older)
+    json_ = same.read_text().replace('"classifier_sha256": null, ', "")
+    same.write_text(json_)
+    assert quality.earlier_draws([same], args, "w", CLASSIFIER)[0][1.0, 1]["fid"] == 20.0
+    changed = _draws_file(tmp_path / "changed.json", [row], cmd, **older, classifier_test_accuracy=0.91)
+    changed.write_text(changed.read_text().replace('"classifier_sha256": null, ', ""))
+    with pytest.raises(SystemExit, match=r"another classifier \(test accuracy 0.91, here 0.9\)"):
+        quality.earlier_draws([changed], args, "w", CLASSIFIER)
+
+
+def test_a_pooled_accuracy_is_not_given_to_every_seed(tmp_path):
+    row = {"guidance_scale": 1.0, "steps": 50, "n": 12, "fid": 20.0, "seeds": [1, 2], "fid_per_seed": [19.0, 21.0],
+           "fid_sd": 1.414, "accuracy": 0.5, "sampling_seconds": 8.0}
+    f = _draws_file(tmp_path / "c.json", [row], "python -m benchmarks.quality --model m --n 12 --guidance 1 --seed 1 2",
+                    weights_sha256="w")
+    args = quality.parser().parse_args("--model m --n 12 --guidance 1 --seed 0 1 2".split())
+    with pytest.raises(SystemExit, match=r"its accuracy pools seeds \[1, 2\] and it holds no accuracy_per_seed"):
+        quality.earlier_draws([f], args, "w", CLASSIFIER)
+    f.write_text(f.read_text().replace('"accuracy": 0.5', '"accuracy": 0.5, "accuracy_per_seed": [0.25, 0.75]'))
+    done, _ = quality.earlier_draws([f], args, "w", CLASSIFIER)
+    assert [done[1.0, k]["accuracy"] for k in (1, 2)] == [0.25, 0.75]
+
+
+class FakeClassifier(torch.nn.Linear):
+    """What main() reads of the evaluator's classifier: its weights (for their sha256) and its metadata."""
+
+    def __init__(self):
+        super().__init__(2, 2)
+        self.metadata = {"test_accuracy": 0.9}
+
+
+def test_main_writes_a_draw_to_out_and_a_join_of_joins_keeps_every_command(tiny_cond_unet, tmp_path, monkeypatch):
+    import json
+
+    import benchmarks.common as common
+    from helpers.pretrained import save_checkpoint
+
+    ckpt = tmp_path / "m.pt"
+    save_checkpoint(ckpt, tiny_cond_unet, SCHEDULE, {"dataset": "toy"}, half=False)
+    torch.manual_seed(0)
+    classifier = FakeClassifier()
+
+    class Evaluator(FakeEvaluator):
+        def __init__(self, dataset):
+            assert dataset == "toy"
+            self.classifier = classifier
+
+    monkeypatch.setattr(quality, "QualityEvaluator", Evaluator)
+    monkeypatch.setattr(common, "RESULTS", tmp_path / "results")  # nothing may land in the README's table
+    run = f"--checkpoint {ckpt} --n 12 --steps 3 --guidance 2 --batch 5 --threads 1"
+
+    def main(line):  # as from the command line, which the results file records
+        monkeypatch.setattr(common, "command", lambda: f"python -m benchmarks.quality {line}")
+        quality.main(line.split())
+
+    main(f"{run} --seed 3 --out {tmp_path / 'd3.json'}")
+    main(f"{run} --seed 0 3 --draws {tmp_path / 'd3.json'} --out {tmp_path / 'j.json'}")
+    main(f"{run} --seed 0 3 7 --draws {tmp_path / 'j.json'} --out {tmp_path / 'jj.json'}")
+    assert not (tmp_path / "results").exists()
+    d3, j, jj = (json.loads((tmp_path / f).read_text()) for f in ("d3.json", "j.json", "jj.json"))
+    assert j["rows"][0]["fid_per_seed"][1] == d3["rows"][0]["fid"] == jj["rows"][0]["fid_per_seed"][1]
+    assert d3["classifier_sha256"] == weights_sha256_of(classifier)
+    (outer,) = jj["draws_from"]
+    assert outer["seeds"] == [0, 3] and outer["command"] == j["command"]
+    assert [d["command"] for d in outer["draws_from"]] == [d3["command"]]
+    footer = readme_tables._joined(jj)
+    assert footer.count("joining the draws of") == 2 and d3["command"] in footer
+    # a file scored by another classifier is refused by main() too
+    with torch.no_grad():
+        classifier.weight += 1
+    with pytest.raises(SystemExit, match="scored by another classifier"):
+        main(f"{run} --seed 0 3 --draws {tmp_path / 'd3.json'} --out {tmp_path / 'k.json'}")
+
+
+def weights_sha256_of(module):
+    from benchmarks.common import weights_sha256
+
+    return weights_sha256(module)
+
+
+def test_a_verdict_with_no_spread_among_the_draws_gives_the_difference_not_a_ratio():
+    row = {"n": 2000, "guidance_scale": None, "fid": 12.0, "seeds": [0, 1], "fid_sd": 0.0, "fid_per_seed": [12.0, 12.0]}
+    res = {"model": "mnist", "references": {"floor": 6.7, "grain": 14.5}, "classifier_test_accuracy": 0.99,
+           "references_per_seed": [{"floor": 6.7, "grain": 14.0}, {"floor": 6.7, "grain": 15.0}]}
+    # differences −2 and −3: mean −2.5, s.e. 0.7071/√2 = 0.5
+    assert readme_tables._quality_bar(row, res) == "FID < grain: yes (paired by seed: mean 5.0 s.e. below)"
+    res["references_per_seed"] = [{"floor": 6.7, "grain": 14.5}] * 2  # every paired difference −2.5
+    assert readme_tables._quality_bar(row, res) == (
+        "FID < grain: yes (paired by seed: every draw 2.50 below, with no spread to scale it by)")
+    del res["references_per_seed"]
+    assert readme_tables._quality_bar(row, res) == (
+        "FID < grain: yes (every draw 2.50 below, with no spread to scale it by)")

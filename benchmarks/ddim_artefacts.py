@@ -39,7 +39,7 @@ SETTINGS = {
     "ddim-eta0-noclip": ("ddim", 50, {"eta": 0.0, "clip_x0": False}),
     "ddim-eta0-keep-eps": ("ddim", 50, {"eta": 0.0, "recompute_eps": False}),
     "ddim-eta0-100": ("ddim", 100, {"eta": 0.0}),
-    # every step of the schedule: what is left of the gap to DDPM-300 is the deterministic sampler, not the step count
+    # all 300 steps of the report's schedule (T = 300), as DDPM takes: what is left of the gap is determinism
     "ddim-eta0-300": ("ddim", 300, {"eta": 0.0}),
 }
 # the settings run without --only (as in the recorded commands); the 300-step one is asked for by name

@@ -7,7 +7,8 @@ model) on N samples, DDIM (η = 0) or DDPM (all T steps), beside the real-image 
     python -m benchmarks.quality --model fashion-mnist-cfg --guidance 3 --keep-model-eps
     python -m benchmarks.quality --model fashion-mnist --n 2000 --guidance 1 --seed 0 1 2 3 4 5
 
-Writes benchmarks/results/quality-<name>.json (DDIM), quality-<name>-ddpm.json (``--sampler ddpm``; at the
+Writes benchmarks/results/quality-<name>.json, or the path ``--out`` gives (DDIM), quality-<name>-ddpm.json
+(``--sampler ddpm``; at the
 same seed, the same labels as the DDIM rows, and the x_T of the first batch too, later ones not, as DDPM's
 noise moves the generator on). The sampler re-derives ε̂ from the clipped x̂_0 at
 each step (``recompute_eps=True``, the default); ``--keep-model-eps`` keeps the model's ε̂ (diffusers'
@@ -22,14 +23,14 @@ A draw of 2,000 DDPM samples takes most of an hour on one CPU thread, so draws c
 process, each with its own ``--out`` outside benchmarks/results (the README's table reads every quality file
 there), and be joined: ``--draws`` names their results files, and each seed they hold is taken from them instead
 of sampled again, if they scored the same weights (``weights_sha256``, or for older files the checkpoint they
-name, loaded again) with the same classifier (``classifier_sha256``, or for older files its test accuracy), n,
-sampler, steps, guidance, batch and ε̂ option. The joined file keeps each draw's command, hardware and date, and
-a joined draw's own draws:
+name, loaded again) with the same classifier (``classifier_sha256``, or for older files its test accuracy and
+the real-image references at their seeds), n, sampler, steps, guidance, batch and ε̂ option. The joined file
+keeps each draw's command, hardware and date, and a joined draw's own draws:
 
     python -m benchmarks.quality --model mnist --n 2000 --sampler ddpm --guidance 1 --seed 3 --batch 250 \
         --threads 1 --out runs/quality-mnist-ddpm-s3.json
     python -m benchmarks.quality --model mnist --n 2000 --sampler ddpm --guidance 1 --seed 0 3 --batch 250 \
-        --draws runs/quality-mnist-ddpm-s3.json
+        --draws runs/quality-mnist-ddpm-s3.json --out runs/quality-mnist-ddpm-s03.json
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ from pathlib import Path
 
 import torch
 
-from benchmarks.common import checkpoint_sha256, hardware, weights_sha256, write_results
+from benchmarks.common import RESULTS, checkpoint_sha256, hardware, weights_sha256, write_results
 from helpers.evaluation import sample_quality
 from helpers.metrics import QualityEvaluator
 from helpers.pretrained import load_checkpoint, load_pretrained
@@ -104,7 +105,8 @@ def earlier_draws(files: list[Path], args: argparse.Namespace, weights: str,
                   classifier: dict) -> tuple[dict, list[dict]]:
     """The draws in ``files`` (results of this script) as ``({(guidance, seed): draw}, provenance)``, each checked
     to be a draw of ``args``'s settings, of the same ``weights``, scored by the same ``classifier`` (``{"sha256",
-    "test_accuracy"}``: FID is measured in its feature space), at a seed of ``args.seed`` no other draw holds."""
+    "test_accuracy", "references": {seed: references}}``: FID is measured in its feature space), at a seed of
+    ``args.seed`` no other draw holds."""
     done, provenance = {}, []
     for file in files:
         res = json.loads(Path(file).read_text())
@@ -115,7 +117,6 @@ def earlier_draws(files: list[Path], args: argparse.Namespace, weights: str,
                              f"here {getattr(args, differ[0])!r})")
         if _weights_of(res, theirs, file) != weights:
             raise SystemExit(f"--draws {file}: scored other weights than {args.model or args.checkpoint}")
-        _check_classifier(res, classifier, file)
         for row, s in zip(res["rows"], theirs.guidance, strict=True):
             seeds = row.get("seeds", theirs.seed)
             if "accuracy" in row and len(seeds) > 1 and "accuracy_per_seed" not in row:
@@ -132,22 +133,33 @@ def earlier_draws(files: list[Path], args: argparse.Namespace, weights: str,
                 done[s, seed] = {"guidance_scale": row["guidance_scale"], "steps": row["steps"], "n": row["n"],
                                  "fid": fid, "seconds": row["sampling_seconds"] / len(theirs.seed),
                                  **({} if accuracy is None else {"accuracy": accuracy})}
+        _check_classifier(res, theirs.seed, classifier, file)  # after the seeds are known to be among --seed
         provenance.append({k: res[k] for k in ("command", "hardware", "date", "checkpoint_sha256", "draws_from")
                            if k in res} | {"seeds": theirs.seed})
     return done, provenance
 
 
-def _check_classifier(res: dict, classifier: dict, file: Path) -> None:
-    """Refuse a results file scored by another classifier: by its sha256, or for older files, which record only
-    the classifier's accuracy on the real test set, by that."""
+REFERENCE_TOLERANCE = 0.01  # a stored reference (3 places) redrawn on other hardware; another classifier moves it more
+
+
+def _check_classifier(res: dict, seeds: list[int], classifier: dict, file: Path) -> None:
+    """Refuse a results file scored by another classifier: by its sha256, or for older files, which do not record
+    it, by the classifier's accuracy on the real test set and the real-image references at the file's seeds (the
+    same training images at the same seed, so only the classifier, or the data, can move them)."""
+    def refuse(what, theirs, ours):
+        raise SystemExit(f"--draws {file}: scored by another classifier ({what} {theirs}, here {ours}), whose feature "
+                         "space gives other FIDs")
+
     if "classifier_sha256" in res:
         if res["classifier_sha256"] != classifier["sha256"]:
-            raise SystemExit(f"--draws {file}: scored by another classifier (sha256 {res['classifier_sha256'][:12]}…, "
-                             f"here {classifier['sha256'][:12]}…), whose feature space gives other FIDs")
-    elif res.get("classifier_test_accuracy") != classifier["test_accuracy"]:
-        raise SystemExit(f"--draws {file}: scored by another classifier (test accuracy "
-                         f"{res.get('classifier_test_accuracy')!r}, here {classifier['test_accuracy']!r}), whose "
-                         "feature space gives other FIDs")
+            refuse("sha256", f"{res['classifier_sha256'][:12]}…", f"{classifier['sha256'][:12]}…")
+        return
+    if res.get("classifier_test_accuracy") != classifier["test_accuracy"]:
+        refuse("test accuracy", repr(res.get("classifier_test_accuracy")), repr(classifier["test_accuracy"]))
+    for seed, theirs in zip(seeds, res.get("references_per_seed", [res["references"]]), strict=True):
+        ours = classifier["references"][seed]
+        if any(abs(theirs[k] - ours[k]) > REFERENCE_TOLERANCE for k in ours):
+            refuse(f"references at seed {seed}", theirs, ours)
 
 
 def _weights_of(res: dict, args: argparse.Namespace, file: Path) -> str:
@@ -188,8 +200,9 @@ def parser() -> argparse.ArgumentParser:
                    help="results of draws of the same weights and settings made in other processes: their seeds "
                         "are taken from them, not sampled again")
     p.add_argument("--out", type=Path, metavar="JSON",
-                   help="write the results here instead of benchmarks/results/quality-<name>[-ddpm|-model-eps].json "
-                        "(a draw to be joined, kept out of the README's table)")
+                   help="a file path (unlike the other benchmarks' --out, not a name): write the results there instead "
+                        "of benchmarks/results/quality-<name>[-ddpm|-model-eps].json (a draw to be joined, kept out "
+                        "of the README's table)")
     return p
 
 
@@ -203,30 +216,37 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     model, schedule, metadata = _load(args)
     name = args.model or Path(args.checkpoint).stem
+    suffix = "-model-eps" if args.keep_model_eps else "-ddpm" if args.sampler == "ddpm" else ""
+    out = args.out or RESULTS / f"quality-{name}{suffix}.json"
+    # before an hour of sampling, not after: where the results go must be writable and must not be a file joined
+    if out.is_dir():
+        p.error(f"--out {out}: a directory; give a file path, e.g. {out / f'quality-{name}{suffix}.json'}")
+    if out.resolve() in {Path(f).resolve() for f in args.draws}:
+        p.error(f"--out {out}: one of the --draws files, which the results would overwrite; give --out another path")
     weights = weights_sha256(model)
     ev = QualityEvaluator(metadata["dataset"])
+    refs, refs_per_seed = references(ev, args.n, args.seed)
     clf = ev.classifier.metadata
-    classifier = {"sha256": weights_sha256(ev.classifier), "test_accuracy": clf["test_accuracy"]}
+    classifier = {"sha256": weights_sha256(ev.classifier), "test_accuracy": clf["test_accuracy"],
+                  "references": dict(zip(args.seed, refs_per_seed))}
     done, provenance = earlier_draws(args.draws, args, weights, classifier)
     print(f"hardware: {hardware()}")
     rows, ev = evaluate(model, schedule, metadata, args.n, args.steps, args.guidance, args.seed, args.batch,
                         evaluator=ev, recompute_eps=not args.keep_model_eps, sampler=args.sampler, done=done)
-    refs, refs_per_seed = references(ev, args.n, args.seed)
     print("references:", refs)
     extra = {"references_per_seed": refs_per_seed} if len(args.seed) > 1 else {}
     if provenance:
         extra["draws_from"] = provenance
-    suffix = "-model-eps" if args.keep_model_eps else "-ddpm" if args.sampler == "ddpm" else ""
     sampler = (f"DDPM, {schedule.T} steps" if args.sampler == "ddpm" else f"DDIM, {args.steps} steps, trailing, eta=0"
                + (", model's ε̂ kept after clipping" if args.keep_model_eps else ""))
-    write_results(f"quality-{name}{suffix}", {
+    write_results(out.stem, {
         "model": name, "checkpoint_sha256": checkpoint_sha256(args.model or args.checkpoint), "weights_sha256": weights,
         "epochs": metadata.get("epochs"), "train_minutes": metadata.get("train_minutes"),
         "train_hardware": metadata.get("hardware"),
         **({"init_from": metadata["init_from"]} if "init_from" in metadata else {}), "sampler": sampler,
         "references": refs, **extra, "classifier_test_accuracy": clf["test_accuracy"],
         "classifier_sha256": classifier["sha256"], "rows": rows,
-    }, path=args.out)
+    }, path=out)
 
 
 if __name__ == "__main__":

@@ -91,7 +91,8 @@ def _distance(row: dict, bound: float, per_seed: list[float] | None = None) -> s
     if k == 1:
         return ""
     if per_seed is not None and len(per_seed) == k:
-        diffs = [f - b for f, b in zip(row["fid_per_seed"], per_seed)]
+        # both are stored to 3 places: rounded, equal differences are equal floats (spread exactly 0)
+        diffs = [round(f - b, 3) for f, b in zip(row["fid_per_seed"], per_seed)]
         return _in_se("paired by seed: ", statistics.fmean(diffs), statistics.stdev(diffs) / k ** 0.5)
     return _in_se("", row["fid"] - bound, row["fid_sd"] / k ** 0.5)
 

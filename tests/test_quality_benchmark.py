@@ -161,7 +161,9 @@ def test_a_start_whose_file_keeps_no_record_is_named_not_counted():
     assert readme_tables._minutes(res) == "30 (cpu), after x.pt"
 
 
-CLASSIFIER = {"sha256": "c" * 64, "test_accuracy": 0.9}  # the classifier scoring here, as main() describes it
+# the classifier scoring here, as main() describes it (its references as FakeEvaluator's at n = 12)
+CLASSIFIER = {"sha256": "c" * 64, "test_accuracy": 0.9,
+              "references": {seed: FakeEvaluator().references(12, seed) for seed in range(10)}}
 
 
 def _draws_file(path, rows, command, **record):
@@ -316,16 +318,22 @@ def test_draws_scored_by_another_classifier_are_refused(tmp_path):
     other = _draws_file(tmp_path / "other.json", [row], cmd, weights_sha256="w", classifier_sha256="d" * 64)
     with pytest.raises(SystemExit, match=r"scored by another classifier \(sha256 dddddddddddd…, here cccccccccccc…\)"):
         quality.earlier_draws([other], args, "w", CLASSIFIER)
-    # an older file records only the classifier's test accuracy: that must match
-    older = {"weights_sha256": "w", "classifier_sha256": None}
-    same = _draws_file(tmp_path / "same.json", [row], cmd, **older)
-    json_ = same.read_text().replace('"classifier_sha256": null, ', "")
-    same.write_text(json_)
+    # an older file records no sha256: its classifier's test accuracy, and its references at its seed, must match
+    def older(name, **record):
+        f = _draws_file(tmp_path / name, [row], cmd, weights_sha256="w", classifier_sha256=None,
+                        references={"floor": 2.012, "grain": 29.0}, **record)
+        f.write_text(f.read_text().replace('"classifier_sha256": null, ', ""))
+        return f
+
+    same = older("same.json")
+    assert "classifier_sha256" not in same.read_text()
     assert quality.earlier_draws([same], args, "w", CLASSIFIER)[0][1.0, 1]["fid"] == 20.0
-    changed = _draws_file(tmp_path / "changed.json", [row], cmd, **older, classifier_test_accuracy=0.91)
-    changed.write_text(changed.read_text().replace('"classifier_sha256": null, ', ""))
     with pytest.raises(SystemExit, match=r"another classifier \(test accuracy 0.91, here 0.9\)"):
-        quality.earlier_draws([changed], args, "w", CLASSIFIER)
+        quality.earlier_draws([older("accuracy.json", classifier_test_accuracy=0.91)], args, "w", CLASSIFIER)
+    moved = older("moved.json")  # the same accuracy, but seed 1's grain reference 0.05 off: another feature space
+    moved.write_text(moved.read_text().replace('"grain": 29.0', '"grain": 29.05'))
+    with pytest.raises(SystemExit, match="another classifier \\(references at seed 1"):
+        quality.earlier_draws([moved], args, "w", CLASSIFIER)
 
 
 def test_a_pooled_accuracy_is_not_given_to_every_seed(tmp_path):
@@ -349,7 +357,8 @@ class FakeClassifier(torch.nn.Linear):
         self.metadata = {"test_accuracy": 0.9}
 
 
-def test_main_writes_a_draw_to_out_and_a_join_of_joins_keeps_every_command(tiny_cond_unet, tmp_path, monkeypatch):
+def test_main_writes_a_draw_to_out_and_a_join_of_joins_keeps_every_command(tiny_cond_unet, tmp_path, monkeypatch,
+                                                                          capsys):
     import json
 
     import benchmarks.common as common
@@ -374,17 +383,30 @@ def test_main_writes_a_draw_to_out_and_a_join_of_joins_keeps_every_command(tiny_
         quality.main(line.split())
 
     main(f"{run} --seed 3 --out {tmp_path / 'd3.json'}")
+    d3 = json.loads((tmp_path / "d3.json").read_text())
+    # a sentinel, which only a draw taken from the file (not sampled again) can carry into the joins
+    d3["rows"][0]["fid"] = 99.0
+    (tmp_path / "d3.json").write_text(json.dumps(d3))
     main(f"{run} --seed 0 3 --draws {tmp_path / 'd3.json'} --out {tmp_path / 'j.json'}")
     main(f"{run} --seed 0 3 7 --draws {tmp_path / 'j.json'} --out {tmp_path / 'jj.json'}")
     assert not (tmp_path / "results").exists()
-    d3, j, jj = (json.loads((tmp_path / f).read_text()) for f in ("d3.json", "j.json", "jj.json"))
-    assert j["rows"][0]["fid_per_seed"][1] == d3["rows"][0]["fid"] == jj["rows"][0]["fid_per_seed"][1]
+    j, jj = (json.loads((tmp_path / f).read_text()) for f in ("j.json", "jj.json"))
+    assert j["rows"][0]["fid_per_seed"][1] == 99.0 == jj["rows"][0]["fid_per_seed"][1]
+    assert jj["rows"][0]["fid_per_seed"][0] == j["rows"][0]["fid_per_seed"][0] < 99.0
     assert d3["classifier_sha256"] == weights_sha256_of(classifier)
     (outer,) = jj["draws_from"]
     assert outer["seeds"] == [0, 3] and outer["command"] == j["command"]
     assert [d["command"] for d in outer["draws_from"]] == [d3["command"]]
     footer = readme_tables._joined(jj)
     assert footer.count("joining the draws of") == 2 and d3["command"] in footer
+    # where the results go is checked before any sampling: not a directory, not a file being joined
+    with pytest.raises(SystemExit):
+        main(f"{run} --seed 0 3 --draws {tmp_path / 'd3.json'} --out {tmp_path}")
+    assert "--out" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(f"{run} --seed 0 3 --draws {tmp_path / 'd3.json'} --out {tmp_path / 'd3.json'}")
+    assert "one of the --draws files" in capsys.readouterr().err
+    assert json.loads((tmp_path / "d3.json").read_text())["rows"][0]["fid"] == 99.0
     # a file scored by another classifier is refused by main() too
     with torch.no_grad():
         classifier.weight += 1
@@ -410,3 +432,14 @@ def test_a_verdict_with_no_spread_among_the_draws_gives_the_difference_not_a_rat
     del res["references_per_seed"]
     assert readme_tables._quality_bar(row, res) == (
         "FID < grain: yes (every draw 2.50 below, with no spread to scale it by)")
+
+
+def test_equal_paired_differences_have_no_spread_whatever_their_float_rounding():
+    # 17.385 − 20.052 and 29.677 − 32.344 are both −2.667 to 3 places, but not as floats: an s.e. of ~1e-15
+    row = {"n": 2000, "guidance_scale": None, "fid": 23.531, "seeds": [0, 1], "fid_sd": 8.692,
+           "fid_per_seed": [17.385, 29.677]}
+    res = {"model": "m", "references": {"floor": 6.7, "grain": 26.198}, "classifier_test_accuracy": 0.99,
+           "references_per_seed": [{"floor": 6.7, "grain": 20.052}, {"floor": 6.7, "grain": 32.344}]}
+    assert 17.385 - 20.052 != 29.677 - 32.344
+    assert readme_tables._quality_bar(row, res) == (
+        "FID < grain: yes (paired by seed: every draw 2.67 below, with no spread to scale it by)")

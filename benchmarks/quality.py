@@ -84,6 +84,8 @@ def pool(draws: list[dict], seeds) -> dict:
     if len(draws) > 1:
         row.update(seeds=list(seeds), fid_per_seed=[round(f, 3) for f in fids], fid_sd=round(statistics.stdev(fids), 3))
     row["sampling_seconds"] = round(sum(d["seconds"] for d in draws), 1)
+    if len(draws) > 1 and not any(d.get("seconds_shared") for d in draws):  # only times measured seed by seed
+        row["seconds_per_seed"] = [round(d["seconds"], 1) for d in draws]
     if "accuracy" in first:
         accuracies = [d["accuracy"] for d in draws]
         row["accuracy"] = round(statistics.fmean(accuracies), 4)
@@ -123,15 +125,19 @@ def earlier_draws(files: list[Path], args: argparse.Namespace, weights: str,
                 raise SystemExit(f"--draws {file}: its accuracy pools seeds {seeds} and it holds no "
                                  "accuracy_per_seed, so no seed's own accuracy can be taken from it")
             # an unconditional model's rows hold no accuracy: one None per seed, so that no seed is dropped
+            # older files of several seeds kept only the total time: each seed then gets an equal share of it, which
+            # adds up to the total but is no seed's own time
+            shared = "seconds_per_seed" not in row and len(seeds) > 1
+            seconds = row.get("seconds_per_seed", [row["sampling_seconds"] / len(seeds)] * len(seeds))
             per_seed = zip(seeds, row.get("fid_per_seed", [row["fid"]]),
-                           row.get("accuracy_per_seed", [row.get("accuracy")] * len(seeds)), strict=True)
-            for seed, fid, accuracy in per_seed:
+                           row.get("accuracy_per_seed", [row.get("accuracy")] * len(seeds)), seconds, strict=True)
+            for seed, fid, accuracy, seconds_of_seed in per_seed:
                 if seed not in args.seed:
                     raise SystemExit(f"--draws {file}: seed {seed} is not among --seed {args.seed}")
                 if (s, seed) in done:
                     raise SystemExit(f"--draws {file}: seed {seed} is in another file too")
                 done[s, seed] = {"guidance_scale": row["guidance_scale"], "steps": row["steps"], "n": row["n"],
-                                 "fid": fid, "seconds": row["sampling_seconds"] / len(theirs.seed),
+                                 "fid": fid, "seconds": seconds_of_seed, **({"seconds_shared": True} if shared else {}),
                                  **({} if accuracy is None else {"accuracy": accuracy})}
         _check_classifier(res, theirs.seed, classifier, file)  # after the seeds are known to be among --seed
         provenance.append({k: res[k] for k in ("command", "hardware", "date", "checkpoint_sha256", "draws_from")

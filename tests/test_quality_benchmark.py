@@ -290,7 +290,10 @@ def test_an_unconditional_file_of_several_seeds_gives_every_seed(tmp_path):
     args = quality.parser().parse_args("--model m --n 12 --guidance 1 --seed 0 1 2".split())
     done, _ = quality.earlier_draws([f], args, "w", CLASSIFIER)
     assert sorted(done) == [(1.0, 1), (1.0, 2)] and [done[1.0, k]["fid"] for k in (1, 2)] == [19.0, 21.0]
-    assert "accuracy" not in done[1.0, 1] and done[1.0, 2]["seconds"] == 4.0
+    assert "accuracy" not in done[1.0, 1] and done[1.0, 2]["seconds"] == 4.0 and done[1.0, 2]["seconds_shared"]
+    # a share of a total is no seed's own time: a row joined from it records the total only
+    row = quality.pool([done[1.0, 1], done[1.0, 2]], [1, 2])
+    assert row["sampling_seconds"] == 8.0 and "seconds_per_seed" not in row
     bare = _draws_file(tmp_path / "bare.json", [row], "python -m benchmarks.quality --model m --n 12 --guidance 1 "
                        "--seed 1 2")
     with pytest.raises(SystemExit, match="records neither weights_sha256 nor checkpoint_sha256"):
@@ -385,7 +388,7 @@ def test_main_writes_a_draw_to_out_and_a_join_of_joins_keeps_every_command(tiny_
     main(f"{run} --seed 3 --out {tmp_path / 'd3.json'}")
     d3 = json.loads((tmp_path / "d3.json").read_text())
     # a sentinel, which only a draw taken from the file (not sampled again) can carry into the joins
-    d3["rows"][0]["fid"] = 99.0
+    d3["rows"][0]["fid"], d3["rows"][0]["sampling_seconds"] = 99.0, 1234.5
     (tmp_path / "d3.json").write_text(json.dumps(d3))
     main(f"{run} --seed 0 3 --draws {tmp_path / 'd3.json'} --out {tmp_path / 'j.json'}")
     main(f"{run} --seed 0 3 7 --draws {tmp_path / 'j.json'} --out {tmp_path / 'jj.json'}")
@@ -393,6 +396,9 @@ def test_main_writes_a_draw_to_out_and_a_join_of_joins_keeps_every_command(tiny_
     j, jj = (json.loads((tmp_path / f).read_text()) for f in ("j.json", "jj.json"))
     assert j["rows"][0]["fid_per_seed"][1] == 99.0 == jj["rows"][0]["fid_per_seed"][1]
     assert jj["rows"][0]["fid_per_seed"][0] == j["rows"][0]["fid_per_seed"][0] < 99.0
+    # each seed keeps its own sampling time through both joins, not a share of the total
+    assert j["rows"][0]["seconds_per_seed"][1] == 1234.5 == jj["rows"][0]["seconds_per_seed"][1]
+    assert jj["rows"][0]["sampling_seconds"] == pytest.approx(sum(jj["rows"][0]["seconds_per_seed"]), abs=0.2)
     assert d3["classifier_sha256"] == weights_sha256_of(classifier)
     (outer,) = jj["draws_from"]
     assert outer["seeds"] == [0, 3] and outer["command"] == j["command"]

@@ -902,8 +902,9 @@ else:
 # constant learning rate, then 20.5 after the decay, from the same $x_T$ each time.
 #
 # **On the shipped `mnist`, the gap comes mostly with $\eta$, not with the number of steps.** The benchmark ran
-# all the sampler options but keeping $\hat\varepsilon$ on it too, from the same seed at $n = 2{,}000$ (on copies of
-# the shipped weights; the commands are printed below). The $\eta = 0$ settings share every $x_T$; $\eta = 1$
+# every DDIM option of the seven-setting table above except keeping the model's $\hat\varepsilon$, plus DDIM-300
+# $\eta = 0$, on `mnist` too, from the same seed at $n = 2{,}000$ (on copies of the shipped weights; the commands
+# are printed below). The $\eta = 0$ settings share every $x_T$; $\eta = 1$
 # shares only the first batch's 250 with them. DDPM's FID, and the floor and grain references, are the quality
 # benchmark's at the same seed (the README's DDPM row, seed 0), which starts from that first batch of $x_T$ too.
 
@@ -952,11 +953,13 @@ for key in ("ddim-eta0", "ddim-eta0-noclip", "ddim-eta0-karras", "ddim-eta0-100"
 #
 # - **At DDPM's own 300 timesteps, $\eta = 0$ still falls short.** DDPM is DDIM with $\eta = 1$ on all 300 indices
 #   (section 1), so DDIM-300 $\eta = 0$ against DDPM changes $\eta$ alone. It scores FID 18.6 against 13.8, about
-#   2.4 s.d. of the difference of two draws (and seed 0 is the worst of DDPM's five draws). The KID says it more
-#   clearly: $\eta = 0$ stays at 20.7 to 22.5 at 50, 100 and 300 steps, while $\eta = 1$ at 50 steps scores
-#   4.2 ± 0.6. More steps recover about 2 of $\eta = 0$'s FID gap of 6.8 at 50 steps (20.5, 19.3, 18.6). DDIM
-#   $\eta = 0$ takes first-order (Euler) steps of an ODE (section 1), so at 300 steps its own discretisation error
-#   is still mixed in with the network's errors. With the exact $\hat\varepsilon$ of a 2-D Gaussian, notebook 10
+#   2.4 s.d. of the difference of two draws (and seed 0 is the worst of DDPM's five draws). DDPM's KID was not
+#   computed on `mnist`; against $\eta = 1$ at 50 steps, which matches DDPM's FID, the KID says it more clearly:
+#   $\eta = 0$ stays at 20.7 to 22.5 at 50, 100 and 300 steps, while $\eta = 1$ scores 4.2 ± 0.6. More steps may
+#   recover about 2 of $\eta = 0$'s FID gap of 6.8 at 50 steps (20.5, 19.3, 18.6): within the 2.5 s.d. of two
+#   independent draws, though the shared $x_T$ probably makes it less noisy (not measured). DDIM $\eta = 0$ takes
+#   first-order (Euler) steps of an ODE (notebook 10, section 6), so at 300 steps its own discretisation error is
+#   still mixed in with the network's errors. With the exact $\hat\varepsilon$ of a 2-D Gaussian, notebook 10
 #   (section 8) finds DDPM and DDIM $\eta = 0$ at 300 steps within a few percent of each other in spread. That is
 #   a hint that the solver's share is small here, not a measurement on this network.
 # - **Fresh noise closes the gap.** DDIM-50 with $\eta = 1$ scores 13.9: DDPM's level, with a sixth of its network
@@ -965,21 +968,24 @@ for key in ("ddim-eta0", "ddim-eta0-noclip", "ddim-eta0-karras", "ddim-eta0-100"
 # - **Clipping does nothing measurable, and karras spacing hurts.** Without clipping $\eta = 0$ scores 20.3. With
 #   karras spacing it scores 27.4 (KID 31.7 ± 1.0), 6.9 worse than the default: about 2.7 s.d. of the difference
 #   of two draws, and probably more, since the two share $x_T$.
-# - **The pixel gauges.** Every sampler's speck fraction (1.50 to 1.62 %) sits below that of real test images
-#   (1.75 %), as on `fashion-mnist-cfg`. $\eta = 0$'s Laplacian energy rises with its steps (0.693 at 50, 0.711 at
-#   100, 0.725 at 300) towards real images' 0.730. $\eta = 1$ at 50 steps is the smoothest (0.680), and still
-#   matches DDPM's FID.
+# - **The pixel gauges** (DDPM's were not gauged on `mnist`). Every DDIM setting's speck fraction (1.50 to 1.62 %)
+#   sits below that of real test images (1.75 %), as on `fashion-mnist-cfg`. $\eta = 0$'s Laplacian energy rises
+#   with its steps (0.693 at 50, 0.711 at 100, 0.725 at 300) towards real images' 0.730. $\eta = 1$ at 50 steps is
+#   among the smoothest (0.680 ± 0.004), and still matches DDPM's FID.
 #
-# On `fashion-mnist-cfg` (the table above), $\eta = 1$ at 50 steps had DDPM's accuracy (0.912 against 0.913) but
+# On `fashion-mnist-cfg` (the seven-setting table at the start of this section), $\eta = 1$ at 50 steps had DDPM's accuracy (0.912 against 0.913) but
 # the worst FID and KID (42.1 and 24.3), and was smoother than DDPM. On `mnist` it matches DDPM's FID. Why the two
 # networks differ there is not measured. `mnist` also reverses the finding of the DDIM paper (section 5, Song et
 # al.'s Table 1) that at few steps $\eta = 0$ gives a better FID than $\eta = 1$. What the two networks agree on:
 # on the measure where $\eta = 0$ falls short (accuracy on `fashion-mnist-cfg`, FID and KID on `mnist`), no
-# deterministic option tried reaches DDPM, and $\eta = 1$ does. This fits the guess above.
+# deterministic option tried reaches DDPM, and $\eta = 1$ does. This fits our reading above: a deterministic path
+# cannot correct an early error of $\hat\varepsilon$.
 #
-# If $\hat\varepsilon$ were exact ($\hat\varepsilon = \mathbb E[\varepsilon \mid x_t]$, the exact score) and the
+# If $\hat\varepsilon$ were exact ($\hat\varepsilon = \mathbb E[\varepsilon \mid x_t] = -\sqrt{1-\bar\alpha_t}\,
+# \nabla_{x_t} \log q_t(x_t)$, the exact score up to scale) and the
 # steps many and small, the deterministic and the stochastic samplers would end at the same distribution. The
-# probability-flow ODE and the reverse-time SDE of Song, Sohl-Dickstein, Kingma, Kumar, Ermon and Poole (2021),
+# probability-flow ODE and the reverse-time SDE of Song, Sohl-Dickstein, Kingma, Kumar, Ermon and Poole (2021,
+# "Score-based generative modeling through stochastic differential equations"),
 # which $\eta = 0$ and DDPM discretise, share their marginals. With this network's errors, and a first-order
 # solver on 300 coarse steps, they need not. We think the deterministic path carries an error of
 # $\hat\varepsilon$ to the end, while fresh noise lets later steps correct it, as Karras et al. (2022, section 4)

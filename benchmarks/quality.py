@@ -7,10 +7,9 @@ model) on N samples, DDIM (η = 0) or DDPM (all T steps), beside the real-image 
     python -m benchmarks.quality --model fashion-mnist-cfg --guidance 3 --keep-model-eps
     python -m benchmarks.quality --model fashion-mnist --n 2000 --guidance 1 --seed 0 1 2 3 4 5
 
-Writes benchmarks/results/quality-<name>.json, or the path ``--out`` gives (DDIM), quality-<name>-ddpm.json
-(``--sampler ddpm``; at the
+Writes benchmarks/results/quality-<name>.json (DDIM), quality-<name>-ddpm.json (``--sampler ddpm``; at the
 same seed, the same labels as the DDIM rows, and the x_T of the first batch too, later ones not, as DDPM's
-noise moves the generator on). The sampler re-derives ε̂ from the clipped x̂_0 at
+noise moves the generator on), or the file ``--out`` names. The sampler re-derives ε̂ from the clipped x̂_0 at
 each step (``recompute_eps=True``, the default); ``--keep-model-eps`` keeps the model's ε̂ (diffusers'
 default, use_clipped_model_output=False) and writes quality-<name>-model-eps.json.
 
@@ -124,11 +123,11 @@ def earlier_draws(files: list[Path], args: argparse.Namespace, weights: str,
             if "accuracy" in row and len(seeds) > 1 and "accuracy_per_seed" not in row:
                 raise SystemExit(f"--draws {file}: its accuracy pools seeds {seeds} and it holds no "
                                  "accuracy_per_seed, so no seed's own accuracy can be taken from it")
-            # an unconditional model's rows hold no accuracy: one None per seed, so that no seed is dropped
             # older files of several seeds kept only the total time: each seed then gets an equal share of it, which
             # adds up to the total but is no seed's own time
             shared = "seconds_per_seed" not in row and len(seeds) > 1
             seconds = row.get("seconds_per_seed", [row["sampling_seconds"] / len(seeds)] * len(seeds))
+            # an unconditional model's rows hold no accuracy: one None per seed, so that no seed is dropped
             per_seed = zip(seeds, row.get("fid_per_seed", [row["fid"]]),
                            row.get("accuracy_per_seed", [row.get("accuracy")] * len(seeds)), seconds, strict=True)
             for seed, fid, accuracy, seconds_of_seed in per_seed:

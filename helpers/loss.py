@@ -2,6 +2,9 @@
 
     L_simple = E_{x_0, t, ε} ‖ε − ε_θ(√ᾱ_t x_0 + √(1 − ᾱ_t) ε, t)‖²,   t ~ U{0, …, T−1},  ε ~ N(0, I).
 
+With ``prediction="v_prediction"`` the network learns v = √ᾱ_t ε − √(1 − ᾱ_t) x_0 instead (Salimans & Ho 2022,
+``helpers.prediction``): the same x_t, the target v.
+
 For classifier-free guidance (Ho & Salimans 2022) one network learns ε_θ(x_t, t, y) and ε_θ(x_t, t, ∅): each
 label is replaced by the null label ∅ (index ``num_classes``) with probability ``p_uncond``.
 """
@@ -14,6 +17,7 @@ from torch import nn
 
 from ._checks import check_inputs, check_real
 from .forward import q_sample
+from .prediction import check_prediction, v_target
 from .schedules import DiffusionSchedule
 
 
@@ -43,24 +47,29 @@ def check_loss_inputs(model: nn.Module, x0, y, p_uncond) -> torch.Tensor | None:
 
 
 def diffusion_loss(model: nn.Module, schedule: DiffusionSchedule, x0: torch.Tensor, y: torch.Tensor | None = None,
-                   p_uncond: float = 0.0, generator: torch.Generator | None = None) -> torch.Tensor:
-    """L_simple on one batch: mean ‖ε − ε_θ(x_t, t[, y])‖² with a fresh t and ε per image.
+                   p_uncond: float = 0.0, generator: torch.Generator | None = None,
+                   prediction: str = "epsilon") -> torch.Tensor:
+    """L_simple on one batch: mean ‖ε − ε_θ(x_t, t[, y])‖² with a fresh t and ε per image; with
+    ``prediction="v_prediction"``, mean ‖v − v_θ(x_t, t[, y])‖².
 
     ``y``: class labels of a conditional model, each dropped to ∅ with probability ``p_uncond``.
     ``generator`` (a CPU generator) draws t, ε and the label dropout, so a run can be replayed exactly.
     """
     y = check_loss_inputs(model, x0, y, p_uncond)
+    check_prediction(prediction)
     # 1. t ~ U{0..T−1}, ε ~ N(0, I)
     t = torch.randint(0, schedule.T, (x0.shape[0],), generator=generator).to(x0.device)
     eps = torch.randn(x0.shape, generator=generator).to(device=x0.device, dtype=x0.dtype)
     # 2. x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε (q_sample)
     x_t = q_sample(schedule, x0, t, eps)
     # 3. L_simple = ‖ε − ε_θ(x_t, t)‖²   (with labels: ε_θ(x_t, t, y), y dropped to ∅ with probability p_uncond)
+    #    or, for v-prediction, ‖v − v_θ(x_t, t)‖² with v = √ᾱ_t ε − √(1−ᾱ_t) x_0
     if y is None:
-        eps_hat = model(x_t, t)
+        out = model(x_t, t)
     else:
-        eps_hat = model(x_t, t, drop_labels(y, p_uncond, model.num_classes, generator))
-    return F.mse_loss(eps_hat.float(), eps.float())
+        out = model(x_t, t, drop_labels(y, p_uncond, model.num_classes, generator))
+    target = eps if prediction == "epsilon" else v_target(schedule, x0, t, eps)
+    return F.mse_loss(out.float(), target.float())
 
 
 __all__ = ["diffusion_loss", "drop_labels", "check_p_uncond", "check_loss_inputs"]

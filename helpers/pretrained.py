@@ -16,6 +16,7 @@ from pathlib import Path
 from torch import nn
 
 from ._checks import check_choice
+from .prediction import EpsilonFromV
 from .schedules import DiffusionSchedule
 from .storage import atomic_save, pack_weights, torch_load, unpack_weights
 from .unet import UNet
@@ -58,7 +59,8 @@ def _model_config(config: dict) -> dict:
 def load_checkpoint(path, device="cpu", weights: str = "ema") -> tuple[nn.Module, DiffusionSchedule, dict]:
     """Rebuild ``(model, schedule, metadata)`` from a file written by ``save_checkpoint``.
 
-    The model is float32, in eval mode, on ``device``. ``weights``: "ema" (the averaged weights,
+    The model is float32, in eval mode, on ``device``; a v-prediction network comes wrapped in ``EpsilonFromV``,
+    so it returns ε̂ as every sampler expects. ``weights``: "ema" (the averaged weights,
     what sampling uses) or "raw" (the last optimiser step's, where the file has them).
     """
     check_choice(weights, ("ema", "raw"), "weights")
@@ -78,6 +80,8 @@ def load_checkpoint(path, device="cpu", weights: str = "ema") -> tuple[nn.Module
     model = UNet(**_model_config(obj["model_config"]))
     model.load_state_dict(unpack_weights(obj[key]))
     schedule = DiffusionSchedule.from_name(obj["schedule"]["name"], obj["schedule"]["T"])
+    if obj["metadata"].get("train_config", {}).get("prediction", "epsilon") == "v_prediction":
+        model = EpsilonFromV(model, schedule)  # the samplers take ε̂
     return model.to(device).eval(), schedule, obj["metadata"]
 
 

@@ -21,6 +21,7 @@ from ._checks import check_choice, check_int
 from .data import DATASET_NAMES, iterate_batches, load_dataset, to_float
 from .hardware import choose_device, describe_hardware, hardware_description, record_hardware
 from .loss import check_p_uncond, diffusion_loss, drop_labels
+from .prediction import PREDICTIONS, check_prediction
 from .schedules import SCHEDULES, DiffusionSchedule
 from .storage import atomic_save, torch_load
 from .unet import STYLES, UNet, count_parameters, unconditional_branch
@@ -104,6 +105,8 @@ class TrainConfig:
     conditional: bool = _option(False, "class-conditional, for classifier-free guidance (--cfg)")
     schedule: str = _option("report", "the beta schedule", choices=tuple(SCHEDULES))
     T: int = _option(300, "number of diffusion steps")
+    prediction: str = _option("epsilon", "what the network learns: the noise ε (epsilon) or v = √ᾱ_t ε − √(1−ᾱ_t) "
+                                         "x_0 (v_prediction, Salimans & Ho 2022)", choices=PREDICTIONS)
     model: dict = _option({"style": "modern", "base_channels": 32},
                           "UNet keyword arguments (--style, --base-channels, --model-json)")
     seed: int = _option(0, "seed of the weights, the data order, t, ε and the label dropout")
@@ -117,6 +120,7 @@ class TrainConfig:
     def __post_init__(self):
         check_choice(self.dataset, DATASET_NAMES, "dataset")
         check_choice(self.schedule, tuple(SCHEDULES), "schedule")
+        check_prediction(self.prediction)
         check_choice(self.model.get("style", "seed"), STYLES, "model['style']")
         check_int(self.epochs, "epochs", 1)
         check_int(self.batch_size, "batch_size", 1)
@@ -166,6 +170,10 @@ def initial_weights(config: TrainConfig, model: nn.Module) -> dict:
     shipped = source in available()
     path = checkpoint_path(source) if shipped else Path(source)
     start, schedule, meta = load_pretrained(source, return_metadata=True) if shipped else load_checkpoint(path)
+    predicts = meta.get("train_config", {}).get("prediction", "epsilon")
+    if predicts != config.prediction:
+        raise ValueError(f"init_from={source!r} predicts {predicts}; this run trains prediction={config.prediction!r}")
+    start = getattr(start, "net", start)  # a v-prediction network's own weights, not its ε wrapper
     held = dict(start.config)
     if start.num_classes is not None and model.num_classes is None:
         if held["style"] != "modern":  # the seed U-Net adds its class embedding after a ReLU: no bias to fold into
@@ -416,7 +424,7 @@ def train(config: TrainConfig, checkpoint_path, resume: bool = False, device: st
             for g in opt.param_groups:
                 g["lr"] = config.lr * lr_factor(state["step"], epoch + i / steps_per_epoch, config)
             with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=use_amp):
-                loss = diffusion_loss(model, schedule, x0, y, config.p_uncond, gen)
+                loss = diffusion_loss(model, schedule, x0, y, config.p_uncond, gen, config.prediction)
             if not torch.isfinite(loss):
                 bar.close()
                 kept = (f"{partial_path(checkpoint_path)}, epoch {epoch + 1} up to step {saved_steps}" if saved_steps

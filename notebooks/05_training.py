@@ -89,6 +89,10 @@ print("quick mode" if QUICK else "full mode")
 # unconditional $\varepsilon_\theta(x_t, t, \varnothing)$: each label is replaced by the null label
 # $\varnothing$ (index `num_classes`) with probability $p_\text{uncond}$. The report's class-conditional
 # model never drops labels, so it cannot be guided in this sense.
+#
+# The last argument, `prediction`, changes the target: with `"v_prediction"` the network learns
+# $v = \sqrt{\bar\alpha_t}\,\varepsilon - \sqrt{1-\bar\alpha_t}\,x_0$ instead of $\varepsilon$ (Salimans and Ho, 2022,
+# "Progressive distillation for fast sampling of diffusion models"; notebook 07, section 10, tries it). Every shipped network predicts $\varepsilon$.
 
 # %%
 show_source(diffusion_loss, drop_labels)

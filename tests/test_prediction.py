@@ -116,14 +116,14 @@ def test_a_v_trained_checkpoint_loads_as_an_eps_model(tmp_path):
 
 
 def test_float32_round_trip_through_eps_keeps_x0_within_its_stated_error(report_schedule):
-    """x̂_0 derived by the samplers from the wrapper's float32 ε̂ is √ᾱ x_t − √(1−ᾱ) v̂ to within 1e-3 at every t
-    (EpsilonFromV's docstring; float32 rounding of ε̂ times √(1−ᾱ)/√ᾱ, up to 2,500), and far closer where ᾱ is
-    not tiny."""
+    """x̂_0 derived by the samplers from the wrapper's float32 ε̂ is √ᾱ x_t − √(1−ᾱ) v̂ to within a few 1e-3 at
+    every t, about 1e-4 on average at t = 299 (EpsilonFromV's docstring: float32 rounding of ε̂ times
+    √(1−ᾱ)/√ᾱ, up to 2,500), and far closer where ᾱ is not tiny."""
     g = torch.Generator().manual_seed(2)
-    t = torch.arange(300)
-    x_t, v = torch.randn(300, 1, 8, 8, generator=g), torch.randn(300, 1, 8, 8, generator=g)
-    a = report_schedule.alphas_cumprod.view(-1, 1, 1, 1)
+    t = torch.arange(300).repeat_interleave(4)
+    x_t, v = torch.randn(1200, 1, 28, 28, generator=g), torch.randn(1200, 1, 28, 28, generator=g)
+    a = report_schedule.alphas_cumprod[t].view(-1, 1, 1, 1)
     exact = a.sqrt() * x_t.double() - (1 - a).sqrt() * v.double()
     err = (predict_x0_from_eps(report_schedule, x_t, t, predict_eps_from_v(report_schedule, x_t, t, v)).double()
-           - exact).abs().amax(dim=(1, 2, 3))
-    assert err.max() < 1e-3 and err[:200].max() < 1e-4
+           - exact).abs()
+    assert err.max() < 5e-3 and err[t == 299].mean() < 2e-4 and err[t < 200].max() < 1e-4

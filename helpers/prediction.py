@@ -4,7 +4,7 @@
     ε = √ᾱ_t · v + √(1 − ᾱ_t) · x_t,   x_0 = √ᾱ_t · x_t − √(1 − ᾱ_t) · v.
 
 ε-prediction gives x̂_0 = (x_t − √(1−ᾱ_t) ε̂)/√ᾱ_t, which multiplies ε̂'s error by √(1−ᾱ_t)/√ᾱ_t, about 2,500 at
-the report's last steps; v-prediction gives x̂_0 with v̂'s error times √(1 − ᾱ_t) ≤ 1. A network trained on v is
+the report's last index, t = 299; v-prediction gives x̂_0 with v̂'s error times √(1 − ᾱ_t) ≤ 1. A network trained on v is
 wrapped in ``EpsilonFromV`` when it is loaded, so every sampler, which takes ε̂, runs it unchanged. The names are
 diffusers' ``prediction_type`` values.
 """

@@ -90,9 +90,11 @@ print("quick mode" if QUICK else "full mode")
 # $\varnothing$ (index `num_classes`) with probability $p_\text{uncond}$. The report's class-conditional
 # model never drops labels, so it cannot be guided in this sense.
 #
-# The last argument, `prediction`, changes the target: with `"v_prediction"` the network learns
-# $v = \sqrt{\bar\alpha_t}\,\varepsilon - \sqrt{1-\bar\alpha_t}\,x_0$ instead of $\varepsilon$ (Salimans and Ho, 2022,
-# "Progressive distillation for fast sampling of diffusion models"; notebook 07, section 10, tries it). Every shipped network predicts $\varepsilon$.
+# `diffusion_loss`'s last argument, `prediction` (its source is below), changes the target: with `"v_prediction"`
+# the network learns $v = \sqrt{\bar\alpha_t}\,\varepsilon - \sqrt{1-\bar\alpha_t}\,x_0$ instead of $\varepsilon$
+# (Salimans and Ho, 2022, "Progressive distillation for fast sampling of diffusion models"). That is not a mere
+# relabelling: it weighs the errors of $\hat x_0$ across $t$ differently from $L_\text{simple}$. Notebook 07,
+# section 10, tries it; every shipped network predicts $\varepsilon$.
 
 # %%
 show_source(diffusion_loss, drop_labels)

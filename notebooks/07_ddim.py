@@ -993,13 +993,14 @@ for key in ("ddim-eta0", "ddim-eta0-noclip", "ddim-eta0-karras", "ddim-eta0-100"
 # DDIM-50 $\eta = 0$ row, this leaves training: no $\eta = 0$ option tried brings `mnist` under the grain
 # reference.
 #
-# **Retraining: the cosine schedule and $v$-prediction.** Two remedies change the network instead of the sampler.
-# Both aim at where $\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\hat\varepsilon)/\sqrt{\bar\alpha_t}$ multiplies
-# an error of $\hat\varepsilon$ by $\sqrt{(1-\bar\alpha_t)/\bar\alpha_t}$: about 2,500 at the report's last
+# **Retraining: the cosine schedule and $v$-prediction.** Two remedies need retraining. We tried them because each
+# changes where $\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\hat\varepsilon)/\sqrt{\bar\alpha_t}$ multiplies
+# an error of $\hat\varepsilon$ by $\sqrt{(1-\bar\alpha_t)/\bar\alpha_t}$ (our guess at the artefacts' cause,
+# not the reason either was proposed): about 2,500 at the report's last
 # index, where $\bar\alpha_{299} = 1.6 \times 10^{-7}$, and over 30 at each of the 17 of DDIM-50's trailing
 # steps where $\bar\alpha_t < 10^{-3}$. The cosine schedule (notebook 01) puts only 2 of the 50 steps there, but
-# its first step is worse: its last $\bar\alpha$ is $2.7 \times 10^{-8}$, a factor of about 6,100 (its $\beta$ is
-# clipped at 0.999 there). $v$-prediction (Salimans and Ho, 2022, "Progressive distillation for fast sampling of
+# its first step is worse: its last $\bar\alpha$ is $2.7 \times 10^{-8}$, an amplification
+# $\sqrt{(1-\bar\alpha_t)/\bar\alpha_t}$ of about 6,100 there (its $\beta$ is clipped at 0.999). $v$-prediction (Salimans and Ho, 2022, "Progressive distillation for fast sampling of
 # diffusion models", section 4) trains the network on
 # $v = \sqrt{\bar\alpha_t}\,\varepsilon - \sqrt{1-\bar\alpha_t}\,x_0$; then
 # $\hat x_0 = \sqrt{\bar\alpha_t}\,x_t - \sqrt{1-\bar\alpha_t}\,\hat v$, which passes an error of $\hat v$ to
@@ -1038,24 +1039,27 @@ for key in arms:
 #
 # - **Neither remedy removes $\eta = 0$'s gap.** In every network $\eta = 0$ scores 14 to 17 FID units above
 #   $\eta = 1$ from the same seed, with KID 38 to 47 against 8 to 15. Between the networks, $\eta = 0$'s FIDs
-#   (33.5 to 35.9) differ by at most 2.4, and $\eta = 1$'s (16.2 to 19.6) by at most 3.5, about 1.4 s.d. of
-#   that noise: not resolved. In KID both remedies narrow the gap a little (from 35 to 30 with the cosine
-#   schedule and to 27 with $v$), and $v$ narrows the FID gap by 3 of 17; with one run each, noise of a size
-#   these draws cannot measure.
+#   (33.5 to 35.9) differ by at most 2.4, about 1 s.d. of that noise. $\eta = 1$'s (16.2 to 19.6) differ by at
+#   most 3.5; its own draw spread is not measured, and if it is like DDPM's (one draw's s.d. 0.87) that is about
+#   2.8 s.d., which leaves only the unmeasured spread between training runs. Not resolved. In KID both remedies
+#   narrow the gap a little (from 35 to 30 with the cosine schedule and to 27 with $v$), by 2.6 and 3.2 of the
+#   printed s.e., which leave out the sample draw and the training run; $v$ narrows the FID gap by 3 of 17,
+#   within the draw noise alone (two gaps differ with an s.d. of roughly 3). Not resolved either.
 # - **That removing the amplification changes little is what the DDIM update predicts.** Put $\hat x_0$ into
 #   $x_{t'} = \sqrt{\bar\alpha_{t'}}\,\hat x_0 + \sqrt{1-\bar\alpha_{t'}}\,\hat\varepsilon$ ($\eta = 0$):
 #   $x_{t'} = \sqrt{\bar\alpha_{t'}/\bar\alpha_t}\,x_t + \big(\sqrt{1-\bar\alpha_{t'}} -
 #   \sqrt{\bar\alpha_{t'}(1-\bar\alpha_t)/\bar\alpha_t}\big)\,\hat\varepsilon$. On the report's 50 trailing steps
 #   the coefficient of $\hat\varepsilon$ (and so of its error) is at most 0.37 in size: the factor of 2,500
 #   enlarges $\hat x_0$, the picture of the guess, not the path. (Clipping changes the step, but a clipped
-#   $\hat x_0$ enters $x_{t'}$ scaled by $\sqrt{\bar\alpha_{t'}}$, which is small there.) The cosine schedule's
+#   $\hat x_0$ enters $x_{t'}$ scaled by $\sqrt{\bar\alpha_{t'}}$, under 0.04 at the 17 deep steps.) The cosine schedule's
 #   first step is the exception, a coefficient of about $-189$ without clipping, and clipping bounds it. This
 #   fits the reading above, that a deterministic path carries the network's early errors to the end; it does not
 #   test it.
 # - **At 18 epochs the gap is wider than the shipped network's** (about 17 here against 6.6 at 50 epochs: 20.5
-#   against 13.9). More training narrowed the gap between the samplers on the MNIST networks above (8 against
-#   35 and 8 against 50 epochs) and, in KID and FID, on `fashion-mnist-cfg` from 13 to 40 epochs; on
-#   `fashion-mnist`, from 40 to 72 epochs, DDPM gained more than DDIM (section 9, one draw each).
+#   against 13.9). More training narrowed $\eta = 0$'s gap to DDPM on the MNIST networks above (8 against 35
+#   and 8 against 50 epochs) and, in KID and FID, on `fashion-mnist-cfg` from 13 to 40 epochs; on
+#   `fashion-mnist`, from 40 to 72 epochs, DDPM gained more than DDIM (section 9, one draw each). ($\eta = 1$
+#   was not scored at 8 epochs, and on `fashion-mnist-cfg` it had the worse FID at both lengths.)
 #
 # The shipped checkpoints therefore keep the report's schedule and $\varepsilon$-prediction
 # ([docs/maintaining.md](../docs/maintaining.md#the-schedule-and-the-prediction-measured-twenty-first-session)).
@@ -1094,7 +1098,8 @@ for key in arms:
 #   ($n = 2{,}000$, one draw each), $\eta = 0$'s FID gap to DDPM (20.5 against 13.8) survives no clipping, karras
 #   spacing, and 100 and even all 300 steps (18.6); $\eta = 1$ at 50 steps closes it (13.9). On these networks the
 #   gap comes mostly with determinism, not with the number of steps. Of the remedies that need retraining, more
-#   epochs helped $\eta = 0$ most on the MNIST networks; the cosine schedule and $v$-prediction (18-epoch MNIST
-#   networks, one draw each) leave its gap to $\eta = 1$ at 14 to 17 FID units, against 17 with neither.
+#   epochs narrowed $\eta = 0$'s gap to DDPM most (`mnist`: 38.4 to 6.8 FID units from 8 to 50 epochs); on
+#   18-epoch MNIST networks its gap to $\eta = 1$ is 17.3 with the cosine schedule and 14.1 with $v$-prediction,
+#   against 17.0 with neither: within the noise of one draw and one run.
 #
 # Next: [08 · Classifier-free guidance](08_classifier_free_guidance.ipynb).

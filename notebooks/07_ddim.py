@@ -1040,10 +1040,13 @@ for key in arms:
 # - **Neither remedy removes $\eta = 0$'s gap.** In every network $\eta = 0$ scores 14 to 17 FID units above
 #   $\eta = 1$ from the same seed, with KID 38 to 47 against 8 to 15. Between the networks, $\eta = 0$'s FIDs
 #   (33.5 to 35.9) differ by at most 2.4, about 1 s.d. of that noise. $\eta = 1$'s (16.2 to 19.6) differ by at
-#   most 3.5; its own draw spread is not measured, and if it is like DDPM's (one draw's s.d. 0.87) that is about
-#   2.8 s.d., which leaves only the unmeasured spread between training runs. Not resolved. In KID both remedies
-#   narrow the gap a little (from 35 to 30 with the cosine schedule and to 27 with $v$), by 2.6 and 3.2 of the
-#   printed s.e., which leave out the sample draw and the training run; $v$ narrows the FID gap by 3 of 17,
+#   most 3.5; its own draw spread is not measured. If it is like DDPM's (one draw's s.d. 0.87), a difference of
+#   two draws has an s.d. of about 1.2, and 3.5, the largest of three differences, is about 2.8 of those: draw
+#   noise alone hardly explains it, which leaves a real difference or the unmeasured spread between training
+#   runs, and one run each cannot separate them. In KID both remedies narrow the gap a little (from 35 to 30
+#   with the cosine schedule and to 27 with $v$), by 2.6 and 3.2 times the s.e. of that difference (the four
+#   printed s.e. combined as if independent; they cover only the test subsets, not the sample draw or the
+#   training run); $v$ narrows the FID gap by 3 of 17,
 #   within the draw noise alone (two gaps differ with an s.d. of roughly 3). Not resolved either.
 # - **That removing the amplification changes little is what the DDIM update predicts.** Put $\hat x_0$ into
 #   $x_{t'} = \sqrt{\bar\alpha_{t'}}\,\hat x_0 + \sqrt{1-\bar\alpha_{t'}}\,\hat\varepsilon$ ($\eta = 0$):
@@ -1059,7 +1062,8 @@ for key in arms:
 #   against 13.9). More training narrowed $\eta = 0$'s gap to DDPM on the MNIST networks above (8 against 35
 #   and 8 against 50 epochs) and, in KID and FID, on `fashion-mnist-cfg` from 13 to 40 epochs; on
 #   `fashion-mnist`, from 40 to 72 epochs, DDPM gained more than DDIM (section 9, one draw each). ($\eta = 1$
-#   was not scored at 8 epochs, and on `fashion-mnist-cfg` it had the worse FID at both lengths.)
+#   was not scored at 8 epochs. On `fashion-mnist-cfg` at 40 epochs it had the worse FID and KID; at 13 its FID
+#   was 4.4 worse, about at the draw noise, while its KID was better, 21.2 against 34.6.)
 #
 # The shipped checkpoints therefore keep the report's schedule and $\varepsilon$-prediction
 # ([docs/maintaining.md](../docs/maintaining.md#the-schedule-and-the-prediction-measured-twenty-first-session)).
@@ -1098,8 +1102,9 @@ for key in arms:
 #   ($n = 2{,}000$, one draw each), $\eta = 0$'s FID gap to DDPM (20.5 against 13.8) survives no clipping, karras
 #   spacing, and 100 and even all 300 steps (18.6); $\eta = 1$ at 50 steps closes it (13.9). On these networks the
 #   gap comes mostly with determinism, not with the number of steps. Of the remedies that need retraining, more
-#   epochs narrowed $\eta = 0$'s gap to DDPM most (`mnist`: 38.4 to 6.8 FID units from 8 to 50 epochs); on
-#   18-epoch MNIST networks its gap to $\eta = 1$ is 17.3 with the cosine schedule and 14.1 with $v$-prediction,
-#   against 17.0 with neither: within the noise of one draw and one run.
+#   epochs narrowed $\eta = 0$'s gap to DDPM (`mnist`: 38.5 to 6.8 FID units from 8 to 50 epochs; the runs also
+#   differ in the learning-rate decay). On 18-epoch MNIST networks, not scored against DDPM, its gap to
+#   $\eta = 1$ is 17.3 with the cosine schedule and 14.1 with $v$-prediction, against 17.0 with neither: not
+#   resolved from one draw and one run each.
 #
 # Next: [08 · Classifier-free guidance](08_classifier_free_guidance.ipynb).

@@ -21,12 +21,9 @@ import json
 import os
 import shlex
 import shutil
-import subprocess
-import sys
-import time
 from pathlib import Path
 
-from device_train import ROOT, read_train_command
+from device_train import ROOT, read_train_command, run_side_by_side
 
 MAX_FILES = 8  # the device tool returns at most 8 files
 
@@ -52,29 +49,15 @@ def last_export(folder: Path) -> int:
 
 
 def run_arms(arms: dict[str, list[str]], minutes: float, work: Path, data: Path, out: Path, device: str) -> dict:
-    env = {**os.environ, "DIFFUSION_DATA": str(data), "DIFFUSION_OFFLINE": "1", "OMP_WAIT_POLICY": "PASSIVE",
-           "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-    threads = max(1, (os.cpu_count() or 2) // len(arms))
-    out.mkdir(parents=True, exist_ok=True)
-    procs, logs, start = {}, {}, time.time()
-    for name, argv in arms.items():
+    for name in arms:
         (work / "runs" / "arms" / name).mkdir(parents=True, exist_ok=True)
-        full = [sys.executable, "-m", "helpers.train", *argv, "--export-every", "1", "--save-every-minutes", "0",
-                "--no-progress", "--threads", str(threads), "--device", device]
-        logs[name] = open(out / f"{name}.log", "w")
-        procs[name] = subprocess.Popen(full, cwd=work, env=env, stdout=logs[name], stderr=subprocess.STDOUT)
-        print(shlex.join(full[1:]), flush=True)
-    while time.time() < start + 60 * minutes and any(p.poll() is None for p in procs.values()):
-        time.sleep(2)
-    for p in procs.values():
-        if p.poll() is None:
-            p.terminate()  # the epoch in flight is lost; the exports of finished epochs stay
-            p.wait()
+    returncodes = run_side_by_side({name: [*argv, "--export-every", "1", "--save-every-minutes", "0", "--device",
+                                           device] for name, argv in arms.items()}, minutes, work, data, out,
+                                   "arms.log")
     folders = {name: work / "runs" / "arms" / name for name in arms}
     common = min(last_export(f) for f in folders.values())
     summary = {"minutes": minutes, "common_epoch": common, "arms": {}}
     for name, folder in folders.items():
-        logs[name].close()
         own = last_export(folder)
         for k in sorted({common, own} - {0}):
             shutil.copyfile(folder / f"ema{k}.pt", out / f"{name}-ema{k}.pt")
@@ -84,14 +67,10 @@ def run_arms(arms: dict[str, list[str]], minutes: float, work: Path, data: Path,
 
             state = torch.load(folder / "train.pt", map_location="cpu", weights_only=True)["state"]
         summary["arms"][name] = {"command": shlex.join(["python", "-m", "helpers.train", *arms[name]]),
-                                 "returncode": procs[name].returncode, "epochs": own,
+                                 "returncode": returncodes[name], "epochs": own,
                                  "epoch_losses": state.get("epoch_losses", []),
                                  "train_minutes": round(state.get("train_seconds", 0.0) / 60, 2)}
     (out / "arms.json").write_text(json.dumps(summary, indent=2))
-    with open(out / "arms.log", "w") as log:  # one log, so the weights leave room under the 8-file limit
-        for name in arms:
-            log.write(f"== {name}\n" + (out / f"{name}.log").read_text())
-            (out / f"{name}.log").unlink()
     print(json.dumps(summary, indent=2))
     return summary
 

@@ -182,20 +182,39 @@ def train(names: list[str], epochs: int | None, minutes: float, work: Path, devi
     states."""
     if len(names) > MAX_RUNS:
         raise SystemExit(f"at most {MAX_RUNS} runs per call (the files that come back), got {len(names)}")
-    env = {**os.environ, "DIFFUSION_DATA": str(device_dir / "data"), "DIFFUSION_OFFLINE": "1",
-           "OMP_WAIT_POLICY": "PASSIVE", "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
-    threads = max(1, (os.cpu_count() or 2) // len(names))
-    out.mkdir(parents=True, exist_ok=True)
     runs = {name: with_epochs(run_command(name, commands), epochs) for name in names}  # all checked before any starts
     for name in names:
         carried, state = device_dir / "runs" / name / "train.pt", state_path(work, name, commands)
         state.parent.mkdir(parents=True, exist_ok=True)
         if carried.is_file() and _epoch(carried) > _epoch(state):  # a warm machine keeps an earlier call's runs/
             shutil.copyfile(carried, state)
-    procs, logs = {}, {}
+    returncodes = run_side_by_side({name: [*runs[name][3:], "--device", device, *extra] for name in names}, minutes,
+                                   work, device_dir / "data", out, "device_train.log")
+    summary = {}
     for name in names:
-        argv = [sys.executable, *runs[name][1:], "--no-progress", "--threads", str(threads), "--device", device,
-                *extra]
+        summary[name] = _split(state_path(work, name, commands), out, name)
+        summary[name]["returncode"] = returncodes[name]
+        # the state is a finished run only at its command's --epochs; before that, the same command resumes it
+        summary[name]["command"] = shlex.join(runs[name])
+        summary[name]["finished"] = summary[name]["epoch"] == read_train_command(runs[name], name)[1].epochs
+    (out / "device_train.json").write_text(json.dumps(summary, indent=2))
+    print(json.dumps(summary, indent=2))
+
+
+def run_side_by_side(runs: dict[str, list[str]], minutes: float, work: Path, data: Path, out: Path,
+                     log_name: str) -> dict[str, int]:
+    """Run ``python -m helpers.train`` with each of ``runs``' options at once, each given an equal share of the CPU
+    threads (its options come after, so they can change it) and the datasets in ``data``; stop all still running
+    after ``minutes`` (the epoch in flight is lost: the state on disk is the last finished epoch's). Their output
+    goes to one log, ``out/log_name``, so that the files that come back stay under the 8-file limit. Returns each
+    run's exit status."""
+    env = {**os.environ, "DIFFUSION_DATA": str(data), "DIFFUSION_OFFLINE": "1", "OMP_WAIT_POLICY": "PASSIVE",
+           "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
+    threads = max(1, (os.cpu_count() or 2) // len(runs))
+    out.mkdir(parents=True, exist_ok=True)
+    procs, logs = {}, {}
+    for name, options in runs.items():
+        argv = [sys.executable, "-m", "helpers.train", "--no-progress", "--threads", str(threads), *options]
         logs[name] = open(out / f"{name}.log", "w")
         procs[name] = subprocess.Popen(argv, cwd=work, env=env, stdout=logs[name], stderr=subprocess.STDOUT)
         print(" ".join(argv[1:]), flush=True)
@@ -204,22 +223,14 @@ def train(names: list[str], epochs: int | None, minutes: float, work: Path, devi
         time.sleep(2)
     for p in procs.values():
         if p.poll() is None:
-            p.terminate()  # the epoch in flight is lost; the state on disk is the last finished epoch's
+            p.terminate()
             p.wait()
-    summary = {}
-    for name, p in procs.items():
-        logs[name].close()
-        summary[name] = _split(state_path(work, name, commands), out, name)
-        summary[name]["returncode"] = p.returncode
-        # the state is a finished run only at its command's --epochs; before that, the same command resumes it
-        summary[name]["command"] = shlex.join(runs[name])
-        summary[name]["finished"] = summary[name]["epoch"] == read_train_command(runs[name], name)[1].epochs
-    (out / "device_train.json").write_text(json.dumps(summary, indent=2))
-    for name in names:  # one log of all runs, so the parts leave room under the 8-file limit
-        with open(out / "device_train.log", "a") as log:
+    with open(out / log_name, "a") as log:
+        for name in runs:
+            logs[name].close()
             log.write(f"== {name}\n" + (out / f"{name}.log").read_text())
-        (out / f"{name}.log").unlink()
-    print(json.dumps(summary, indent=2))
+            (out / f"{name}.log").unlink()
+    return {name: p.returncode for name, p in procs.items()}
 
 
 def _epoch(state: Path) -> int:

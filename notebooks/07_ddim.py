@@ -633,8 +633,8 @@ for name, (net, sched, meta) in checkpoints.items():
 # `mnist-cfg` (seed 0), against 14.2 for real MNIST images with $\mathcal N(0, 0.05^2)$ grain and 6.5 for real
 # training images drawn at the same seed; seeds 1 and 2 give `mnist` 19.7 and 23.1 and `mnist-cfg` 8.9 and 8.9,
 # against their own grain references of 13.8 and 15.0. The Fashion-MNIST checkpoints score 22.5 ± 1.5 (`fashion-mnist`: the mean ± s.e. of
-# six draws of 2,000 samples, the same command with `--seed 0 1 2 3 4 5`) and 16.5 ± 0.7 (`fashion-mnist-cfg`: the
-# mean ± s.e. of two draws, 17.3 and 15.8, so only a rough guide to its spread) against grain references of 37.4 and 39.1 (the means of six and two draws of real images). `fashion-mnist`'s seed-0 score ranged
+# six draws of 2,000 samples, the same command with `--seed 0 1 2 3 4 5`) and 16.8 ± 0.5 (`fashion-mnist-cfg`: the
+# mean ± s.e. of three draws, 17.3, 15.8 and 17.4, so only a rough guide to its spread) against grain references of 37.4 and 38.3 (the means of six and three draws of real images). `fashion-mnist`'s seed-0 score ranged
 # between 24.0 and 28.2 at a constant learning rate (epochs 40, 47, 50, 55 and 62; differences the noise measured
 # below does not resolve) and fell to 21.8 by the end of a decay to 0 over epochs 63–72, from the same $x_T$ each
 # time (one draw of samples per checkpoint). One
@@ -642,10 +642,12 @@ for name, (net, sched, meta) in checkpoints.items():
 # draw (against an s.d. of 1.05 for a random draw of 2,000 real images), and over three seeds epoch 72 beats
 # epoch 62 by 3.8 ± 1.3 (mean ± s.e.; p ≈ 0.1, not yet established), not the 6.4 that seed 0 alone shows (see
 # [docs/maintaining.md](../docs/maintaining.md#fashion-mnist-past-epoch-40-a-constant-learning-rate-then-a-decay)).
-# DDPM's 300 steps score 14.5 on `fashion-mnist`, against 27.3 at 40 epochs (the same seed, so the same $x_T$ and
-# noise; one draw each, not scored in between), so at 72 epochs this 50-step $\eta = 0$ sampler costs it about 8 FID
-# units (22.5 ± 1.5, DDIM's six-seed mean ± s.e., against DDPM's one draw of 14.5, whose spread is not measured;
-# if it varies as DDIM's one draw does, s.d. 3.7, the cost is 8 ± 4). On MNIST, DDPM's 300 steps from the same
+# DDPM's 300 steps score 14.5 on `fashion-mnist` at seed 0, against 27.3 at 40 epochs (the same seed, so the same
+# $x_T$ and noise; one draw each, not scored in between), and 11.8 at seed 1, so at 72 epochs this 50-step
+# $\eta = 0$ sampler costs it about 9 FID units (22.5 ± 1.5, DDIM's six-seed mean ± s.e., against 13.2 ± 1.3,
+# DDPM's two-seed one: 9.3 ± 2.0, the s.e. of that difference, DDPM's part from two draws; seed by seed, 7.3 at
+# seed 0 and 13.4 at seed 1, each between two nearly independent draws, not a paired comparison, since the two
+# samplers share only the first batch's $x_T$). On MNIST, DDPM's 300 steps from the same
 # seed (the same command with `--sampler ddpm`) score 13.8 for `mnist` and 7.1 for `mnist-cfg`, against DDIM's 20.5
 # and 9.7 (one draw each; the 50-step sampler's steps and its determinism are not separated here). So at seed 0 the
 # 50-step $\eta = 0$ sampler costs `mnist` about 7 FID units and `mnist-cfg` about 3 (one draw each; over seeds 0–2,
@@ -805,7 +807,9 @@ if art is not None and "trajectory" in art:
 # yardstick: about 3 FID units and 2 to 4 KID units from one draw of 1,000 real images to the next. We read it as a
 # lower bound for a model's spread (a reading, not measured): the unconditional `fashion-mnist` of section 9 varies
 # 3.5 times as much as real images in FID; this class-conditional checkpoint, sampled on balanced labels and closer
-# to the real images, probably varies less, but its spread, in FID or KID, is not measured):
+# to the real images, probably varies less; its spread at this $n$ is not measured. At $n = 2{,}000$ its three
+# DDIM draws of section 9 vary with an s.d. of 0.9 in FID, about real images' 1.05; three draws estimate an s.d. only
+# roughly, so they neither confirm nor contradict the lower-bound reading for this checkpoint):
 #
 # - **The measurable defect is class accuracy.** The default DDIM ($\eta = 0$, 50 steps) scores 0.874 ± 0.010,
 #   DDPM 0.913 ± 0.009 and the classifier on real test images 0.918: a gap of 0.039, about three standard errors

@@ -169,8 +169,9 @@ check_ddim_step(my_ddim_step)
 # $T-1$, the step that matches $x_T \sim \mathcal N(0, I)$, and is the default here; "leading" and "linspace" are the
 # older choices. "report" is the report's own sequence: $(0, c, 2c, \dots) + 1$ over the multiples of
 # $c = \lfloor T / \text{steps} \rfloor$ below $T$, reversed. It neither starts at $T-1$ nor ends at $\bar\alpha = 1$
-# (section 6), and since $c$ is rounded down, it holds $\lceil T/c \rceil$ entries: exactly `steps` when $c$ divides
-# $T$ (300/10, 300/20, 300/50), more otherwise (the last lines below). Every sampler but "report" finishes with a
+# (section 6), and since $c$ is rounded down, it holds $\lceil T/c \rceil$ entries: exactly `steps` when `steps`
+# divides $T$ (300/10, 300/20, 300/50), possibly more otherwise (19 steps give $c = 15$ and 20 entries; the last lines
+# below). Every sampler but "report" finishes with a
 # step to $t' = -1$.
 
 # %%
@@ -321,8 +322,9 @@ fig.axes[0].legend(fontsize=8, loc="lower right")
 #   that is why real training images score about 54 against the test set here, and 9.0 at $n = 1{,}000$
 #   (section 10; $54 \times 160/1000 \approx 8.7$). Samples from 50 and 100 steps land a little *below* the
 #   floor. They are not better than real images: the floor itself runs from 38.0 to 63.3 over five draws of 160
-#   training images (printed above), and a sampler's FID from 160 samples carries the same sampling noise. Read
-#   no FID difference smaller than about 10 units here.
+#   training images (printed above; an s.d. of about 9 for one draw), and a sampler's FID from 160 samples carries
+#   the same sampling noise, so the difference of two independent draws has an s.d. of about 13. Read no FID
+#   difference smaller than about 25 units here (two of those s.d.); draws that share $x_T$ are probably less noisy.
 # - **KID is unbiased**: its expected value does not depend on $n$, so a small $n$ does not push it up. Its
 #   printed s.e. is smaller than its real uncertainty: at $n = 160$ every one of the 100 subsets holds all 160
 #   samples, so the s.e. counts only which test images are drawn. The floor's KID over the five draws (−22.6 to
@@ -330,8 +332,10 @@ fig.axes[0].legend(fontsize=8, loc="lower right")
 # - **Accuracy** has s.e. ≈ 0.03 at this $n$: it sits at 0.825–0.837 for every step count, below the
 #   classifier's 0.918 on real test images by about three standard errors.
 #
-# So FID and KID fall clearly from 10 to 50 steps (79.7 to 51.0; 37.6 to 12.5), and between neighbouring step
-# counts past 20 the changes are at the noise level. Time grows about linearly with the steps (wall-clock on a
+# So FID falls from 10 to 50 steps (79.7 to 51.0, about 2 s.d. of the difference of two floor draws), and KID points
+# the same way (37.6 to 12.5, about 1 s.d. of that difference, so not resolved on its own); the step counts share
+# $x_T$ and fall steadily, which suggests a real trend. Between neighbouring step counts past 20 the changes are at
+# the noise level. Time grows about linearly with the steps (wall-clock on a
 # shared CPU: the timings move from run to run). The class accuracy does not move with the steps at all, and
 # stays below that of real images; section 5 shows that $\eta = 1$ does better on it, and section 10 measures the
 # gap at $n = 1{,}000$.
@@ -421,12 +425,13 @@ fig.tight_layout()
 #   $\eta = 1$ part of that noise is fresh $z$, under $\eta = 0$ it is the network's own $\hat\varepsilon$. We have
 #   not measured the last step on its own.
 # - **FID and KID** agree with Song et al. at few steps: $\eta = 1$ is far worse at 10 steps (FID 122.8, KID
-#   73.5 ± 3.9, against 79.7 and 37.6 ± 3.6). At 20 steps FID still prefers $\eta = 0$ ($\eta = 1$'s 84.2 against
-#   61.0), while the two KIDs (26.4 ± 2.7 and 19.8 ± 3.2) differ by 6.6, far less than the floor's spread (−22.6 to
+#   73.5 ± 3.9, against 79.7 and 37.6 ± 3.6: in FID about 3 s.d. of a difference of two draws, in KID about 1.5).
+#   At 20 steps FID leans to $\eta = 0$ ($\eta = 1$'s 84.2 against 61.0, under 2 s.d.), while the two KIDs (26.4 ± 2.7 and 19.8 ± 3.2) differ by 6.6, far less than the floor's spread (−22.6 to
 #   23.1); at 100 steps both samplers lie within
 #   the floor's range on both scores (FID 53.3 and 47.8), so we read no difference there.
 # - **Class accuracy goes the other way**: $\eta = 1$ scores 0.887–0.931 (± 0.020–0.025), about as well as
-#   the classifier does on real test images, and $\eta = 0$ 0.825–0.837 (± 0.03), at every step count; $\eta = 0.5$
+#   the classifier does on real test images, and $\eta = 0$ 0.825–0.837 (± 0.03), at every step count (by 2.4 and
+#   2.7 s.e. of the difference at 20 and 100 steps, 1.3 at 10); $\eta = 0.5$
 #   at 20 steps sits with $\eta = 1$ (0.906 ± 0.023).
 #
 # So the deterministic sampler draws sharper images that the classifier recognises less often, and the stochastic
@@ -651,7 +656,8 @@ for name, (net, sched, meta) in checkpoints.items():
 # seed (the same command with `--sampler ddpm`) score 13.8 for `mnist` and 7.1 for `mnist-cfg`, against DDIM's 20.5
 # and 9.7 (one draw each; the 50-step sampler's steps and its determinism are not separated here). So at seed 0 the
 # 50-step $\eta = 0$ sampler costs `mnist` about 7 FID units and `mnist-cfg` about 3 (one draw each; over seeds 0–2,
-# 8.1 ± 1.3 for `mnist`, paired by seed, and 2.1 ± 0.5 for `mnist-cfg` if its DDPM draw varies as DDIM's).
+# 8.1 ± 1.3 for `mnist`, the mean ± s.e. of the seed-by-seed differences, each between two nearly independent draws,
+# and 2.1 ± 0.5 for `mnist-cfg` if its DDPM draw varies as DDIM's).
 # DDPM's 13.8 is just below the grain reference of 14.2; seeds 1–4 give 12.9, 12.4, 11.8 and 11.6, each below
 # its own reference (13.8, 15.0, 14.4 and 15.7), by 2.1 ± 0.7 on average over the five (mean ± s.e. of the paired
 # differences; t = 3.2 on 4 degrees of freedom, one-sided p ≈ 0.02, nominal: seeds 3 and 4 were added after a look
@@ -981,8 +987,9 @@ for key in ("ddim-eta0", "ddim-eta0-noclip", "ddim-eta0-karras", "ddim-eta0-100"
 # the worst FID and KID (42.1 and 24.3), and was smoother than DDPM. On `mnist` it matches DDPM's FID. Why the two
 # networks differ there is not measured. `mnist` also reverses the finding of the DDIM paper (section 5, Song et
 # al.'s Table 1) that at few steps $\eta = 0$ gives a better FID than $\eta = 1$. What the two networks agree on:
-# on the measure where $\eta = 0$ falls short (accuracy on `fashion-mnist-cfg`, FID and KID on `mnist`), no
-# deterministic option tried reaches DDPM, and $\eta = 1$ does. This fits our reading above: a deterministic path
+# on the measure where $\eta = 0$ falls short (accuracy on `fashion-mnist-cfg`, FID on `mnist`), no deterministic
+# option tried reaches DDPM, and $\eta = 1$ does (DDPM's KID was not computed on `mnist`, but $\eta = 1$'s, 4.2 ± 0.6,
+# lies far below every $\eta = 0$ setting's 20.7–31.7). This fits our reading above: a deterministic path
 # cannot correct an early error of $\hat\varepsilon$.
 #
 # If $\hat\varepsilon$ were exact ($\hat\varepsilon = \mathbb E[\varepsilon \mid x_t] = -\sqrt{1-\bar\alpha_t}\,
@@ -1001,7 +1008,7 @@ for key in ("ddim-eta0", "ddim-eta0-noclip", "ddim-eta0-karras", "ddim-eta0-100"
 # changes where $\hat x_0 = (x_t - \sqrt{1-\bar\alpha_t}\,\hat\varepsilon)/\sqrt{\bar\alpha_t}$ multiplies
 # an error of $\hat\varepsilon$ by $\sqrt{(1-\bar\alpha_t)/\bar\alpha_t}$ (our guess at the artefacts' cause,
 # not the reason either was proposed): about 2,500 at the report's last
-# index, where $\bar\alpha_{299} = 1.6 \times 10^{-7}$, and over 30 at each of the 17 of DDIM-50's trailing
+# index, where $\bar\alpha_{299} = 1.5 \times 10^{-7}$, and over 30 at each of the 17 of DDIM-50's trailing
 # steps where $\bar\alpha_t < 10^{-3}$. The cosine schedule (notebook 01) puts only 2 of the 50 steps there, but
 # its first step is worse: its last $\bar\alpha$ is $2.7 \times 10^{-8}$, an amplification
 # $\sqrt{(1-\bar\alpha_t)/\bar\alpha_t}$ of about 6,100 there (its $\beta$ is clipped at 0.999). $v$-prediction (Salimans and Ho, 2022, "Progressive distillation for fast sampling of
@@ -1065,7 +1072,8 @@ for key in arms:
 # - **At 18 epochs the gap is wider than the shipped network's** (about 17 here against 6.6 at 50 epochs: 20.5
 #   against 13.9). More training narrowed $\eta = 0$'s gap to DDPM on the MNIST networks above (8 against 35
 #   and 8 against 50 epochs) and, in KID and FID, on `fashion-mnist-cfg` from 13 to 40 epochs; on
-#   `fashion-mnist`, from 40 to 72 epochs, DDPM gained more than DDIM (section 9, one draw each). ($\eta = 1$
+#   `fashion-mnist`, from 40 to 72 epochs, DDPM gained more than DDIM (seed 0: DDPM 27.3 → 14.5, DDIM 28.2 → 21.8;
+#   one draw each). ($\eta = 1$
 #   was not scored at 8 epochs. On `fashion-mnist-cfg` at 40 epochs it had the worse FID and KID; at 13 its FID
 #   was 4.4 worse, about at the draw noise, while its KID was better, 21.2 against 34.6.)
 #
@@ -1091,8 +1099,8 @@ for key in arms:
 # - DDIM re-noises the guess $\hat x_0$ with the predicted noise itself; with $\eta = 0$ the sampler is deterministic
 #   and can skip most of the $T$ steps, with the network unchanged. Song et al.'s processes $q_\sigma$ share the
 #   forward marginals $q(x_t \mid x_0)$, which is all training sees.
-# - Time is about linear in the steps. Here FID and KID improve from 10 to 50 steps and then flatten within the
-#   noise of $n = 160$, while class accuracy stays at 0.825–0.837, below real images' 0.918. Read scores with
+# - Time is about linear in the steps. Here FID improves from 10 to 50 steps (KID points the same way, within the
+#   noise of $n = 160$) and then flattens within that noise, while class accuracy stays at 0.825–0.837, below real images' 0.918. Read scores with
 #   their noise: FID below the real-image floor at small $n$ is sampling bias and noise, not better-than-real.
 # - $\eta = 1$ at few steps, on `fashion-mnist-cfg`: worse FID and KID, better accuracy (on `mnist`, section 10, a
 #   better FID and KID at 50 steps). Its samples are *smoother*, not noisier: the

@@ -22,7 +22,7 @@ def ddim_timesteps(T: int, steps: int, spacing: str = "trailing", *,
     - ``"leading"`` (``steps_offset=0``): k·(T // steps), reversed; starts below T−1, ends at 0.
     - ``"linspace"``: round(linspace(0, T−1, steps)), reversed.
     - ``"report"``: the report's own sequence, c = T // steps, τ = (0, c, 2c, …) + 1 reversed
-      (so it may hold more than ``steps`` entries when c does not divide T). ``ddim_sample`` ends this
+      (so it may hold more than ``steps`` entries when ``steps`` does not divide T). ``ddim_sample`` ends this
       one at index 0 (ᾱ_0 ≠ 1) as the report does: the pitfall notebook 07 shows.
     - ``"karras"`` (needs ``alphas_cumprod``): Karras et al. (2022), eq. 5, in σ_t = √((1−ᾱ_t)/ᾱ_t):
       σ_i = (σ_max^{1/ρ} + i/(steps−1) · (σ_min^{1/ρ} − σ_max^{1/ρ}))^ρ, ρ = 7, σ_max = σ_{T−1},

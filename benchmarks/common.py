@@ -30,7 +30,10 @@ def checkpoint_parser(doc: str, out: str, batch: int, n: int | None = None) -> a
     return p
 
 
-def hardware() -> str:
+def hardware(device: str = "cpu") -> str:
+    """What ran a benchmark: the CPU and its torch threads, or a GPU's name for ``device`` "cuda…"."""
+    if torch.device(device).type == "cuda":
+        return f"{torch.cuda.get_device_name(device)} (CUDA), torch {torch.__version__.split('+')[0]}"
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():

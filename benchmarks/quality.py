@@ -182,8 +182,11 @@ def _weights_of(res: dict, args: argparse.Namespace, file: Path) -> str:
 
 def _load(args: argparse.Namespace):
     if args.model:
-        return load_pretrained(args.model, return_metadata=True)
-    return load_checkpoint(args.checkpoint)
+        return load_pretrained(args.model, device=args.device, return_metadata=True)
+    return load_checkpoint(args.checkpoint, device=args.device)
+
+
+DEVICES = ("cpu", "cuda")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -201,6 +204,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--keep-model-eps", action="store_true",
                    help="keep the model's eps after clipping x0 (diffusers' default) instead of re-deriving it")
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--device", default="cpu", choices=DEVICES,
+                   help="where the networks run; x_T and the noise are drawn on the CPU either way, so a seed's draw "
+                        "differs between devices only by their float32 arithmetic")
     p.add_argument("--draws", nargs="+", type=Path, default=[], metavar="JSON",
                    help="results of draws of the same weights and settings made in other processes: their seeds "
                         "are taken from them, not sampled again")
@@ -218,6 +224,11 @@ def main(argv=None):
         p.error(f"--seed: the seeds must differ (got {args.seed}): a repeated seed repeats its draw")
     if args.sampler == "ddpm" and args.keep_model_eps:
         p.error("--keep-model-eps is a DDIM option: DDPM's posterior mean has no ε̂ to keep")
+    if args.device == "cuda":
+        if not torch.cuda.is_available():
+            p.error("--device cuda: torch sees no CUDA device here; use --device cpu")
+        # full float32, as on the CPU: TF32 would round the networks' products to 10 bits of mantissa
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     torch.set_num_threads(args.threads)
     model, schedule, metadata = _load(args)
     name = args.model or Path(args.checkpoint).stem
@@ -229,13 +240,13 @@ def main(argv=None):
     if out.resolve() in {Path(f).resolve() for f in args.draws}:
         p.error(f"--out {out}: one of the --draws files, which the results would overwrite; give --out another path")
     weights = weights_sha256(model)
-    ev = QualityEvaluator(metadata["dataset"])
+    ev = QualityEvaluator(metadata["dataset"], device=args.device)
     refs, refs_per_seed = references(ev, args.n, args.seed)
     clf = ev.classifier.metadata
     classifier = {"sha256": weights_sha256(ev.classifier), "test_accuracy": clf["test_accuracy"],
                   "references": dict(zip(args.seed, refs_per_seed))}
     done, provenance = earlier_draws(args.draws, args, weights, classifier)
-    print(f"hardware: {hardware()}")
+    print(f"hardware: {hardware(args.device)}")
     rows, ev = evaluate(model, schedule, metadata, args.n, args.steps, args.guidance, args.seed, args.batch,
                         evaluator=ev, recompute_eps=not args.keep_model_eps, sampler=args.sampler, done=done)
     print("references:", refs)
@@ -245,7 +256,8 @@ def main(argv=None):
     sampler = (f"DDPM, {schedule.T} steps" if args.sampler == "ddpm" else f"DDIM, {args.steps} steps, trailing, eta=0"
                + (", model's ε̂ kept after clipping" if args.keep_model_eps else ""))
     write_results(out.stem, {
-        "model": name, "checkpoint_sha256": checkpoint_sha256(args.model or args.checkpoint), "weights_sha256": weights,
+        "hardware": hardware(args.device), "model": name,
+        "checkpoint_sha256": checkpoint_sha256(args.model or args.checkpoint), "weights_sha256": weights,
         "epochs": metadata.get("epochs"), "train_minutes": metadata.get("train_minutes"),
         "train_hardware": metadata.get("hardware"),
         **({"init_from": metadata["init_from"]} if "init_from" in metadata else {}), "sampler": sampler,

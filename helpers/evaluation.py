@@ -39,6 +39,7 @@ def generate(model, schedule, n: int, steps: int = 50, guidance_scale: float = 1
     A conditional model gets ``labels`` (default: balanced over the classes, 0, 1, …, 9, 0, …);
     returns ``(images, labels)`` with labels None for an unconditional model. ``sampler``: "ddim"
     (``steps`` steps) or "ddpm" (all T steps). ``shape``: one image's [C, H, W] (``image_shape``).
+    The network runs on its own device; the images come back on the CPU.
     """
     check_choice(sampler, SAMPLERS, "sampler")
     check_int(n, "n", 1)
@@ -46,16 +47,20 @@ def generate(model, schedule, n: int, steps: int = 50, guidance_scale: float = 1
     if model.num_classes and labels is None:
         labels = torch.arange(n) % model.num_classes
     gen = torch.Generator().manual_seed(seed)
+    # x_T and the samplers' noise come from this CPU generator on any device (``noise_like``), so a seed gives the
+    # same draws on a GPU; only the network's arithmetic runs there
+    dev = next(model.parameters(), torch.empty(0)).device  # a network without parameters runs on the CPU
     out = []
     for i in range(0, n, batch):
-        x_T = torch.randn(min(batch, n - i), *shape, generator=gen)
-        y = labels[i:i + batch] if labels is not None else None
+        x_T = torch.randn(min(batch, n - i), *shape, generator=gen).to(dev)
+        y = labels[i:i + batch].to(dev) if labels is not None else None
         s = guidance_scale if y is not None else 1.0
         if sampler == "ddim":
-            out.append(ddim_sample(model, schedule, x_T, steps=steps, y=y, guidance_scale=s, generator=gen,
-                                   **sampler_kwargs))
+            samples = ddim_sample(model, schedule, x_T, steps=steps, y=y, guidance_scale=s, generator=gen,
+                                  **sampler_kwargs)
         else:
-            out.append(ddpm_sample(model, schedule, x_T, y=y, guidance_scale=s, generator=gen, **sampler_kwargs))
+            samples = ddpm_sample(model, schedule, x_T, y=y, guidance_scale=s, generator=gen, **sampler_kwargs)
+        out.append(samples.cpu())
     return torch.cat(out), labels
 
 

@@ -637,27 +637,29 @@ for name, (net, sched, meta) in checkpoints.items():
 # --threads 1`, and the same with `--model mnist-cfg`): FID in classifier space 20.5 for `mnist` and 9.7 for
 # `mnist-cfg` (seed 0), against 14.2 for real MNIST images with $\mathcal N(0, 0.05^2)$ grain and 6.5 for real
 # training images drawn at the same seed; seeds 1 and 2 give `mnist` 19.7 and 23.1 and `mnist-cfg` 8.9 and 8.9,
-# against their own grain references of 13.8 and 15.0. The Fashion-MNIST checkpoints score 22.5 ± 1.5 (`fashion-mnist`: the mean ± s.e. of
-# six draws of 2,000 samples, the same command with `--seed 0 1 2 3 4 5`) and 16.8 ± 0.5 (`fashion-mnist-cfg`: the
-# mean ± s.e. of three draws, 17.3, 15.8 and 17.4, so only a rough guide to its spread) against grain references of 37.4 and 38.3 (the means of six and three draws of real images). `fashion-mnist`'s seed-0 score ranged
+# against their own grain references of 13.8 and 15.0. The Fashion-MNIST checkpoints score 20.7 ± 0.8
+# (`fashion-mnist`: the mean ± s.e. of seventeen draws of 2,000 samples, seeds 0–16, the same command with
+# `--seed`) and 15.9 ± 0.7 (`fashion-mnist-cfg`: thirteen draws, seeds 0–12) against grain references of 37.5 and
+# 37.2 (the means of seventeen and thirteen draws of real images). `fashion-mnist`'s seed-0 score ranged
 # between 24.0 and 28.2 at a constant learning rate (epochs 40, 47, 50, 55 and 62; differences the noise measured
 # below does not resolve) and fell to 21.8 by the end of a decay to 0 over epochs 63–72, from the same $x_T$ each
 # time (one draw of samples per checkpoint). One
-# draw is noisy on this model: the six draws of the shipped weights range over 17.5–27.9, an s.d. of 3.7 for one
+# draw is noisy on this model: the seventeen draws of the shipped weights range over 15.5–27.9, an s.d. of 3.5 for one
 # draw (against an s.d. of 1.05 for a random draw of 2,000 real images), and over three seeds epoch 72 beats
 # epoch 62 by 3.8 ± 1.3 (mean ± s.e.; p ≈ 0.1, not yet established), not the 6.4 that seed 0 alone shows (see
 # [docs/maintaining.md](../docs/maintaining.md#fashion-mnist-past-epoch-40-a-constant-learning-rate-then-a-decay)).
 # DDPM's 300 steps score 14.5 on `fashion-mnist` at seed 0, against 27.3 at 40 epochs (the same seed, so the same
-# $x_T$ and noise; one draw each, not scored in between), and 11.8 at seed 1, so at 72 epochs this 50-step
-# $\eta = 0$ sampler costs it about 9 FID units (22.5 ± 1.5, DDIM's six-seed mean ± s.e., against 13.2 ± 1.3,
-# DDPM's two-seed one: 9.3 ± 2.0, the s.e. of that difference, DDPM's part from two draws; seed by seed, 7.3 at
-# seed 0 and 13.4 at seed 1, each between two nearly independent draws, not a paired comparison, since the two
-# samplers share only the first batch's $x_T$). On MNIST, DDPM's 300 steps from the same
+# $x_T$ and noise; one draw each, not scored in between), and 12.6 ± 0.6 over seeds 0–10, so at 72 epochs this
+# 50-step $\eta = 0$ sampler costs it about 8 FID units (8.2 ± 1.2, the mean ± s.e. of the seed-by-seed differences
+# over seeds 0–10, each between two nearly independent draws, not a paired comparison, since the two samplers
+# share only the first batch's $x_T$). On MNIST, DDPM's 300 steps from the same
 # seed (the same command with `--sampler ddpm`) score 13.8 for `mnist` and 7.1 for `mnist-cfg`, against DDIM's 20.5
 # and 9.7 (one draw each; the 50-step sampler's steps and its determinism are not separated here). So at seed 0 the
 # 50-step $\eta = 0$ sampler costs `mnist` about 7 FID units and `mnist-cfg` about 3 (one draw each; over seeds 0–2,
 # 8.1 ± 1.3 for `mnist`, the mean ± s.e. of the seed-by-seed differences, each between two nearly independent draws,
-# and 2.1 ± 0.5 for `mnist-cfg` if its DDPM draw varies as DDIM's).
+# and 2.1 ± 0.5 for `mnist-cfg` if its DDPM draw varies as DDIM's). On `fashion-mnist-cfg` the order is reversed
+# in FID: over seeds 0–12 DDIM-50 scores 15.9 ± 0.7 and DDPM-300 18.1 ± 0.3, DDIM 2.1 ± 0.8 below DDPM seed by
+# seed, though its class accuracy is 2.6 points lower (the README's quality table; section 10 looks at why).
 # DDPM's 13.8 is just below the grain reference of 14.2; seeds 1–4 give 12.9, 12.4, 11.8 and 11.6, each below
 # its own reference (13.8, 15.0, 14.4 and 15.7), by 2.1 ± 0.7 on average over the five (mean ± s.e. of the paired
 # differences; t = 3.2 on 4 degrees of freedom, one-sided p ≈ 0.02, nominal: seeds 3 and 4 were added after a look
@@ -810,16 +812,15 @@ if art is not None and "trajectory" in art:
 
 # %% [markdown]
 # What the benchmark shows (accuracy ± binomial s.e.; for FID and KID, the real-image draws above are the
-# yardstick: about 3 FID units and 2 to 4 KID units from one draw of 1,000 real images to the next. We read it as a
-# lower bound for a model's spread (a reading, not measured): the unconditional `fashion-mnist` of section 9 varies
-# 3.5 times as much as real images in FID; this class-conditional checkpoint, sampled on balanced labels and closer
-# to the real images, probably varies less; its spread at this $n$ is not measured. At $n = 2{,}000$ its three
-# DDIM draws of section 9 vary with an s.d. of 0.9 in FID, about real images' 1.05; three draws estimate an s.d. only
-# roughly, so they neither confirm nor contradict the lower-bound reading for this checkpoint):
+# yardstick: about 3 FID units and 2 to 4 KID units from one draw of 1,000 real images to the next. It is a lower
+# bound for a model's spread: at $n = 2{,}000$ (section 9) the unconditional `fashion-mnist` varies 3.3 times as
+# much as real images in FID (seventeen draws, an s.d. of 3.5 against 1.05), and this class-conditional checkpoint
+# 2.3 times as much (thirteen DDIM draws, an s.d. of 2.4); its spread at this $n$ is not measured):
 #
 # - **The measurable defect is class accuracy.** The default DDIM ($\eta = 0$, 50 steps) scores 0.874 ± 0.010,
 #   DDPM 0.913 ± 0.009 and the classifier on real test images 0.918: a gap of 0.039, about three standard errors
-#   of the difference. KID points the same way (12.9 against 7.0).
+#   of the difference. KID points the same way (12.9 against 7.0). FID does not: 22.5 against 20.0 here is one
+#   draw each, within the noise, and over thirteen draws at $n = 2{,}000$ (section 9) DDIM's FID is the lower.
 # - **No $\eta = 0$ option closes the accuracy gap.** Karras spacing (0.882), no clipping (0.874), keeping the
 #   model's $\hat\varepsilon$ (0.875) and 100 steps (0.876), each ± 0.010, all sit with the default. Only
 #   $\eta = 1$ brings it back (0.912 ± 0.009), and pays in smoothness: the lowest Laplacian energy (0.527
@@ -886,7 +887,9 @@ else:
 # epochs 13 and 40 the two stochastic ones barely change: DDPM's accuracy 0.911 and 0.913 (a difference well inside
 # its standard error of about 0.013), KID 6.1 and 7.0, FID 21.3 and 20.0; DDIM-50 with $\eta = 1$ 0.905 and 0.912,
 # KID 21.2 and 24.3, FID 39.5 and 42.1 (the KID and FID differences within the draw-to-draw spread above, or about
-# at it). DDIM with $\eta = 0$ moves a lot: KID 34.6 → 12.9 and FID 35.1 → 22.5, far beyond that spread. Its
+# at it). DDIM with $\eta = 0$ moves a lot: KID 34.6 → 12.9 and FID 35.1 → 22.5. The FID fall is about three
+# times the s.d. of a difference of two draws, if this model's spread at this $n$ is 2.3 times real images', as at
+# $n = 2{,}000$ (not measured here). Its
 # accuracy rises from 0.860 to 0.874, 1.4 points against a standard error of about 1.5 for that difference: not
 # resolved, and so neither is the shrinking of its accuracy gap to DDPM (0.051 → 0.039, a change of 0.012 ± 0.020).
 # If the guess above is right, this is what one would expect: fresh noise lets the stochastic samplers recover from

@@ -165,8 +165,9 @@ def test_quality_bar_compares_ddim_eta0_with_ddpm_at_s1(ddim_acc, ddpm_acc, verd
     ddpm = {"n": 2000, "guidance_scale": 1.0, "fid": 30.0, "accuracy": ddpm_acc}
     bar = _readme_tables()._quality_bar(row, res, ddpm)
     gap, se = (ddpm_acc - ddim_acc) * 100, (ddim_acc * (1 - ddim_acc) / 2000 + ddpm_acc * (1 - ddpm_acc) / 2000) ** 0.5
-    assert bar == (f"FID < grain: no; accuracy within 3 points of DDPM's (gap {gap:+.1f} ± {se * 100:.1f}): "
-                   f"{verdict}")
+    side = "below" if verdict == "yes" else "above"
+    assert bar == (f"FID < grain: no; accuracy within 3 points of DDPM's (gap {gap:+.1f} ± {se * 100:.1f}, "
+                   f"{abs(3 - gap) / (se * 100):.1f} s.e. {side} 3): {verdict}")
     assert _readme_tables()._quality_bar(row, res) == "FID < grain: no"  # no DDPM row measured: no verdict
 
 
@@ -179,7 +180,7 @@ def test_quality_bar_holds_the_unconditional_fashion_model_to_its_fid_target(fid
 
 
 @pytest.mark.parametrize("p, n, text", [(0.884, 2000, "88.4% ± 0.7%"), (1.0, 2000, "100.0% (2,000 of 2,000)"),
-                                        (0.0, 160, "0.0% (0 of 160)")])
+                                        (0.0, 160, "0.0% (0 of 160)"), (0.995, 26000, "99.50% ± 0.04%")])
 def test_quality_table_accuracy_carries_its_standard_error(p, n, text):
     assert _readme_tables()._accuracy(p, n) == text
 

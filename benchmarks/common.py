@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from helpers.hardware import cpu_threads
+from helpers.hardware import cpu_threads, hardware_description
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -33,7 +33,7 @@ def checkpoint_parser(doc: str, out: str, batch: int, n: int | None = None) -> a
 def hardware(device: str = "cpu") -> str:
     """What ran a benchmark: the CPU and its torch threads, or a GPU's name for ``device`` "cuda…"."""
     if torch.device(device).type == "cuda":
-        return f"{torch.cuda.get_device_name(device)} (CUDA), torch {torch.__version__.split('+')[0]}"
+        return f"{hardware_description(torch.device(device))} (CUDA), torch {torch.__version__.split('+')[0]}"
     cpu = platform.processor() or platform.machine()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -72,11 +72,12 @@ def weights_sha256(model: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
-def write_results(name: str, payload: dict, path: Path | None = None) -> Path:
-    """``payload`` with the command, hardware and date, to benchmarks/results/<name>.json, or to ``path``."""
+def write_results(name: str, payload: dict, path: Path | None = None, device: str = "cpu") -> Path:
+    """``payload`` with the command, hardware (``device``'s) and date, to benchmarks/results/<name>.json, or to
+    ``path``."""
     path = Path(path) if path is not None else RESULTS / f"{name}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"command": command(), "hardware": hardware(), "date": time.strftime("%Y-%m-%d"), **payload}
+    payload = {"command": command(), "hardware": hardware(device), "date": time.strftime("%Y-%m-%d"), **payload}
     path.write_text(json.dumps(payload, indent=2) + "\n")
     print(f"wrote {path} (command: {payload['command']}; hardware: {payload['hardware']})")
     return path

@@ -256,14 +256,13 @@ def main(argv=None):
     sampler = (f"DDPM, {schedule.T} steps" if args.sampler == "ddpm" else f"DDIM, {args.steps} steps, trailing, eta=0"
                + (", model's ε̂ kept after clipping" if args.keep_model_eps else ""))
     write_results(out.stem, {
-        "hardware": hardware(args.device), "model": name,
-        "checkpoint_sha256": checkpoint_sha256(args.model or args.checkpoint), "weights_sha256": weights,
+        "model": name, "checkpoint_sha256": checkpoint_sha256(args.model or args.checkpoint), "weights_sha256": weights,
         "epochs": metadata.get("epochs"), "train_minutes": metadata.get("train_minutes"),
         "train_hardware": metadata.get("hardware"),
         **({"init_from": metadata["init_from"]} if "init_from" in metadata else {}), "sampler": sampler,
         "references": refs, **extra, "classifier_test_accuracy": clf["test_accuracy"],
         "classifier_sha256": classifier["sha256"], "rows": rows,
-    }, path=out)
+    }, path=out, device=args.device)
 
 
 if __name__ == "__main__":

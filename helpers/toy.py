@@ -7,6 +7,7 @@ x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε, everything a sampler needs is closed-for
 - r_k(x_t) = p(k | x_t) ∝ w_k N(x_t; √ᾱ_t μ_k, v_k I)                      (responsibilities)
 - E[ε | x_t, k] = √(1−ᾱ_t) (x_t − √ᾱ_t μ_k) / v_k,   E[ε | x_t] = Σ_k r_k E[ε | x_t, k]
 - Tweedie: E[x_0 | x_t] = (x_t − √(1−ᾱ_t) E[ε | x_t]) / √ᾱ_t;  score ∇ log q(x_t) = −E[ε | x_t] / √(1−ᾱ_t)
+- a denoiser with a known error: the responsibilities tempered, r_k^(τ) ∝ r_k^(1/τ), each E[ε | x_t, k] kept
 
 E[ε | x_t] is the minimiser of the training loss E‖ε − ε_θ(x_t, t)‖², so it is the network a perfect
 training run would return: ``as_model`` wraps it so that every sampler runs on it. The component index k
@@ -24,6 +25,14 @@ from torch import nn
 from ._checks import check_timesteps
 
 F64 = torch.float64
+
+
+def check_temperature(value) -> float:
+    """τ of ``tempered_eps``: a finite real number > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < value < math.inf:
+        raise ValueError(f"temperature must be a finite real number > 0 (1: the exact responsibilities), "
+                         f"got {value!r}")
+    return float(value)
 
 
 def _as_f64(value, name: str, what: str) -> torch.Tensor:
@@ -167,6 +176,15 @@ class GaussianMixture:
         r = torch.softmax(self.log_joint(x, abar), dim=1)  # r_k(x_t), normalised by log-sum-exp  [n, K]
         return (r[:, :, None] * eps_k).sum(1).to(x_t.dtype)  # Σ_k r_k E[ε | x_t, k]
 
+    def tempered_eps(self, schedule, x_t, t, temperature: float) -> torch.Tensor:
+        """Σ_k r_k^(τ) E[ε | x_t, k] with r^(τ) = softmax_k(log p(x_t, k) / τ), i.e. r_k^(τ) ∝ r_k^(1/τ): each
+        component's own field exact, the responsibilities blurred (τ > 1), so the error lies where the non-zero
+        ones are unequal. τ = 1 is ``exact_eps``; τ → ∞ weighs the components equally. Returns [n, D]."""
+        tau = check_temperature(temperature)
+        x, abar, _ = self.checked_inputs(schedule, x_t, t)
+        r = torch.softmax(self.log_joint(x, abar) / tau, dim=1)  # r^(τ), normalised by log-sum-exp  [n, K]
+        return (r[:, :, None] * self.component_eps(x, abar)).sum(1).to(x_t.dtype)
+
     def exact_x0(self, schedule, x_t, t, y=None) -> torch.Tensor:
         """Tweedie: E[x_0 | x_t] = (x_t − √(1−ᾱ_t) E[ε | x_t]) / √ᾱ_t  (with ``y``: E[x_0 | x_t, y])."""
         x, abar, _ = self.checked_inputs(schedule, x_t, t, y)
@@ -200,27 +218,32 @@ class GaussianMixture:
         r = torch.softmax(self.log_joint(x, abar), dim=1)[0]  # r_k(x_t)  [K]
         return GaussianMixture(m, gamma.sqrt(), r)
 
-    def as_model(self, schedule) -> ExactDenoiser:
-        """The exact ε-predictor as a network for the samplers: ``model(x_t, t, y=None)``."""
-        return ExactDenoiser(self, schedule)
+    def as_model(self, schedule, temperature: float = 1.0) -> ExactDenoiser:
+        """The exact ε-predictor as a network for the samplers: ``model(x_t, t, y=None)``; with ``temperature``
+        τ ≠ 1 its unconditional output is ``tempered_eps`` instead (a denoiser whose error is known)."""
+        return ExactDenoiser(self, schedule, temperature)
 
 
 class ExactDenoiser(nn.Module):
     """``model(x_t, t, y=None)`` = E[ε | x_t] (y None or the null label K) or E[ε | x_t, y] (0 ≤ y < K), in x_t's
-    dtype; ``num_classes = K``, so ``cfg_eps`` and every sampler's guidance run on it. It has no parameters."""
+    dtype; ``num_classes = K``, so ``cfg_eps`` and every sampler's guidance run on it. It has no parameters.
+    ``temperature`` τ ≠ 1 replaces E[ε | x_t] by ``tempered_eps``; E[ε | x_t, y], one component, stays exact."""
 
-    def __init__(self, mixture: GaussianMixture, schedule):
+    def __init__(self, mixture: GaussianMixture, schedule, temperature: float = 1.0):
         super().__init__()
         self.mixture, self.schedule, self.num_classes = mixture, schedule, mixture.K
+        self.temperature = check_temperature(temperature)
 
     def forward(self, x_t: torch.Tensor, t, y=None) -> torch.Tensor:
         mixture, schedule, null = self.mixture, self.schedule, self.mixture.K
         _, _, y = mixture.checked_inputs(schedule, x_t, t, y, y_max=null)  # y = K allowed: the null label
-        eps = mixture.exact_eps(schedule, x_t, t)  # E[ε | x_t]
+        eps = mixture.exact_eps(schedule, x_t, t) if self.temperature == 1 else \
+            mixture.tempered_eps(schedule, x_t, t, self.temperature)  # E[ε | x_t], or its blurred stand-in
         if y is None or bool((y == null).all()):
             return eps
         eps_y = mixture.exact_eps(schedule, x_t, t, y=y.clamp(max=null - 1))  # E[ε | x_t, y]
         return torch.where((y == null)[:, None], eps, eps_y)  # per example, as in CFG's batch [y; ∅]
 
     def extra_repr(self) -> str:
-        return f"{self.mixture!r}, T={self.schedule.T}"
+        tempered = "" if self.temperature == 1 else f", temperature={self.temperature:g}"
+        return f"{self.mixture!r}, T={self.schedule.T}{tempered}"

@@ -32,7 +32,8 @@
 # - DDPM and DDIM paths on the plane, and sample moments checked against the mixture's;
 # - Euler against Heun for the probability-flow ODE, error against the number of network evaluations;
 # - why the reverse process needs many small steps: the true $q(x_{t'} \mid x_t)$ against its Gaussian stand-in;
-# - what classifier-free guidance really samples, against the tilted density it is often said to sample.
+# - what classifier-free guidance really samples, against the tilted density it is often said to sample;
+# - how much more DDIM with $\eta = 0$ than DDPM suffers from a denoiser error that is chosen, not guessed.
 #
 # Two exercises: the exact $\mathbb E[\varepsilon \mid x_t]$ of a mixture, and a training run of your own whose samples
 # must pass a test against the mixture.
@@ -472,7 +473,8 @@ check_toy_training(my_train)
 # and 07 unchanged: `model(x_t, t, y=None)` returns $\mathbb E[\varepsilon \mid x_t]$, and with a label $y = k$ the
 # conditional $\mathbb E[\varepsilon \mid x_t, k]$, so the component index doubles as a class for guidance (the
 # null label is $K$, which gives $\mathbb E[\varepsilon \mid x_t]$ again, per example). Five points, from the same
-# $x_T$, by DDPM (300 stochastic steps, every sixth one drawn) and DDIM ($\eta = 0$, 50 deterministic steps):
+# $x_T$, by DDPM (300 stochastic steps, every sixth one drawn) and DDIM ($\eta = 0$, 50 deterministic steps).
+# (`temperature` makes the model deliberately wrong; section 9 uses it.)
 
 # %%
 show_source(GaussianMixture.as_model, ExactDenoiser.forward)
@@ -982,6 +984,163 @@ print(f"class 1 at s = 1, std of x[0]: data {sd_1:.3f}, after the last step's av
 # $x[0]$ alone. Guidance does what it is used for, fewer ambiguous samples, but "sampling $p(x)p(y \mid x)^s$" is not
 # an accurate description of it.
 #
+# ## 9. A denoiser with a known error: deterministic against stochastic sampling
+#
+# On the image checkpoints DDIM-50 with $\eta = 0$ mostly trails DDPM-300 (the README's quality table, mean ± s.e.
+# over 3–17 seeds): in FID on the unconditional `mnist` (21.1 ± 1.0 against 12.5 ± 0.4) and `fashion-mnist`
+# (20.7 ± 0.8 against 12.6 ± 0.6), in class accuracy on `fashion-mnist-cfg` at $s = 1$ (88.6 % against 91.2 %, 13
+# seeds), and in FID on `mnist-cfg` early in its training (29.8 against 10.8 after 8 epochs, one draw each). Not
+# everywhere: on `fashion-mnist-cfg` DDIM has the better FID (15.9 ± 0.7 against 18.1 ± 0.3), and on `mnist-cfg`
+# after 35 epochs the two are close (9.7 against 7.1 at seed 0). On `mnist` at seed 0, DDIM $\eta = 0$ scores 20.5
+# with 50 steps and 18.6 over all 300 indices, against DDPM's 13.8 (one draw each; a difference of two draws has an
+# s.d. of about 2.5; docs/maintaining.md). Notebook 07 (section 10) found that no option of the deterministic
+# sampler (spacing, clipping, more steps) closes the gap, while fresh noise ($\eta = 1$) and more training narrow it;
+# its reading is that a deterministic path carries the network's errors to the end, while fresh noise lets later
+# steps correct them. On images that can only be guessed at. Here the network's error can be chosen.
+#
+# `mixture.as_model(schedule, temperature=τ)` keeps each component's own field $\mathbb E[\varepsilon \mid x_t, k]$
+# exact and blurs only the responsibilities:
+#
+# $$
+# \hat\varepsilon_\tau(x_t) = \sum_k r^{(\tau)}_k(x_t)\, \mathbb E[\varepsilon \mid x_t, k], \qquad
+# r^{(\tau)}_k \propto r_k^{1/\tau} .
+# $$
+#
+# ($\tau$ here is a softmax temperature on the responsibilities, not notebook 07's sub-sequence $\tau$.) For
+# $\tau > 1$ it is wrong wherever the non-zero responsibilities are unequal, and by more than one might think: at
+# $\tau = 3$ a responsibility of 0.99 against a single other component's 0.01 becomes about 0.82. (Equal ones, such
+# as $(\tfrac12, \tfrac12, 0)$ on the boundary between two components, stay as they are.) It is an error in telling
+# the components apart; the conditional outputs, one component each, stay exact. Where along $t$ does that put the
+# error? The same measurement as section 3's, $\mathbb E\|\hat\varepsilon - \varepsilon^*\|^2/D$ on the same draws,
+# beside the network's:
+
+# %%
+show_source(GaussianMixture.tempered_eps)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+temperatures = (1.5, 2, 3)
+blurred_errors = {tau: eps_error_by_t(mixture.as_model(schedule, temperature=tau), mixture, schedule, ts,
+                                      n=quick_or_full(1000, 4000), generator=torch.Generator().manual_seed(2))
+                  for tau in temperatures}  # section 3's seed: the same x_t at every t
+print("    t   section 3's network   " + "".join(f"  τ = {tau:<6g}" for tau in temperatures))
+for i, t in enumerate(ts):
+    print(f"{t:5d}   {errors['model'][i]:17.1e}   " + "".join(f"  {blurred_errors[tau]['model'][i]:8.1e}"
+                                                          for tau in temperatures))
+
+# %% [markdown]
+# In full mode the blurred denoiser's error is small where nearly every point is sure of its component (below
+# $t \approx 5$) and where the components' fields nearly coincide ($t \ge 150$). It peaks around $t = 15$–20 (0.17 at
+# $\tau = 3$, $t = 20$), where many points lie between components (section 3's split: 32 % of them at $t = 15$, 61 % at
+# $t = 20$). The network's error has another profile: it is largest at $t = 5$–7, mostly on points that are sure of
+# their component, and only from $t \approx 10$ on does most of it sit between components (section 3). So the
+# blurred denoiser is not a model of the network; it is an error chosen for one property, that it lies between the
+# components.
+#
+# Each sampler now starts from the same $x_T$; the score is the share of samples where the data have almost no
+# mass, $\log p(x) < -3$, as in section 3's halo. (Section 3 drew 2,000 points from other seeds; its shares differ
+# from these by about 2 of its own standard errors.)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+n_off = quick_or_full(4000, 20000)
+x_T_off = torch.randn(n_off, 2, generator=torch.Generator().manual_seed(20), dtype=torch.float64)
+samplers = {  # the same x_T for all; the stochastic ones draw their noise from the same seed
+    "DDPM β̃_t": lambda m, x: ddpm_sample(m, schedule, x, clip_x0=False, generator=torch.Generator().manual_seed(21)),
+    "DDPM β_t": lambda m, x: ddpm_sample(m, schedule, x, clip_x0=False, variance="beta",
+                                         generator=torch.Generator().manual_seed(21)),
+    "DDIM η=0, 300": lambda m, x: ddim_sample(m, schedule, x, steps=300, clip_x0=False),
+    "DDIM η=0, 50": lambda m, x: ddim_sample(m, schedule, x, steps=50, clip_x0=False),
+    "DDIM η=1, 50": lambda m, x: ddim_sample(m, schedule, x, steps=50, eta=1.0, clip_x0=False,
+                                             generator=torch.Generator().manual_seed(21)),
+}
+models = {f"τ = {tau:g}": mixture.as_model(schedule, temperature=tau) for tau in (1, *temperatures)}
+models["section 3's network"] = net
+start = time.perf_counter()
+ends, off = {}, {}
+with torch.no_grad():
+    for model_name, m in models.items():
+        x_start = x_T_off.float() if m is net else x_T_off  # the network computes in float32
+        for sampler_name, run in samplers.items():
+            ends[model_name, sampler_name] = x0 = run(m, x_start).double()
+            off[model_name, sampler_name] = (mixture.log_prob(x0) < -3).double().mean().item()  # off the data
+data = mixture.sample(200_000, generator=torch.Generator().manual_seed(22)).double()
+share = (mixture.log_prob(data) < -3).double().mean().item()
+print(f"{n_off:,} samples per cell, {time.perf_counter() - start:.0f} s; the data's own share: {share:.2%} "
+      f"(200,000 draws)")
+print("share with log p(x) < −3, in %; its SE √(p(1 − p)/n) is " + ", ".join(
+    f"{100 * math.sqrt(p * (1 - p) / n_off):.2f} at {100 * p:g} %" for p in (0.003, 0.05, 0.2)))
+print(f"{'':22s}" + "".join(f"{name:>15s}" for name in samplers))
+for model_name in models:
+    print(f"{model_name:22s}" + "".join(f"{100 * off[model_name, name]:15.2f}" for name in samplers))
+print("the rise over the exact denoiser (τ = 1), in points")
+for model_name in list(models)[1:]:
+    print(f"{model_name:22s}" + "".join(f"{100 * (off[model_name, name] - off['τ = 1', name]):15.2f}"
+                                        for name in samplers))
+print("weights of the components at τ = 3 (each sample to its most likely one), mixture "
+      f"{[round(w, 2) for w in mixture.weights.tolist()]}:")
+for name in ("DDPM β̃_t", "DDIM η=0, 300"):
+    k = mixture.class_posterior(None, ends["τ = 3", name], None).argmax(1)
+    print(f"  {name:14s} {[round(w, 3) for w in (torch.bincount(k, minlength=3) / n_off).tolist()]}")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+fig, axes = plt.subplots(1, 3, figsize=(15, 5.4), sharey=True)
+contours = mixture.log_prob(grid).reshape(len(g), len(g))
+panels = {("τ = 3", "DDPM β̃_t"): "DDPM (β̃_t), τ = 3", ("τ = 3", "DDIM η=0, 300"): "DDIM η = 0, 300 steps, τ = 3",
+          ("τ = 1", "DDIM η=0, 300"): "DDIM η = 0, 300 steps, exact (τ = 1)"}
+for ax, ((model_name, sampler_name), title) in zip(axes, panels.items()):
+    xs = ends[model_name, sampler_name][:4000]
+    outside = mixture.log_prob(xs) < -3
+    ax.scatter(xs[~outside, 0], xs[~outside, 1], s=2, color="0.5", alpha=0.4, label="log p(x) ≥ −3")
+    ax.scatter(xs[outside, 0], xs[outside, 1], s=4, color="C3", label="log p(x) < −3 (off the data)")
+    ax.contour(g, g, contours, levels=[-3.0], colors="C0", linewidths=1, linestyles="solid")
+    ax.set(xlim=(-1.2, 1.2), ylim=(-1.0, 1.2), aspect="equal", xlabel="x[0]",
+           title=f"{title}\n{outside.double().mean().item():.1%} of these {len(xs):,} off the data")
+axes[0].set_ylabel("x[1]")
+axes[0].legend(loc="upper right", fontsize=8)
+fig.suptitle("the first 4,000 of the table's samples, the same x_T in each panel (blue: the contour log p(x) = −3)")
+fig.tight_layout(rect=(0, 0, 1, 0.95))
+
+# %%
+# NBVAL_CHECK_OUTPUT
+exact_ok = all(off["τ = 1", name] < share + 5 * math.sqrt(share * (1 - share) / n_off)
+               for name in ("DDPM β̃_t", "DDIM η=0, 300"))  # DDPM's β_t widens the components (section 5)
+print(f"exact denoiser: DDPM β̃_t and DDIM η=0 over 300 indices not above the data's share by 5 SE: {exact_ok}")
+for ddpm in ("DDPM β̃_t", "DDPM β_t"):
+    p, q = off["τ = 3", ddpm], off["τ = 3", "DDIM η=0, 300"]
+    se = math.sqrt((p * (1 - p) + q * (1 - q)) / n_off)  # of the difference, as if unpaired (conservative)
+    print(f"τ = 3: DDIM η=0 over the same 300 indices above {ddpm} by more than 5 SE: {q - p > 5 * se}")
+
+# %% [markdown]
+# With the exact denoiser ($\tau = 1$) the samplers over the 300 indices leave 0.3–1.1 % of their samples off the
+# data, against the data's own 0.9 % (in full mode; DDPM with $\tilde\beta_t$ narrows the components and $\beta_t$
+# widens them, section 5); DDIM $\eta = 0$ with 50 steps leaves 1.3 %, its own discretisation error. Blurring the
+# responsibilities raises every share. Over the same 300 indices the deterministic sampler's rises far the most: from
+# $\tau = 1$ to $\tau = 3$, DDIM $\eta = 0$'s share rises by 13.3 points, DDPM's by 5.1 ($\tilde\beta_t$) and 5.7
+# ($\beta_t$), about 2.4–2.6 times as much (the smaller rises at $\tau = 1.5$ and 2 are too noisy for a sharper
+# ratio). The figure shows where the extra samples end: between the components. With 50 steps, fresh noise hardly
+# helps: both DDIM variants rise by more than DDIM $\eta = 0$ over 300 indices, $\eta = 1$ by 20.5 points and
+# $\eta = 0$ by 21.0 at $\tau = 3$ (a difference of about one standard error). Blurring also moves mass between the
+# components, under both samplers (the weights printed above): the share off the data measures only part of the
+# error.
+#
+# Over 300 small steps, then, this is the effect notebook 07's reading predicts, for an error of this kind; how it
+# comes about the table does not show. We think a point between two components follows the blurred field, which there points partly to the other
+# component, and a deterministic path keeps whatever that does to it; DDPM's fresh noise at each of 300 small steps
+# moves points about, and one that drifts towards a component meets surer responsibilities and a more nearly exact
+# field. DDPM does not undo the error either: at $\tau = 3$ it still leaves 5.4 % off the data.
+#
+# Section 3's network (one training run; full-mode numbers, and quick mode's 300 training steps give another
+# network) ranks the 300-step samplers the same way, by a smaller factor: DDPM leaves 9.1 % ($\tilde\beta_t$; 11.6 %
+# with $\beta_t$) against 14.1 % for DDIM $\eta = 0$. At 50 steps its $\eta = 1$ leaves 12.8 % against $\eta = 0$'s
+# 17.2 %, a larger gain from fresh noise than the blurred denoiser shows. Nor does the error by $t$ rank the two
+# simply: from $t = 15$ to 100 the network's error is below $\tau = 2$'s (above it at smaller $t$), yet DDPM leaves
+# 9.1 % of the network's samples off the data against 1.6 % of $\tau = 2$'s. On `mnist`, fresh
+# noise at 50 steps closed the gap (DDIM-50 with $\eta = 1$ scored FID 13.9 against DDPM-300's 13.8, one draw
+# each); the blurred denoiser does not reproduce that. The mixture shows that a deterministic sampler can suffer far
+# more than DDPM from the same error; it does not show which errors the image networks make.
+#
 # ## Try it
 #
 # - Train `ToyEpsNet` with `steps=1000` and with `steps=10000`: at which $t$ does its error fall first? Sample with
@@ -991,6 +1150,7 @@ print(f"class 1 at s = 1, std of x[0]: data {sd_1:.3f}, after the last step's av
 # - Replace the schedule by `DiffusionSchedule(cosine_beta_schedule(300))` (`from helpers import
 #   cosine_beta_schedule`) and re-run section 6: which spacing wins now?
 # - Re-run section 8 with $s = 0$ (unconditional) and $s = 6$. How far does DDIM push the mean?
+# - Train section 3's network for 10,000 steps and re-run section 9 on it: does DDIM $\eta = 0$ catch up with DDPM?
 #
 # ## Summary
 #
@@ -1012,5 +1172,9 @@ print(f"class 1 at s = 1, std of x[0]: data {sd_1:.3f}, after the last step's av
 #   last step's averaging, $6.7 \cdot 10^{-3}$ from the ODE's exact end point.
 # - Classifier-free guidance does not sample $p(x)\,p(y \mid x)^s$; DDPM and DDIM overshoot it, by different amounts,
 #   well beyond the few percent they narrow by at $s = 1$.
+# - A denoiser that is wrong in telling the components apart (tempered responsibilities) raises the share of samples
+#   off the data for every sampler; over the same 300 indices, DDIM $\eta = 0$'s rises about 2.4–2.6 times as much as
+#   DDPM's at $\tau = 3$ (full mode), as notebook 07 reads the image checkpoints' gap. At 50 steps fresh noise hardly
+#   helps. Which errors the image networks make, the mixture cannot say.
 #
 # This is the last notebook. Back to [the list of notebooks](../README.md#the-notebooks).

@@ -49,7 +49,7 @@ SERIES = [
      "FID in classifier space and its references, quality against steps and guidance, nearest neighbours"),
     ("10_two_dimensions.ipynb", "diffusion in two dimensions",
      "a Gaussian mixture whose exact denoiser, score and reverse step are known: samplers, the ODE (Euler, Heun), "
-     "guidance against the tilted density"),
+     "guidance against the tilted density, a denoiser with a known error through DDPM and DDIM"),
 ]
 
 

@@ -1009,7 +1009,8 @@ for key in ("ddim-eta0", "ddim-eta0-noclip", "ddim-eta0-karras", "ddim-eta0-100"
 # argue. One draw per setting on one network fits this reading but does not test it. (Notebook 10, section 9, shows
 # the effect in two dimensions, where the error can be chosen: a denoiser that is wrong in telling a mixture's
 # components apart raises the share of DDIM $\eta = 0$'s samples off the data, over the same 300 indices, about
-# 2.4 to 2.6 times as much as DDPM's (at its strongest setting, full mode). It does not show the mechanism, and
+# 2.4 to 2.6 times as much as DDPM's (at its strongest setting, full mode; for that section's small trained network,
+# 1.3 to 1.5 times). It does not show the mechanism, and
 # there, unlike on `mnist`, $\eta = 1$ at 50 steps does not close the gap.) For the bar on the README's
 # DDIM-50 $\eta = 0$ row, this leaves training: no $\eta = 0$ option tried brings `mnist` under the grain
 # reference.

@@ -992,8 +992,8 @@ print(f"class 1 at s = 1, std of x[0]: data {sd_1:.3f}, after the last step's av
 # seeds), and in FID on `mnist-cfg` early in its training (29.8 against 10.8 after 8 epochs, one draw each). Not
 # everywhere: on `fashion-mnist-cfg` DDIM has the better FID (15.9 ± 0.7 against 18.1 ± 0.3), and on `mnist-cfg`
 # after 35 epochs the two are close (9.7 against 7.1 at seed 0). On `mnist` at seed 0, DDIM $\eta = 0$ scores 20.5
-# with 50 steps and 18.6 over all 300 indices, against DDPM's 13.8 (one draw each; a difference of two draws has an
-# s.d. of about 2.5; docs/maintaining.md). Notebook 07 (section 10) found that no option of the deterministic
+# with 50 steps and 18.6 over all 300 indices, against DDPM's 13.8 (one draw each; the difference of a DDIM and a
+# DDPM draw has an s.d. of about 2.0, of two $\eta = 0$ draws about 2.5; docs/maintaining.md). Notebook 07 (section 10) found that no option of the deterministic
 # sampler (spacing, clipping, more steps) closes the gap, while fresh noise ($\eta = 1$) and more training narrow it;
 # its reading is that a deterministic path carries the network's errors to the end, while fresh noise lets later
 # steps correct them. On images that can only be guessed at. Here the network's error can be chosen.
@@ -1032,7 +1032,7 @@ for i, t in enumerate(ts):
 # In full mode the blurred denoiser's error is small where nearly every point is sure of its component (below
 # $t \approx 5$) and where the components' fields nearly coincide ($t \ge 150$). It peaks around $t = 15$–20 (0.17 at
 # $\tau = 3$, $t = 20$), where many points lie between components (section 3's split: 32 % of them at $t = 15$, 61 % at
-# $t = 20$). The network's error has another profile: it is largest at $t = 5$–7, mostly on points that are sure of
+# $t = 20$). The network's error has another profile: it is largest at $t = 5$–10, at first mostly on points sure of
 # their component, and only from $t \approx 10$ on does most of it sit between components (section 3). So the
 # blurred denoiser is not a model of the network; it is an error chosen for one property, that it lies between the
 # components.
@@ -1077,11 +1077,12 @@ print("the rise over the exact denoiser (τ = 1), in points")
 for model_name in list(models)[1:]:
     print(f"{model_name:22s}" + "".join(f"{100 * (off[model_name, name] - off['τ = 1', name]):15.2f}"
                                         for name in samplers))
-print("weights of the components at τ = 3 (each sample to its most likely one), mixture "
-      f"{[round(w, 2) for w in mixture.weights.tolist()]}:")
-for name in ("DDPM β̃_t", "DDIM η=0, 300"):
-    k = mixture.class_posterior(None, ends["τ = 3", name], None).argmax(1)
-    print(f"  {name:14s} {[round(w, 3) for w in (torch.bincount(k, minlength=3) / n_off).tolist()]}")
+print("weights of the components (each sample, off the data or not, to its most likely one; SE at most "
+      f"{math.sqrt(0.25 / n_off):.3f}), mixture {[round(w, 2) for w in mixture.weights.tolist()]}:")
+for model_name in ("τ = 1", "τ = 3"):
+    for name in ("DDPM β̃_t", "DDIM η=0, 300"):
+        k = mixture.class_posterior(None, ends[model_name, name], None).argmax(1)
+        print(f"  {model_name}, {name:14s} {[round(w, 3) for w in (torch.bincount(k, minlength=3) / n_off).tolist()]}")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -1118,12 +1119,12 @@ for ddpm in ("DDPM β̃_t", "DDPM β_t"):
 # widens them, section 5); DDIM $\eta = 0$ with 50 steps leaves 1.3 %, its own discretisation error. Blurring the
 # responsibilities raises every share. Over the same 300 indices the deterministic sampler's rises far the most: from
 # $\tau = 1$ to $\tau = 3$, DDIM $\eta = 0$'s share rises by 13.3 points, DDPM's by 5.1 ($\tilde\beta_t$) and 5.7
-# ($\beta_t$), about 2.4–2.6 times as much (the smaller rises at $\tau = 1.5$ and 2 are too noisy for a sharper
-# ratio). The figure shows where the extra samples end: between the components. With 50 steps, fresh noise hardly
+# ($\beta_t$), about 2.4–2.6 times as much; at weaker blurring the factor is larger (2.8–3.3 at $\tau = 2$, give or
+# take about 0.3). The figure shows where the extra samples end: between the components. With 50 steps, fresh noise hardly
 # helps: both DDIM variants rise by more than DDIM $\eta = 0$ over 300 indices, $\eta = 1$ by 20.5 points and
 # $\eta = 0$ by 21.0 at $\tau = 3$ (a difference of about one standard error). Blurring also moves mass between the
-# components, under both samplers (the weights printed above): the share off the data measures only part of the
-# error.
+# components, under both samplers (the weights printed above, against the exact denoiser's): the share off the data
+# measures only part of the error.
 #
 # Over 300 small steps, then, this is the effect notebook 07's reading predicts, for an error of this kind; how it
 # comes about the table does not show. We think a point between two components follows the blurred field, which there points partly to the other
@@ -1134,9 +1135,10 @@ for ddpm in ("DDPM β̃_t", "DDPM β_t"):
 # Section 3's network (one training run; full-mode numbers, and quick mode's 300 training steps give another
 # network) ranks the 300-step samplers the same way, by a smaller factor: DDPM leaves 9.1 % ($\tilde\beta_t$; 11.6 %
 # with $\beta_t$) against 14.1 % for DDIM $\eta = 0$. At 50 steps its $\eta = 1$ leaves 12.8 % against $\eta = 0$'s
-# 17.2 %, a larger gain from fresh noise than the blurred denoiser shows. Nor does the error by $t$ rank the two
-# simply: from $t = 15$ to 100 the network's error is below $\tau = 2$'s (above it at smaller $t$), yet DDPM leaves
-# 9.1 % of the network's samples off the data against 1.6 % of $\tau = 2$'s. On `mnist`, fresh
+# 17.2 %, a larger gain from fresh noise than the blurred denoiser shows. The two errors differ too much in profile
+# to compare by size: the network's is far larger than $\tau = 2$'s at $t \le 10$ (about 4 times at $t = 10$, 60
+# times at $t = 5$) and smaller from $t = 15$ to 100; which part drives its 9.1 % under DDPM, the table does not
+# separate. On `mnist`, fresh
 # noise at 50 steps closed the gap (DDIM-50 with $\eta = 1$ scored FID 13.9 against DDPM-300's 13.8, one draw
 # each); the blurred denoiser does not reproduce that. The mixture shows that a deterministic sampler can suffer far
 # more than DDPM from the same error; it does not show which errors the image networks make.
@@ -1174,7 +1176,8 @@ for ddpm in ("DDPM β̃_t", "DDPM β_t"):
 #   well beyond the few percent they narrow by at $s = 1$.
 # - A denoiser that is wrong in telling the components apart (tempered responsibilities) raises the share of samples
 #   off the data for every sampler; over the same 300 indices, DDIM $\eta = 0$'s rises about 2.4–2.6 times as much as
-#   DDPM's at $\tau = 3$ (full mode), as notebook 07 reads the image checkpoints' gap. At 50 steps fresh noise hardly
-#   helps. Which errors the image networks make, the mixture cannot say.
+#   DDPM's at $\tau = 3$ (full mode), as notebook 07 reads the image checkpoints' gap. With that denoiser fresh noise
+#   at 50 steps hardly helps (section 3's network gains more). Which errors the image networks make, the mixture
+#   cannot say.
 #
 # This is the last notebook. Back to [the list of notebooks](../README.md#the-notebooks).

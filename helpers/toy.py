@@ -7,7 +7,7 @@ x_t = √ᾱ_t x_0 + √(1−ᾱ_t) ε, everything a sampler needs is closed-for
 - r_k(x_t) = p(k | x_t) ∝ w_k N(x_t; √ᾱ_t μ_k, v_k I)                      (responsibilities)
 - E[ε | x_t, k] = √(1−ᾱ_t) (x_t − √ᾱ_t μ_k) / v_k,   E[ε | x_t] = Σ_k r_k E[ε | x_t, k]
 - Tweedie: E[x_0 | x_t] = (x_t − √(1−ᾱ_t) E[ε | x_t]) / √ᾱ_t;  score ∇ log q(x_t) = −E[ε | x_t] / √(1−ᾱ_t)
-- a denoiser with a known error: the responsibilities tempered, r_k^(τ) ∝ r_k^(1/τ), each E[ε | x_t, k] kept
+- a denoiser with a known error: the responsibilities tempered, r_k^(τ) ∝ r_k^(1/τ), each E[ε | x_t, k] kept exact
 
 E[ε | x_t] is the minimiser of the training loss E‖ε − ε_θ(x_t, t)‖², so it is the network a perfect
 training run would return: ``as_model`` wraps it so that every sampler runs on it. The component index k

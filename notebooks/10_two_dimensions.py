@@ -993,10 +993,11 @@ print(f"class 1 at s = 1, std of x[0]: data {sd_1:.3f}, after the last step's av
 # everywhere: on `fashion-mnist-cfg` DDIM has the better FID (15.9 ± 0.7 against 18.1 ± 0.3), and on `mnist-cfg`
 # after 35 epochs the two are close (9.7 against 7.1 at seed 0). On `mnist` at seed 0, DDIM $\eta = 0$ scores 20.5
 # with 50 steps and 18.6 over all 300 indices, against DDPM's 13.8 (one draw each; the difference of a DDIM and a
-# DDPM draw has an s.d. of about 2.0, of two $\eta = 0$ draws about 2.5; docs/maintaining.md). Notebook 07 (section 10) found that no option of the deterministic
-# sampler (spacing, clipping, more steps) closes the gap, while fresh noise ($\eta = 1$) and more training narrow it;
-# its reading is that a deterministic path carries the network's errors to the end, while fresh noise lets later
-# steps correct them. On images that can only be guessed at. Here the network's error can be chosen.
+# DDPM draw has an s.d. of about 2.0, of two $\eta = 0$ draws about 2.5; docs/maintaining.md). Notebook 07
+# (section 10) found that no option of the deterministic sampler (spacing, clipping, more steps) closes the gap,
+# while fresh noise ($\eta = 1$) and more training narrow it; its reading is that a deterministic path carries the
+# network's errors to the end, while fresh noise lets later steps correct them. On images that can only be guessed
+# at. Here the network's error can be chosen.
 #
 # `mixture.as_model(schedule, temperature=τ)` keeps each component's own field $\mathbb E[\varepsilon \mid x_t, k]$
 # exact and blurs only the responsibilities:

@@ -815,7 +815,7 @@ if art is not None and "trajectory" in art:
 # What the benchmark shows (accuracy ± binomial s.e.; for FID and KID, the real-image draws above are the
 # yardstick: five draws of 1,000 real images score FID 6.0 to 9.1, an s.d. of 1.25, and KID −2.5 to 1.6. For
 # DDIM with $\eta = 0$ this understates a model's spread: at $n = 2{,}000$ (section 9) one draw's FID varies 3.3
-# times as much as real images' (an s.d. of 3.5 against 1.05) on the unconditional `fashion-mnist`, and 2.0 times
+# times as much as real images' (an s.d. of 3.5 against 1.05) on the unconditional `fashion-mnist`, and 2.1 times
 # as much (2.2) on this class-conditional checkpoint at 40 epochs. DDPM on this checkpoint varies about as real
 # images do (0.90), so it is no general rule; the spreads at this $n$ are not measured):
 #
@@ -890,9 +890,9 @@ else:
 # its standard error of about 0.013), KID 6.1 and 7.0, FID 21.3 and 20.0; DDIM-50 with $\eta = 1$ 0.905 and 0.912,
 # KID 21.2 and 24.3, FID 39.5 and 42.1 (the KID and FID differences within the draw-to-draw spread above, or about
 # at it). DDIM with $\eta = 0$ moves a lot: KID 34.6 → 12.9 and FID 35.1 → 22.5. The FID fall, 12.6, is about
-# three times $\sqrt 2 \cdot 2.3 \cdot 1.25 \approx 4.1$, the s.d. of a difference of two draws if the model's
-# spread at this $n$ is 2.3 times real images', as at $n = 2{,}000$ and 40 epochs (not measured here). The
-# 13-epoch network's spread is not measured either; if it varies more, the fall is fewer than three s.d. Its
+# 3.4 times $\sqrt 2 \cdot 2.1 \cdot 1.25 \approx 3.7$, the s.d. of a difference of two draws if the model's
+# spread at this $n$ is 2.1 times real images', as at $n = 2{,}000$ and 40 epochs (not measured here). The
+# 13-epoch network's spread is not measured either; if it varies more, the fall is fewer than 3.4 s.d. Its
 # accuracy rises from 0.860 to 0.874, 1.4 points against a standard error of about 1.5 for that difference: not
 # resolved, and so neither is the shrinking of its accuracy gap to DDPM (0.051 → 0.039, a change of 0.012 ± 0.020).
 # If the guess above is right, this is what one would expect: fresh noise lets the stochastic samplers recover from

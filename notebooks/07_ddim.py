@@ -660,7 +660,7 @@ for name, (net, sched, meta) in checkpoints.items():
 # and 2.1 ± 0.5 for `mnist-cfg` if its DDPM draw varies as DDIM's). On `fashion-mnist-cfg` the order is reversed
 # in FID: over seeds 0–15 DDIM-50 scores 15.9 ± 0.5 and DDPM-300 18.0 ± 0.2, DDIM 2.1 ± 0.6 below DDPM seed by
 # seed (each difference between two nearly independent draws, since the samplers share only the first batch's
-# $x_T$), though its class accuracy is 2.6 points lower (the README's quality table; section 10 looks at why its
+# $x_T$), though its class accuracy is 2.6 ± 0.2 points lower (binomial s.e.; the README's quality table; section 10 looks at why its
 # accuracy is lower). `mnist`'s DDPM 13.8 is just below the grain reference of 14.2; seeds 1–4 give 12.9, 12.4, 11.8 and 11.6, each below
 # its own reference (13.8, 15.0, 14.4 and 15.7), by 2.1 ± 0.7 on average over the five (mean ± s.e. of the paired
 # differences; t = 3.2 on 4 degrees of freedom, one-sided p ≈ 0.02, nominal: seeds 3 and 4 were added after a look
@@ -817,7 +817,7 @@ if art is not None and "trajectory" in art:
 # DDIM with $\eta = 0$ this understates a model's spread: at $n = 2{,}000$ (section 9) one draw's FID varies 3.3
 # times as much as real images' (an s.d. of 3.5 against 1.05) on the unconditional `fashion-mnist`, and 2.1 times
 # as much (2.2) on this class-conditional checkpoint at 40 epochs. DDPM on this checkpoint varies about as real
-# images do (0.90), so it is no general rule; the spreads at this $n$ are not measured):
+# images do (0.90), so it is no general rule (though `fashion-mnist`'s DDPM-300 varies 2.1, twice as much); the spreads at this $n$ are not measured):
 #
 # - **The measurable defect is class accuracy.** The default DDIM ($\eta = 0$, 50 steps) scores 0.874 ± 0.010,
 #   DDPM 0.913 ± 0.009 and the classifier on real test images 0.918: a gap of 0.039, about three standard errors
@@ -890,9 +890,10 @@ else:
 # its standard error of about 0.013), KID 6.1 and 7.0, FID 21.3 and 20.0; DDIM-50 with $\eta = 1$ 0.905 and 0.912,
 # KID 21.2 and 24.3, FID 39.5 and 42.1 (the KID and FID differences within the draw-to-draw spread above, or about
 # at it). DDIM with $\eta = 0$ moves a lot: KID 34.6 → 12.9 and FID 35.1 → 22.5. The FID fall, 12.6, is about
-# 3.4 times $\sqrt 2 \cdot 2.1 \cdot 1.25 \approx 3.7$, the s.d. of a difference of two draws if the model's
-# spread at this $n$ is 2.1 times real images', as at $n = 2{,}000$ and 40 epochs (not measured here). The
-# 13-epoch network's spread is not measured either; if it varies more, the fall is fewer than 3.4 s.d. Its
+# three times $\sqrt 2 \cdot 2.1 \cdot 1.25 \approx 3.7$, the s.d. of a difference of two draws if the model's
+# spread at this $n$ is 2.1 times real images', as at $n = 2{,}000$ and 40 epochs (not measured here; a rough
+# yardstick, as both spreads come from 5–16 draws). The
+# 13-epoch network's spread is not measured either; if it varies more, the fall is fewer than three s.d. Its
 # accuracy rises from 0.860 to 0.874, 1.4 points against a standard error of about 1.5 for that difference: not
 # resolved, and so neither is the shrinking of its accuracy gap to DDPM (0.051 → 0.039, a change of 0.012 ± 0.020).
 # If the guess above is right, this is what one would expect: fresh noise lets the stochastic samplers recover from

@@ -1,0 +1,141 @@
+"""How a conditional checkpoint's quality rows vary from seed to seed: its DDIM η = 0 and DDPM rows at s = 1,
+each joined over the same seeds (``benchmarks.quality --seed … --draws …``), read from their results files.
+It samples nothing: every number comes from the per-seed values the two files hold.
+
+    python -m benchmarks.seed_spread --model fashion-mnist-cfg
+
+Printed: the pooled accuracies and their gap ± the README's binomial s.e. (unpaired, n·k samples per sampler),
+how far below the 3-point bar that is and the s.e. (and seeds) that would put it 2 s.e. below; the per-seed
+gaps and their s.d. against two independent binomial draws'; each sampler's per-seed accuracy s.d. against
+binomial noise, with the χ² lower tail P(χ²_{k−1} ≤ (k−1)·s²/σ²), and the two summed; the reading with an s.e.
+from the gaps' own spread; and each row's FID (mean ± s.e., one draw's s.d., range) and the seed-paired FID
+difference. The binomial σ is an upper bound for class-balanced draws (a stratified sample varies less when the
+classes' accuracies differ); the files hold no per-class accuracies, so that correction is not made here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+from pathlib import Path
+
+import torch
+
+from benchmarks.common import RESULTS
+from benchmarks.readme_tables import DDPM_GAP
+
+
+def chi2_lower_tail(chi2: float, df: int) -> float:
+    """P(χ²_df ≤ chi2) = P(df / 2, chi2 / 2), the regularised lower incomplete gamma function."""
+    if df < 1 or chi2 < 0:
+        raise ValueError(f"df must be >= 1 and chi2 >= 0, got df={df}, chi2={chi2}")
+    return float(torch.special.gammainc(torch.tensor(df / 2, dtype=torch.float64),
+                                        torch.tensor(chi2 / 2, dtype=torch.float64)))
+
+
+def pearson_r(x: list[float], y: list[float]) -> float:
+    """r = Σ (x − x̄)(y − ȳ) / √(Σ (x − x̄)² · Σ (y − ȳ)²), nan where x or y is constant (r is undefined there);
+    ``statistics.correlation`` would need Python 3.10."""
+    mx, my = statistics.fmean(x), statistics.fmean(y)
+    sxy = sum((u - mx) * (v - my) for u, v in zip(x, y))
+    sxx_syy = sum((u - mx) ** 2 for u in x) * sum((v - my) ** 2 for v in y)
+    return sxy / math.sqrt(sxx_syy) if sxx_syy > 0 else math.nan
+
+
+def row_at_s1(res: dict, file: str) -> dict:
+    """The s = 1 row of a results file, which must pool several seeds and hold each seed's accuracy."""
+    rows = [r for r in res["rows"] if r.get("guidance_scale") == 1.0]
+    if len(rows) != 1:
+        raise ValueError(f"{file}: expected one row at guidance_scale 1, found {len(rows)}")
+    row = rows[0]
+    if len(row.get("seeds", [])) < 2 or "accuracy_per_seed" not in row:
+        raise ValueError(f"{file}: its s = 1 row must pool two or more seeds with accuracy_per_seed "
+                         "(a conditional model's row from benchmarks.quality --seed with several seeds)")
+    return row
+
+
+def seed_spread(ddim: dict, ddpm: dict, bar: float = DDPM_GAP) -> dict:
+    """The spread statistics of two s = 1 rows (``row_at_s1``) over the same seeds, accuracies as fractions."""
+    if ddim["seeds"] != ddpm["seeds"] or ddim["n"] != ddpm["n"]:
+        raise ValueError(f"the rows must pool the same seeds at the same n, got seeds {ddim['seeds']} (n = "
+                         f"{ddim['n']}) and {ddpm['seeds']} (n = {ddpm['n']})")
+    k, n = len(ddim["seeds"]), ddim["n"]
+    a, b = ddim["accuracy_per_seed"], ddpm["accuracy_per_seed"]
+    pa, pb = statistics.fmean(a), statistics.fmean(b)
+    gap = pb - pa
+    se = math.sqrt((pa * (1 - pa) + pb * (1 - pb)) / (n * k))
+    se_needed = (bar - gap) / 2  # the s.e. that puts this gap 2 s.e. below the bar
+    gaps = [y - x for x, y in zip(a, b)]
+    sd_gaps = statistics.stdev(gaps)
+    samplers = {}
+    for name, p, accs in (("ddim", pa, a), ("ddpm", pb, b)):
+        sigma = math.sqrt(p * (1 - p) / n)  # one draw's binomial s.d.
+        if sigma == 0:  # every sample right (or wrong): no binomial spread to compare with
+            raise ValueError(f"the {name} row's accuracy is {p:g} at every seed: its spread cannot be read")
+        chi2 = (k - 1) * statistics.stdev(accs) ** 2 / sigma ** 2
+        samplers[name] = {"accuracy": p, "sd": statistics.stdev(accs), "binomial_sd": sigma, "chi2": chi2,
+                          "lower_tail": chi2_lower_tail(chi2, k - 1)}
+    chi2_sum = samplers["ddim"]["chi2"] + samplers["ddpm"]["chi2"]
+    spread_se = sd_gaps / math.sqrt(k)
+    fid_diffs = [y - x for x, y in zip(ddim["fid_per_seed"], ddpm["fid_per_seed"])]
+    return {
+        "k": k, "n": n, "seeds": ddim["seeds"], "gap": gap, "gap_se": se, "se_below_bar": (bar - gap) / se,
+        "se_needed": se_needed,
+        # the binomial s.e. falls as 1/√k, so k·(se / se_needed)² seeds reach it (none if the gap is at the bar)
+        "seeds_needed": math.ceil(k * (se / se_needed) ** 2) if se_needed > 0 else None,
+        "gaps": gaps, "gaps_sd": sd_gaps, "gap_binomial_sd": math.sqrt((pa * (1 - pa) + pb * (1 - pb)) / n),
+        "correlation": pearson_r(a, b),
+        "spread_se": spread_se, "spread_t": (bar - gap) / spread_se if spread_se else None,  # equal gaps: no unit
+        "samplers": samplers, "chi2_sum": chi2_sum, "chi2_sum_df": 2 * (k - 1),
+        "chi2_sum_lower_tail": chi2_lower_tail(chi2_sum, 2 * (k - 1)),
+        "fid": {name: {"mean": statistics.fmean(r["fid_per_seed"]),
+                       "se": statistics.stdev(r["fid_per_seed"]) / math.sqrt(k),
+                       "sd": statistics.stdev(r["fid_per_seed"]),
+                       "range": (min(r["fid_per_seed"]), max(r["fid_per_seed"]))}
+                for name, r in (("ddim", ddim), ("ddpm", ddpm))},
+        "fid_paired": (statistics.fmean(fid_diffs), statistics.stdev(fid_diffs) / math.sqrt(k)),
+    }
+
+
+def report(s: dict) -> str:
+    """``seed_spread``'s numbers as the lines this command prints (accuracies in points)."""
+    pts = 100
+    lines = [f"{s['k']} seeds ({', '.join(map(str, s['seeds']))}), n = {s['n']:,} each: {s['k'] * s['n']:,} "
+             "samples per sampler",
+             f"accuracy: DDIM {s['samplers']['ddim']['accuracy']:.3%}, DDPM {s['samplers']['ddpm']['accuracy']:.3%}; "
+             f"gap {s['gap'] * pts:.2f} ± {s['gap_se'] * pts:.2f} (binomial), {s['se_below_bar']:.2f} s.e. below "
+             f"{DDPM_GAP * pts:g}",
+             f"2 s.e. below {DDPM_GAP * pts:g} needs an s.e. of {s['se_needed'] * pts:.3f}: about "
+             f"{s['seeds_needed']} seeds per sampler at this gap",
+             f"per-seed gaps: {', '.join(f'{g * pts:.2f}' for g in s['gaps'])}",
+             f"  s.d. {s['gaps_sd'] * pts:.2f} against {s['gap_binomial_sd'] * pts:.2f} for two binomial draws; "
+             f"correlation of the samplers' per-seed accuracies r = {s['correlation']:.2f}",
+             f"  with the gaps' own spread: {s['gap'] * pts:.2f} ± {s['spread_se'] * pts:.2f}"
+             + (f", t = {s['spread_t']:.2f} on {s['k'] - 1} degrees of freedom" if s["spread_t"] is not None else "")]
+    for name, v in s["samplers"].items():
+        lines.append(f"{name.upper()} per-seed accuracy: s.d. {v['sd'] * pts:.2f} against binomial "
+                     f"{v['binomial_sd'] * pts:.2f}; χ² {v['chi2']:.1f} on {s['k'] - 1} df, lower tail "
+                     f"{v['lower_tail']:.3f}")
+    lines.append(f"summed χ² {s['chi2_sum']:.1f} on {s['chi2_sum_df']} df, lower tail {s['chi2_sum_lower_tail']:.4f}")
+    for name, f in s["fid"].items():
+        lines.append(f"{name.upper()} FID {f['mean']:.2f} ± {f['se']:.2f}, one draw's s.d. {f['sd']:.2f}, range "
+                     f"{f['range'][0]:.2f}–{f['range'][1]:.2f}")
+    lines.append(f"FID, DDPM minus DDIM seed by seed: {s['fid_paired'][0]:.2f} ± {s['fid_paired'][1]:.2f}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--model", default="fashion-mnist-cfg",
+                   help="reads benchmarks/results/quality-<model>.json and quality-<model>-ddpm.json")
+    p.add_argument("--files", nargs=2, metavar=("DDIM", "DDPM"), help="two results files instead")
+    args = p.parse_args(argv)
+    files = args.files or [RESULTS / f"quality-{args.model}.json", RESULTS / f"quality-{args.model}-ddpm.json"]
+    ddim, ddpm = (row_at_s1(json.loads(Path(f).read_text()), str(f)) for f in files)
+    print(report(seed_spread(ddim, ddpm)))
+
+
+if __name__ == "__main__":
+    main()

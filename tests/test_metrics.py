@@ -285,6 +285,22 @@ def test_classifier_accuracy_on_real_test_images(dataset):
     assert clf.metadata["train_images"] == 60_000 and not clf.metadata["subset"]
 
 
+@pytest.mark.parametrize("dataset", list(CLASSIFIER_ACCURACY))
+def test_shipped_classifier_scores_each_image_apart_from_its_batch(dataset):
+    """Loaded in eval mode, so its BatchNorm layers use their stored statistics: an image's logits are the same
+    in a batch of 8 as alone, and the accuracy of a batch is the mean of independent per-image verdicts."""
+    from helpers.classifier import load_classifier
+
+    _needs_shipped_classifier(dataset)
+    clf = load_classifier(dataset)
+    images = torch.rand(8, 1, 28, 28, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    with torch.no_grad():
+        together = clf(images)
+        alone = torch.cat([clf(images[i:i + 1]) for i in range(8)])
+    assert not clf.training
+    torch.testing.assert_close(together, alone, rtol=1e-5, atol=1e-5)
+
+
 def test_chi2_homogeneity_against_its_definition_and_scipy():
     """χ² = Σ (O − E)² / E with E = row total × column total / N; p from the χ² tail; scipy's contingency test
     (no continuity correction, which it applies only to 2 × 2 tables) agrees."""

@@ -5,12 +5,18 @@ It samples nothing: every number comes from the per-seed values the two files ho
     python -m benchmarks.seed_spread --model fashion-mnist-cfg
 
 Printed: the pooled accuracies and their gap ± the README's binomial s.e. (unpaired, n·k samples per sampler),
-how far below the 3-point bar that is and the s.e. (and seeds) that would put it 2 s.e. below; the per-seed
-gaps and their s.d. against two independent binomial draws'; each sampler's per-seed accuracy s.d. against
-binomial noise, with the χ² lower tail P(χ²_{k−1} ≤ (k−1)·s²/σ²), and the two summed; the reading with an s.e.
-from the gaps' own spread; and each row's FID (mean ± s.e., one draw's s.d., range) and the seed-paired FID
-difference. The binomial σ is an upper bound for class-balanced draws (a stratified sample varies less when the
-classes' accuracies differ); the files hold no per-class accuracies, so that correction is not made here.
+how far from the 3-point bar that is and the s.e. (and seeds) that would put it 2 s.e. below; the per-seed gaps
+and their s.d. against that of the difference of two independent binomial draws; each sampler's per-seed
+accuracy s.d. against binomial noise, with the χ² lower tail P(χ²_{k−1} ≤ (k−1)·s²/σ²), and the two summed; the
+reading with an s.e. from the gaps' own spread; and each row's FID (mean ± s.e., one draw's s.d., range) and
+the seed-paired FID difference.
+
+What the readings assume. Class-balanced draws are stratified samples, which vary less than the binomial σ when
+the classes' accuracies differ, and the files hold no per-class accuracies: so the gap's binomial s.e. errs on
+the large side (conservative), while the χ² lower tails, read against the same σ, overstate how unusually
+small a spread is. The summed χ² treats the two samplers as independent, though at a seed they share the labels
+and the first batch's x_T. The seeds needed are a plug-in figure: were the true gap the measured one, that many
+seeds would read it 2 s.e. below the bar only about half the time.
 """
 
 from __future__ import annotations
@@ -45,28 +51,46 @@ def pearson_r(x: list[float], y: list[float]) -> float:
 
 
 def row_at_s1(res: dict, file: str) -> dict:
-    """The s = 1 row of a results file, which must pool several seeds and hold each seed's accuracy."""
+    """The s = 1 row of a results file, which must pool several seeds and hold each seed's accuracy and FID."""
     rows = [r for r in res["rows"] if r.get("guidance_scale") == 1.0]
     if len(rows) != 1:
         raise ValueError(f"{file}: expected one row at guidance_scale 1, found {len(rows)}")
     row = rows[0]
-    if len(row.get("seeds", [])) < 2 or "accuracy_per_seed" not in row:
-        raise ValueError(f"{file}: its s = 1 row must pool two or more seeds with accuracy_per_seed "
-                         "(a conditional model's row from benchmarks.quality --seed with several seeds)")
+    k = len(row.get("seeds", []))
+    if k < 2 or any(len(row.get(key, [])) != k for key in ("accuracy_per_seed", "fid_per_seed")):
+        raise ValueError(f"{file}: its s = 1 row must pool two or more seeds, with one accuracy_per_seed and one "
+                         "fid_per_seed each (a conditional model's row from benchmarks.quality --seed with several "
+                         "seeds)")
     return row
+
+
+def check_pair(ddim_res: dict, ddpm_res: dict, files) -> None:
+    """The two files must be the DDIM η = 0 and the DDPM rows, in that order, of one checkpoint scored by one
+    classifier."""
+    if not ("DDIM" in ddim_res["sampler"] and "eta=0" in ddim_res["sampler"]) or "DDPM" not in ddpm_res["sampler"]:
+        raise ValueError(f"files must be a DDIM η = 0 results file and then a DDPM one, got {files[0]} "
+                         f"({ddim_res['sampler']}) and {files[1]} ({ddpm_res['sampler']})")
+    for key in ("model", "checkpoint_sha256", "classifier_sha256"):
+        if ddim_res.get(key) != ddpm_res.get(key):
+            raise ValueError(f"files {files[0]} and {files[1]} differ in {key}: {ddim_res.get(key)!r} and "
+                             f"{ddpm_res.get(key)!r}")
 
 
 def seed_spread(ddim: dict, ddpm: dict, bar: float = DDPM_GAP) -> dict:
     """The spread statistics of two s = 1 rows (``row_at_s1``) over the same seeds, accuracies as fractions."""
-    if ddim["seeds"] != ddpm["seeds"] or ddim["n"] != ddpm["n"]:
-        raise ValueError(f"the rows must pool the same seeds at the same n, got seeds {ddim['seeds']} (n = "
-                         f"{ddim['n']}) and {ddpm['seeds']} (n = {ddpm['n']})")
+    if ddim["seeds"] != ddpm["seeds"] or ddim["n"] != ddpm["n"] or len(ddim["seeds"]) < 2:
+        raise ValueError(f"the rows must pool the same two or more seeds at the same n, got seeds {ddim['seeds']} "
+                         f"(n = {ddim['n']}) and {ddpm['seeds']} (n = {ddpm['n']})")
     k, n = len(ddim["seeds"]), ddim["n"]
     a, b = ddim["accuracy_per_seed"], ddpm["accuracy_per_seed"]
+    if any(len(row[key]) != k for row in (ddim, ddpm) for key in ("accuracy_per_seed", "fid_per_seed")):
+        raise ValueError(f"accuracy_per_seed and fid_per_seed must hold one value for each of the {k} seeds")
+    if not all(0 <= p <= 1 for p in a + b):
+        raise ValueError("accuracy_per_seed must hold fractions in [0, 1], not percentages")
     pa, pb = statistics.fmean(a), statistics.fmean(b)
-    gap = pb - pa
+    gap = round(pb - pa, 6)  # stored to 4 places: rounded, a gap of exactly the bar is the bar, not 0.03000…04
     se = math.sqrt((pa * (1 - pa) + pb * (1 - pb)) / (n * k))
-    se_needed = (bar - gap) / 2  # the s.e. that puts this gap 2 s.e. below the bar
+    se_needed = (bar - gap) / 2  # the s.e. that puts this gap 2 s.e. below the bar (none if it is at or above it)
     gaps = [y - x for x, y in zip(a, b)]
     sd_gaps = statistics.stdev(gaps)
     samplers = {}
@@ -81,7 +105,7 @@ def seed_spread(ddim: dict, ddpm: dict, bar: float = DDPM_GAP) -> dict:
     spread_se = sd_gaps / math.sqrt(k)
     fid_diffs = [y - x for x, y in zip(ddim["fid_per_seed"], ddpm["fid_per_seed"])]
     return {
-        "k": k, "n": n, "seeds": ddim["seeds"], "gap": gap, "gap_se": se, "se_below_bar": (bar - gap) / se,
+        "k": k, "n": n, "seeds": ddim["seeds"], "bar": bar, "gap": gap, "gap_se": se, "se_below_bar": (bar - gap) / se,
         "se_needed": se_needed,
         # the binomial s.e. falls as 1/√k, so k·(se / se_needed)² seeds reach it (none if the gap is at the bar)
         "seeds_needed": math.ceil(k * (se / se_needed) ** 2) if se_needed > 0 else None,
@@ -101,14 +125,15 @@ def seed_spread(ddim: dict, ddpm: dict, bar: float = DDPM_GAP) -> dict:
 
 def report(s: dict) -> str:
     """``seed_spread``'s numbers as the lines this command prints (accuracies in points)."""
-    pts = 100
+    pts, bar = 100, f"{s['bar'] * 100:g}"
+    below = s["se_below_bar"] > 0
     lines = [f"{s['k']} seeds ({', '.join(map(str, s['seeds']))}), n = {s['n']:,} each: {s['k'] * s['n']:,} "
              "samples per sampler",
              f"accuracy: DDIM {s['samplers']['ddim']['accuracy']:.3%}, DDPM {s['samplers']['ddpm']['accuracy']:.3%}; "
-             f"gap {s['gap'] * pts:.2f} ± {s['gap_se'] * pts:.2f} (binomial), {s['se_below_bar']:.2f} s.e. below "
-             f"{DDPM_GAP * pts:g}",
-             f"2 s.e. below {DDPM_GAP * pts:g} needs an s.e. of {s['se_needed'] * pts:.3f}: about "
-             f"{s['seeds_needed']} seeds per sampler at this gap",
+             f"gap {s['gap'] * pts:.2f} ± {s['gap_se'] * pts:.2f} (binomial), {abs(s['se_below_bar']):.2f} s.e. "
+             f"{'below' if below else 'above'} {bar}",
+             (f"2 s.e. below {bar} needs an s.e. of {s['se_needed'] * pts:.3f}: about {s['seeds_needed']} seeds per "
+              "sampler at this gap" if below else f"at or above {bar}: no number of seeds puts it 2 s.e. below"),
              f"per-seed gaps: {', '.join(f'{g * pts:.2f}' for g in s['gaps'])}",
              f"  s.d. {s['gaps_sd'] * pts:.2f} against {s['gap_binomial_sd'] * pts:.2f} for two binomial draws; "
              f"correlation of the samplers' per-seed accuracies r = {s['correlation']:.2f}",
@@ -133,8 +158,16 @@ def main(argv=None) -> None:
     p.add_argument("--files", nargs=2, metavar=("DDIM", "DDPM"), help="two results files instead")
     args = p.parse_args(argv)
     files = args.files or [RESULTS / f"quality-{args.model}.json", RESULTS / f"quality-{args.model}-ddpm.json"]
-    ddim, ddpm = (row_at_s1(json.loads(Path(f).read_text()), str(f)) for f in files)
-    print(report(seed_spread(ddim, ddpm)))
+    missing = [str(f) for f in files if not Path(f).is_file()]
+    if missing:
+        p.error(f"no results file {', '.join(missing)} (--files DDIM DDPM, or --model with both files in "
+                "benchmarks/results/)")
+    ddim_res, ddpm_res = (json.loads(Path(f).read_text()) for f in files)
+    try:
+        check_pair(ddim_res, ddpm_res, files)
+        print(report(seed_spread(row_at_s1(ddim_res, str(files[0])), row_at_s1(ddpm_res, str(files[1])))))
+    except ValueError as e:
+        p.error(str(e))
 
 
 if __name__ == "__main__":

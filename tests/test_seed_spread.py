@@ -40,10 +40,62 @@ def test_pearson_r_matches_its_definition_and_torch():
     assert math.isnan(seed_spread.pearson_r(x, [2.0] * len(x)))  # undefined against a constant
 
 
+@pytest.mark.parametrize("df", [15, 30, 60])
+def test_chi2_lower_tail_agrees_with_scipy(df):
+    stats = pytest.importorskip("scipy.stats")
+    for x in (0.3 * df, df, 1.7 * df):
+        assert seed_spread.chi2_lower_tail(x, df) == pytest.approx(stats.chi2.cdf(x, df), abs=1e-9)
+
+
 def _row(accuracies, fids=None, n=2000, seeds=None):
     seeds = list(range(len(accuracies))) if seeds is None else seeds
     fids = [10.0 + i for i in range(len(accuracies))] if fids is None else fids
     return {"guidance_scale": 1.0, "n": n, "seeds": seeds, "accuracy_per_seed": accuracies, "fid_per_seed": fids}
+
+
+def test_three_seeds_by_hand():
+    """Every statistic of a three-seed example against its value worked out by hand (n = 2,000 per seed)."""
+    ddim = _row([0.88, 0.89, 0.87], fids=[15.0, 17.0, 16.0])
+    ddpm = _row([0.91, 0.905, 0.90], fids=[18.0, 17.5, 19.0])
+    s = seed_spread.seed_spread(ddim, ddpm)
+    var_a, var_b = 0.88 * 0.12, 0.905 * 0.095  # p(1 − p) at the pooled accuracies 0.88 and 0.905
+    assert s["gap"] == pytest.approx(0.025)
+    assert s["gap_se"] == pytest.approx(math.sqrt((var_a + var_b) / 6000))
+    assert s["se_below_bar"] == pytest.approx(0.005 / s["gap_se"])
+    assert s["se_needed"] == pytest.approx(0.0025)
+    assert s["seeds_needed"] == math.ceil(3 * (var_a + var_b) / 6000 / 0.0025 ** 2)  # = 26
+    assert s["gaps"] == pytest.approx([0.03, 0.015, 0.03])
+    assert s["gaps_sd"] == pytest.approx(math.sqrt(7.5e-5))  # deviations 0.005, −0.01, 0.005 over k − 1 = 2
+    assert s["gap_binomial_sd"] == pytest.approx(math.sqrt((var_a + var_b) / 2000))
+    assert s["correlation"] == pytest.approx(0.5)  # deviations (0, .01, −.01) and (.005, 0, −.005)
+    assert s["spread_se"] == pytest.approx(math.sqrt(7.5e-5 / 3))
+    assert s["spread_t"] == pytest.approx(0.005 / math.sqrt(7.5e-5 / 3))
+    chi2_a = 2 * 0.01 ** 2 / (var_a / 2000)  # (k − 1) s² / σ², s = 0.01
+    chi2_b = 2 * 0.005 ** 2 / (var_b / 2000)
+    assert s["samplers"]["ddim"]["chi2"] == pytest.approx(chi2_a)
+    assert s["samplers"]["ddpm"]["chi2"] == pytest.approx(chi2_b)
+    assert s["samplers"]["ddim"]["lower_tail"] == pytest.approx(1 - math.exp(-chi2_a / 2))  # 2 degrees of freedom
+    x = chi2_a + chi2_b
+    assert s["chi2_sum_df"] == 4
+    assert s["chi2_sum_lower_tail"] == pytest.approx(1 - math.exp(-x / 2) * (1 + x / 2))
+    fid = s["fid"]["ddim"]
+    assert (fid["mean"], fid["sd"], fid["range"]) == (pytest.approx(16.0), pytest.approx(1.0), (15.0, 17.0))
+    assert fid["se"] == pytest.approx(1 / math.sqrt(3))
+    assert s["fid_paired"] == pytest.approx((13 / 6, math.sqrt(25 / 12) / math.sqrt(3)))  # differences 3, 0.5, 3
+
+
+def test_the_chi2_tail_reads_small_spreads_low_and_large_ones_high():
+    equal = seed_spread.seed_spread(_row([0.88, 0.881, 0.88]), _row([0.9, 0.9, 0.9]))
+    assert equal["samplers"]["ddpm"]["lower_tail"] == 0.0
+    wide = seed_spread.seed_spread(_row([0.80, 0.95, 0.85, 0.90]), _row([0.9, 0.91, 0.9, 0.91]))
+    assert wide["samplers"]["ddim"]["lower_tail"] > 0.999
+
+
+def test_a_gap_at_or_above_the_bar_needs_no_seeds():
+    at = seed_spread.seed_spread(_row([0.88, 0.89]), _row([0.91, 0.92]))  # exactly 3 points apart
+    assert at["gap"] == 0.03 and at["seeds_needed"] is None
+    above = seed_spread.report(seed_spread.seed_spread(_row([0.86, 0.87]), _row([0.91, 0.92])))
+    assert "s.e. above 3" in above and "no number of seeds puts it 2 s.e. below" in above
 
 
 def test_binomial_draws_read_as_binomial():
@@ -72,13 +124,17 @@ def test_seeds_needed_is_the_fewest_that_put_the_gap_two_se_below_the_bar(pa, pb
     s = seed_spread.seed_spread(_row([pa] * (k - 1) + [pa + 0.001]), _row([pb] * (k - 1) + [pb - 0.001]))
     bar = seed_spread.DDPM_GAP
     need = s["seeds_needed"]
-    se_at = lambda seeds: s["gap_se"] * math.sqrt(k / seeds)  # noqa: E731  the binomial s.e. falls as 1/√seeds
+    qa, qb = pa + 0.001 / k, pb - 0.001 / k  # the pooled accuracies
+
+    def se_at(seeds):  # the binomial s.e. of the gap with n = 2,000 samples per seed
+        return math.sqrt((qa * (1 - qa) + qb * (1 - qb)) / (2000 * seeds))
+
     assert (bar - s["gap"]) >= 2 * se_at(need) - 1e-12
     assert need == 1 or (bar - s["gap"]) < 2 * se_at(need - 1)
 
 
 def test_refuses_rows_that_do_not_pool_the_same_seeds():
-    with pytest.raises(ValueError, match="same seeds"):
+    with pytest.raises(ValueError, match="same two or more seeds"):
         seed_spread.seed_spread(_row([0.9, 0.91]), _row([0.9, 0.92], seeds=[0, 2]))
     with pytest.raises(ValueError, match="guidance_scale 1"):
         seed_spread.row_at_s1({"rows": [{**_row([0.9, 0.91]), "guidance_scale": 3.0}]}, "f.json")
@@ -86,6 +142,30 @@ def test_refuses_rows_that_do_not_pool_the_same_seeds():
         seed_spread.seed_spread(_row([0.9, 0.91]), _row([1.0, 1.0]))
     with pytest.raises(ValueError, match="two or more seeds"):
         seed_spread.row_at_s1({"rows": [_row([0.9])]}, "f.json")
+    with pytest.raises(ValueError, match="one fid_per_seed each"):
+        seed_spread.row_at_s1({"rows": [_row([0.9, 0.91], fids=[10.0])]}, "f.json")
+    with pytest.raises(ValueError, match="fractions in \\[0, 1\\], not percentages"):
+        seed_spread.seed_spread(_row([88.0, 89.0]), _row([91.0, 92.0]))
+
+
+def test_refuses_files_that_are_not_a_ddim_and_a_ddpm_row_of_one_checkpoint(tmp_path, capsys):
+    ddim = {"sampler": "DDIM, 50 steps, trailing, eta=0", "model": "m", "checkpoint_sha256": "a",
+            "classifier_sha256": "c", "rows": [_row([0.88, 0.89])]}
+    ddpm = {**ddim, "sampler": "DDPM, 300 steps", "rows": [_row([0.91, 0.92])]}
+    with pytest.raises(ValueError, match="a DDIM η = 0 results file and then a DDPM one"):
+        seed_spread.check_pair(ddpm, ddim, ["x.json", "y.json"])
+    with pytest.raises(ValueError, match="differ in checkpoint_sha256"):
+        seed_spread.check_pair(ddim, {**ddpm, "checkpoint_sha256": "b"}, ["x.json", "y.json"])
+    files = [tmp_path / "ddim.json", tmp_path / "ddpm.json"]
+    for f, res in zip(files, (ddim, ddpm)):
+        f.write_text(json.dumps(res))
+    seed_spread.main(["--files", *map(str, files)])
+    assert "gap 3.00 ± 0.67 (binomial), 0.00 s.e. above 3" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        seed_spread.main(["--files", str(files[1]), str(files[0])])
+    with pytest.raises(SystemExit):
+        seed_spread.main(["--files", str(tmp_path / "absent.json"), str(files[1])])
+    assert "no results file" in capsys.readouterr().err
 
 
 def test_the_shipped_gap_is_the_readmes_verdict(capsys):

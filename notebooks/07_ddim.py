@@ -658,7 +658,7 @@ for name, (net, sched, meta) in checkpoints.items():
 # 50-step $\eta = 0$ sampler costs `mnist` about 7 FID units and `mnist-cfg` about 3 (one draw each; over seeds 0–2,
 # 8.1 ± 1.3 for `mnist`, the mean ± s.e. of the seed-by-seed differences, each between two nearly independent draws,
 # and 2.1 ± 0.5 for `mnist-cfg` if its DDPM draw varies as DDIM's). On `fashion-mnist-cfg` the order is reversed
-# in FID: over seeds 0–17 DDIM-50 scores 16.1 ± 0.5 and DDPM-300 18.1 ± 0.2, DDIM 2.1 ± 0.6 below DDPM seed by
+# in FID: over seeds 0–17 DDIM-50 scores 16.1 ± 0.5 and DDPM-300 18.1 ± 0.2, DDIM 2.05 ± 0.56 below DDPM seed by
 # seed (each difference between two nearly independent draws, since the samplers share only the first batch's
 # $x_T$), though its class accuracy is 2.6 ± 0.2 points lower (binomial s.e.; the README's quality table; section 10 looks at why its
 # accuracy is lower). `mnist`'s DDPM 13.8 is just below the grain reference of 14.2; seeds 1–4 give 12.9, 12.4, 11.8 and 11.6, each below
@@ -816,8 +816,8 @@ if art is not None and "trajectory" in art:
 # yardstick: five draws of 1,000 real images score FID 6.0 to 9.1, an s.d. of 1.25, and KID −2.5 to 1.6. For
 # DDIM with $\eta = 0$ this understates a model's spread: at $n = 2{,}000$ (section 9) one draw's FID varies 3.3
 # times as much as real images' (an s.d. of 3.5 against 1.05) on the unconditional `fashion-mnist`, and 2.0 times
-# as much (2.1) on this class-conditional checkpoint at 40 epochs. DDPM on this checkpoint varies about as real
-# images do (1.00), so it is no general rule (though `fashion-mnist`'s DDPM-300 varies 2.1, twice as much); the spreads at this $n$ are not measured):
+# as much (an s.d. of 2.1) on this class-conditional checkpoint at 40 epochs. DDPM on this checkpoint varies about
+# as real images do (an s.d. of 1.00), so it is no general rule (though `fashion-mnist`'s DDPM-300 varies 2.1, twice as much); the spreads at this $n$ are not measured):
 #
 # - **The measurable defect is class accuracy.** The default DDIM ($\eta = 0$, 50 steps) scores 0.874 ± 0.010,
 #   DDPM 0.913 ± 0.009 and the classifier on real test images 0.918: a gap of 0.039, about three standard errors
@@ -893,7 +893,7 @@ else:
 # three times $\sqrt 2 \cdot 2.0 \cdot 1.25 \approx 3.5$, the s.d. of a difference of two draws if the model's
 # spread at this $n$ is 2.0 times real images', as at $n = 2{,}000$ and 40 epochs (not measured here; a rough
 # yardstick, as both spreads come from 5–18 draws). The
-# 13-epoch network's spread is not measured either; if it varies more, the fall counts fewer s.d. Its
+# 13-epoch network's spread is not measured either; if it varies more, the fall is fewer s.d. Its
 # accuracy rises from 0.860 to 0.874, 1.4 points against a standard error of about 1.5 for that difference: not
 # resolved, and so neither is the shrinking of its accuracy gap to DDPM (0.051 → 0.039, a change of 0.012 ± 0.020).
 # If the guess above is right, this is what one would expect: fresh noise lets the stochastic samplers recover from

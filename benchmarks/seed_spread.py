@@ -31,6 +31,7 @@ import torch
 
 from benchmarks.common import RESULTS
 from benchmarks.readme_tables import DDPM_GAP
+from helpers.summary import accuracy_se
 
 
 def chi2_lower_tail(chi2: float, df: int) -> float:
@@ -89,13 +90,13 @@ def seed_spread(ddim: dict, ddpm: dict, bar: float = DDPM_GAP) -> dict:
         raise ValueError("accuracy_per_seed must hold fractions in [0, 1], not percentages")
     pa, pb = statistics.fmean(a), statistics.fmean(b)
     gap = round(pb - pa, 6)  # stored to 4 places: rounded, a gap of exactly the bar is the bar, not 0.03000…04
-    se = math.sqrt((pa * (1 - pa) + pb * (1 - pb)) / (n * k))
+    se = math.hypot(accuracy_se(pa, n * k), accuracy_se(pb, n * k))  # unpaired, n·k samples per sampler
     se_needed = (bar - gap) / 2  # the s.e. that puts this gap 2 s.e. below the bar (none if it is at or above it)
     gaps = [y - x for x, y in zip(a, b)]
     sd_gaps = statistics.stdev(gaps)
     samplers = {}
     for name, p, accs in (("ddim", pa, a), ("ddpm", pb, b)):
-        sigma = math.sqrt(p * (1 - p) / n)  # one draw's binomial s.d.
+        sigma = accuracy_se(p, n)  # one draw's binomial s.d.
         if sigma == 0:  # every sample right (or wrong): no binomial spread to compare with
             raise ValueError(f"the {name} row's accuracy is {p:g} at every seed: its spread cannot be read")
         chi2 = (k - 1) * statistics.stdev(accs) ** 2 / sigma ** 2
@@ -109,7 +110,7 @@ def seed_spread(ddim: dict, ddpm: dict, bar: float = DDPM_GAP) -> dict:
         "se_needed": se_needed,
         # the binomial s.e. falls as 1/√k, so k·(se / se_needed)² seeds reach it (none if the gap is at the bar)
         "seeds_needed": math.ceil(k * (se / se_needed) ** 2) if se_needed > 0 else None,
-        "gaps": gaps, "gaps_sd": sd_gaps, "gap_binomial_sd": math.sqrt((pa * (1 - pa) + pb * (1 - pb)) / n),
+        "gaps": gaps, "gaps_sd": sd_gaps, "gap_binomial_sd": math.hypot(accuracy_se(pa, n), accuracy_se(pb, n)),
         "correlation": pearson_r(a, b),
         "spread_se": spread_se, "spread_t": (bar - gap) / spread_se if spread_se else None,  # equal gaps: no unit
         "samplers": samplers, "chi2_sum": chi2_sum, "chi2_sum_df": 2 * (k - 1),

@@ -658,10 +658,11 @@ for name, (net, sched, meta) in checkpoints.items():
 # 50-step $\eta = 0$ sampler costs `mnist` about 7 FID units and `mnist-cfg` about 3 (one draw each; over seeds 0–2,
 # 8.1 ± 1.3 for `mnist`, the mean ± s.e. of the seed-by-seed differences, each between two nearly independent draws,
 # and 2.1 ± 0.5 for `mnist-cfg` if its DDPM draw varies as DDIM's). On `fashion-mnist-cfg` the order is reversed
-# in FID: over seeds 0–17 DDIM-50 scores 16.1 ± 0.5 and DDPM-300 18.1 ± 0.2, DDIM 2.05 ± 0.56 below DDPM seed by
+# in FID: over seeds 0–17 DDIM-50 scores 16.09 ± 0.50 and DDPM-300 18.14 ± 0.23, DDIM 2.05 ± 0.56 below DDPM seed by
 # seed (each difference between two nearly independent draws, since the samplers share only the first batch's
-# $x_T$), though its class accuracy is 2.6 ± 0.2 points lower (binomial s.e.; the README's quality table; section 10 looks at why its
-# accuracy is lower). `mnist`'s DDPM 13.8 is just below the grain reference of 14.2; seeds 1–4 give 12.9, 12.4, 11.8 and 11.6, each below
+# $x_T$), though its class accuracy is 2.6 ± 0.2 points lower (binomial s.e., the README's quality table; conservative
+# here, as the eighteen per-seed gaps vary less than binomial noise and would give ± 0.12,
+# `python -m benchmarks.seed_spread`; section 10 looks at why its accuracy is lower). `mnist`'s DDPM 13.8 is just below the grain reference of 14.2; seeds 1–4 give 12.9, 12.4, 11.8 and 11.6, each below
 # its own reference (13.8, 15.0, 14.4 and 15.7), by 2.1 ± 0.7 on average over the five (mean ± s.e. of the paired
 # differences; t = 3.2 on 4 degrees of freedom, one-sided p ≈ 0.02, nominal: seeds 3 and 4 were added after a look
 # at three; five of five below): `mnist` meets that bar with DDPM's sampler; with DDIM it does not.
@@ -813,15 +814,16 @@ if art is not None and "trajectory" in art:
 
 # %% [markdown]
 # What the benchmark shows (accuracy ± binomial s.e.; for FID and KID, the real-image draws above are the
-# yardstick: five draws of 1,000 real images score FID 6.0 to 9.1, an s.d. of 1.25, and KID −2.5 to 1.6. For
-# DDIM with $\eta = 0$ this understates a model's spread: at $n = 2{,}000$ (section 9) one draw's FID varies 3.3
-# times as much as real images' (an s.d. of 3.5 against 1.05) on the unconditional `fashion-mnist`, and 2.0 times
-# as much (an s.d. of 2.1) on this class-conditional checkpoint at 40 epochs. DDPM on this checkpoint varies about
-# as real images do (an s.d. of 1.00), so it is no general rule (though `fashion-mnist`'s DDPM-300 varies 2.1, twice as much); the spreads at this $n$ are not measured):
+# yardstick: five draws of 1,000 real images score FID 6.0 to 9.1, an s.d. of 1.25, and KID −2.5 to 1.6. The
+# real-image spread can understate a model's: at $n = 2{,}000$ (section 9) one draw's FID varies 3.3 times as much
+# as real images' (an s.d. of 3.5 against 1.05) with DDIM $\eta = 0$ on the unconditional `fashion-mnist`, 2.0
+# times (2.1) with DDIM $\eta = 0$ on this checkpoint, 2.0 times (2.1) with DDPM on `fashion-mnist`, and about as
+# much (1.00) with DDPM on this checkpoint; so it depends on the model and the sampler, and the spreads at this $n$
+# are not measured):
 #
 # - **The measurable defect is class accuracy.** The default DDIM ($\eta = 0$, 50 steps) scores 0.874 ± 0.010,
 #   DDPM 0.913 ± 0.009 and the classifier on real test images 0.918: a gap of 0.039, about three standard errors
-#   of the difference. KID points the same way (12.9 against 7.0). FID does not: 22.5 against 20.0 here is one
+#   of the difference (over eighteen draws at $n = 2{,}000$, section 9: 2.6 ± 0.2 points). KID points the same way (12.9 against 7.0). FID does not: 22.5 against 20.0 here is one
 #   draw each, within the noise, and over eighteen draws at $n = 2{,}000$ (section 9) DDIM's FID is the lower.
 # - **No $\eta = 0$ option closes the accuracy gap.** Karras spacing (0.882), no clipping (0.874), keeping the
 #   model's $\hat\varepsilon$ (0.875) and 100 steps (0.876), each ± 0.010, all sit with the default. Only
@@ -889,10 +891,11 @@ else:
 # epochs 13 and 40 the two stochastic ones barely change: DDPM's accuracy 0.911 and 0.913 (a difference well inside
 # its standard error of about 0.013), KID 6.1 and 7.0, FID 21.3 and 20.0; DDIM-50 with $\eta = 1$ 0.905 and 0.912,
 # KID 21.2 and 24.3, FID 39.5 and 42.1 (the KID and FID differences within the draw-to-draw spread above, or about
-# at it). DDIM with $\eta = 0$ moves a lot: KID 34.6 → 12.9 and FID 35.1 → 22.5. The FID fall, 12.6, is over
-# three times $\sqrt 2 \cdot 2.0 \cdot 1.25 \approx 3.5$, the s.d. of a difference of two draws if the model's
-# spread at this $n$ is 2.0 times real images', as at $n = 2{,}000$ and 40 epochs (not measured here; a rough
-# yardstick, as both spreads come from 5–18 draws). The
+# at it). DDIM with $\eta = 0$ moves a lot: KID 34.6 → 12.9 and FID 35.1 → 22.5. The FID fall, 12.6, is about
+# 3.6 times $\sqrt 2 \cdot 2.0 \cdot 1.25 \approx 3.5$, the s.d. of a difference of two independent draws if the
+# model's spread at this $n$ is 2.0 times real images', as at $n = 2{,}000$ and 40 epochs (not measured here; a
+# rough yardstick, as both spreads come from 5–18 draws; the two $\eta = 0$ draws share their $x_T$, and such paired
+# differences varied less than independent ones on `fashion-mnist`, so if anything it is generous). The
 # 13-epoch network's spread is not measured either; if it varies more, the fall is fewer s.d. Its
 # accuracy rises from 0.860 to 0.874, 1.4 points against a standard error of about 1.5 for that difference: not
 # resolved, and so neither is the shrinking of its accuracy gap to DDPM (0.051 → 0.039, a change of 0.012 ± 0.020).

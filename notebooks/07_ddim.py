@@ -661,7 +661,7 @@ for name, (net, sched, meta) in checkpoints.items():
 # in FID: over seeds 0–17 DDIM-50 scores 16.09 ± 0.50 and DDPM-300 18.14 ± 0.23, DDIM 2.05 ± 0.56 below DDPM seed by
 # seed (each difference between two nearly independent draws, since the samplers share only the first batch's
 # $x_T$), though its class accuracy is 2.6 ± 0.2 points lower (binomial s.e., the README's quality table; conservative
-# here, as the eighteen per-seed gaps vary less than binomial noise and would give ± 0.12,
+# here: the eighteen per-seed gaps vary less than binomial noise, and their own spread gives ± 0.12,
 # `python -m benchmarks.seed_spread`; section 10 looks at why its accuracy is lower). `mnist`'s DDPM 13.8 is just below the grain reference of 14.2; seeds 1–4 give 12.9, 12.4, 11.8 and 11.6, each below
 # its own reference (13.8, 15.0, 14.4 and 15.7), by 2.1 ± 0.7 on average over the five (mean ± s.e. of the paired
 # differences; t = 3.2 on 4 degrees of freedom, one-sided p ≈ 0.02, nominal: seeds 3 and 4 were added after a look
@@ -813,17 +813,19 @@ if art is not None and "trajectory" in art:
     fig.tight_layout()
 
 # %% [markdown]
-# What the benchmark shows (accuracy ± binomial s.e.; for FID and KID, the real-image draws above are the
-# yardstick: five draws of 1,000 real images score FID 6.0 to 9.1, an s.d. of 1.25, and KID −2.5 to 1.6. The
-# real-image spread can understate a model's: at $n = 2{,}000$ (section 9) one draw's FID varies 3.3 times as much
-# as real images' (an s.d. of 3.5 against 1.05) with DDIM $\eta = 0$ on the unconditional `fashion-mnist`, 2.0
-# times (2.1) with DDIM $\eta = 0$ on this checkpoint, 2.0 times (2.1) with DDPM on `fashion-mnist`, and about as
-# much (1.00) with DDPM on this checkpoint; so it depends on the model and the sampler, and the spreads at this $n$
-# are not measured):
+# The yardstick for FID and KID below is the real-image draws above: five draws of 1,000 real images score FID
+# 6.0 to 9.1, an s.d. of 1.25, and KID −2.5 to 1.6. The real-image spread can understate a model's. At
+# $n = 2{,}000$ one draw's FID varies 3.3 times as much as real images' (an s.d. of 3.5 against 1.05) with DDIM
+# $\eta = 0$ on the unconditional `fashion-mnist`, 2.0 times (an s.d. of 2.1) with DDIM $\eta = 0$ on this
+# checkpoint, 2.0 times (2.1) with DDPM on `fashion-mnist`, and about as much (1.00) with DDPM on this checkpoint
+# (the README's quality rows, over 11–18 seeds; docs/maintaining.md). So it depends on the model and the sampler;
+# the spreads at $n = 1{,}000$ are not measured.
+#
+# What the benchmark shows (accuracy ± binomial s.e.):
 #
 # - **The measurable defect is class accuracy.** The default DDIM ($\eta = 0$, 50 steps) scores 0.874 ± 0.010,
 #   DDPM 0.913 ± 0.009 and the classifier on real test images 0.918: a gap of 0.039, about three standard errors
-#   of the difference (over eighteen draws at $n = 2{,}000$, section 9: 2.6 ± 0.2 points). KID points the same way (12.9 against 7.0). FID does not: 22.5 against 20.0 here is one
+#   of the difference in this one draw; over eighteen draws of 2,000 (section 9) the gap is 0.026 ± 0.002. KID points the same way (12.9 against 7.0). FID does not: 22.5 against 20.0 here is one
 #   draw each, within the noise, and over eighteen draws at $n = 2{,}000$ (section 9) DDIM's FID is the lower.
 # - **No $\eta = 0$ option closes the accuracy gap.** Karras spacing (0.882), no clipping (0.874), keeping the
 #   model's $\hat\varepsilon$ (0.875) and 100 steps (0.876), each ± 0.010, all sit with the default. Only
@@ -894,8 +896,9 @@ else:
 # at it). DDIM with $\eta = 0$ moves a lot: KID 34.6 → 12.9 and FID 35.1 → 22.5. The FID fall, 12.6, is about
 # 3.6 times $\sqrt 2 \cdot 2.0 \cdot 1.25 \approx 3.5$, the s.d. of a difference of two independent draws if the
 # model's spread at this $n$ is 2.0 times real images', as at $n = 2{,}000$ and 40 epochs (not measured here; a
-# rough yardstick, as both spreads come from 5–18 draws; the two $\eta = 0$ draws share their $x_T$, and such paired
-# differences varied less than independent ones on `fashion-mnist`, so if anything it is generous). The
+# rough yardstick, as both spreads come from 5–18 draws; the two $\eta = 0$ draws share their $x_T$, and in three
+# seed-paired differences between epochs 62 and 72 of `fashion-mnist` the s.d. was 2.3 against 5.3 for
+# independent draws, only roughly known; if that carries over, the yardstick is generous). The
 # 13-epoch network's spread is not measured either; if it varies more, the fall is fewer s.d. Its
 # accuracy rises from 0.860 to 0.874, 1.4 points against a standard error of about 1.5 for that difference: not
 # resolved, and so neither is the shrinking of its accuracy gap to DDPM (0.051 → 0.039, a change of 0.012 ± 0.020).

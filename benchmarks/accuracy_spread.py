@@ -14,10 +14,10 @@ varies with the stratified s.d.
     σ_strat = √(Σ_c n_c p_c (1 − p_c)) / n     (≤ the binomial √(p(1−p)/n), equal when every p_c is p),
 
 p_c estimated from all k·n samples. Read: (k − 1)·s²/σ_strat² against χ²_{k−1}, both tails (a small spread
-and a large one). For a given ratio s²/σ_strat² the test's power depends on k, not n, so many seeds of a few
-samples cost a fraction of a few seeds of many; a departure that grows with n (samples of one seed correlated with
-each other) would be harder to see at small n. Also printed: σ_strat for one draw of ``--at-n`` samples (2,000,
-the README's) with ``generate``'s labels, at these p_c.
+and a large one). For a true ratio σ²/σ_strat² that does not change with n the test's power depends on k, not n,
+so many seeds of a few samples cost a fraction of a few seeds of many. A correlation ρ among one seed's samples
+gives the ratio 1 + (n − 1)ρ, whose distance from 1 grows with n: small n hardly sees it. Also printed: σ_strat
+for one draw of ``--at-n`` samples (2,000, the README's) with ``generate``'s labels, at these p_c.
 """
 
 from __future__ import annotations

@@ -29,11 +29,12 @@ import statistics
 import torch
 
 from benchmarks.common import checkpoint_sha256, hardware, weights_sha256, write_results
-from benchmarks.seed_spread import chi2_lower_tail
+from benchmarks.seed_spread import chi2_lower_tail, chi2_upper_tail
 from helpers._checks import check_int
 from helpers.classifier import load_classifier, predict
 from helpers.evaluation import SAMPLERS, generate
 from helpers.pretrained import load_pretrained
+from helpers.summary import accuracy_se
 
 
 def check_correct(correct: torch.Tensor, labels: torch.Tensor) -> None:
@@ -87,12 +88,9 @@ def accuracy_spread(correct: torch.Tensor, labels: torch.Tensor, at_n: int = 200
     sd = statistics.stdev(accuracies)
     chi2 = (k - 1) * sd ** 2 / sigma ** 2
     lower = chi2_lower_tail(chi2, k - 1)
-    # the upper tail from its own function, not 1 − lower, which rounds a tail below about 1e-16 to 0
-    upper = float(torch.special.gammaincc(torch.tensor((k - 1) / 2, dtype=torch.float64),
-                                          torch.tensor(chi2 / 2, dtype=torch.float64)))
     return {"k": k, "n": n, "accuracy": p, "accuracy_per_seed": accuracies, "sd": sd,
-            "binomial_sd": math.sqrt(p * (1 - p) / n), "stratified_sd": sigma, "chi2": chi2, "df": k - 1,
-            "lower_tail": lower, "upper_tail": upper, "class_accuracy": p_c, "class_counts": n_c,
+            "binomial_sd": accuracy_se(p, n), "stratified_sd": sigma, "chi2": chi2, "df": k - 1,
+            "lower_tail": lower, "upper_tail": chi2_upper_tail(chi2, k - 1), "class_accuracy": p_c, "class_counts": n_c,
             "at_n": at_n, "stratified_sd_at_n": stratified_sd(p_c, at_n_counts)}
 
 

@@ -42,6 +42,15 @@ def chi2_lower_tail(chi2: float, df: int) -> float:
                                         torch.tensor(chi2 / 2, dtype=torch.float64)))
 
 
+def chi2_upper_tail(chi2: float, df: int) -> float:
+    """P(χ²_df > chi2) = Q(df / 2, chi2 / 2), the regularised upper incomplete gamma function: computed as itself,
+    since 1 − ``chi2_lower_tail`` rounds a tail below about 1e-16 to 0."""
+    if df < 1 or chi2 < 0:
+        raise ValueError(f"df must be >= 1 and chi2 >= 0, got df={df}, chi2={chi2}")
+    return float(torch.special.gammaincc(torch.tensor(df / 2, dtype=torch.float64),
+                                         torch.tensor(chi2 / 2, dtype=torch.float64)))
+
+
 def pearson_r(x: list[float], y: list[float]) -> float:
     """r = Σ (x − x̄)(y − ȳ) / √(Σ (x − x̄)² · Σ (y − ȳ)²), nan where x or y is constant (r is undefined there);
     ``statistics.correlation`` would need Python 3.10."""

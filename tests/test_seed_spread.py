@@ -26,6 +26,15 @@ def test_chi2_lower_tail_matches_its_closed_forms(x):
     assert seed_spread.chi2_lower_tail(x, 4) == pytest.approx(1 - math.exp(-x / 2) * (1 + x / 2), abs=1e-12)
 
 
+@pytest.mark.parametrize("x", [0.01, 1.0, 7.5, 200.0])
+def test_chi2_upper_tail_matches_its_closed_forms_even_where_one_minus_the_lower_rounds_to_zero(x):
+    """P(χ²_2 > x) = e^(−x/2), P(χ²_4 > x) = e^(−x/2)(1 + x/2): at x = 200 about 4·10⁻⁴⁴, where 1 − lower is 0."""
+    assert seed_spread.chi2_upper_tail(x, 2) == pytest.approx(math.exp(-x / 2), rel=1e-9)
+    assert seed_spread.chi2_upper_tail(x, 4) == pytest.approx(math.exp(-x / 2) * (1 + x / 2), rel=1e-9)
+    with pytest.raises(ValueError, match="df must be >= 1 and chi2 >= 0"):
+        seed_spread.chi2_upper_tail(x, 0)
+
+
 @pytest.mark.parametrize("chi2, df", [(1.0, 0), (-0.5, 3)])
 def test_chi2_lower_tail_refuses_bad_input(chi2, df):
     with pytest.raises(ValueError, match="df must be >= 1 and chi2 >= 0"):

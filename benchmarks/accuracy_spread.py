@@ -6,10 +6,10 @@ stratified binomial s.d. that independent samples give.
 
     python -m benchmarks.accuracy_spread --model fashion-mnist-cfg --n 250 --seeds 40 --first-seed 200 --steps 50
 
-Why: over the README's seeds 0–17 of fashion-mnist-cfg both samplers' accuracies at n = 2,000 vary less than
-binomial noise (``benchmarks.seed_spread``). Given its label, each sample is drawn from its own x_T and noise, so
-whether it is classified right is a Bernoulli draw with its class's accuracy p_c, and one draw's accuracy
-varies with the stratified s.d.
+Why: over the README's seeds of fashion-mnist-cfg (0–19 since the twenty-eighth session) both samplers'
+accuracies at n = 2,000 vary less than binomial noise (``benchmarks.seed_spread``). Given its label, each sample
+is drawn from its own x_T and noise, so whether it is classified right is a Bernoulli draw with its class's
+accuracy p_c, and one draw's accuracy varies with the stratified s.d.
 
     σ_strat = √(Σ_c n_c p_c (1 − p_c)) / n     (≤ the binomial √(p(1−p)/n), equal when every p_c is p),
 

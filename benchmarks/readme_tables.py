@@ -137,7 +137,8 @@ def _quality_bar(row: dict, res: dict, ddpm: dict | None = None) -> str:
                   + accuracy_se(ddim_acc, row["n"] * _draws(row)) ** 2) ** 0.5
             within = round(gap, 4) <= DDPM_GAP  # accuracies are stored to 4 places
             # how far from the bar, in s.e. (a reading, as the FID verdicts'), unless no spread scales it
-            side = f", {abs(DDPM_GAP - gap) / se:.1f} s.e. {'below' if within else 'above'} 3" if se else ""
+            # two places: the distance is read against 2 s.e., and one place would print 1.99 as 2.0
+            side = f", {abs(DDPM_GAP - gap) / se:.2f} s.e. {'below' if within else 'above'} 3" if se else ""
             bars.append(f"accuracy within 3 points of DDPM's (gap {gap * 100:+.1f} ± {se * 100:.1f}{side}): "
                         f"{'yes' if within else 'no'}")
         return "; ".join(bars)

@@ -133,6 +133,11 @@ def seed_spread(ddim: dict, ddpm: dict, bar: float = DDPM_GAP) -> dict:
     }
 
 
+def _tail(p: float) -> str:
+    """A tail probability with three decimals, or two significant digits below 0.001, where they would show 0."""
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
+
+
 def report(s: dict) -> str:
     """``seed_spread``'s numbers as the lines this command prints (accuracies in points)."""
     pts, bar = 100, f"{s['bar'] * 100:g}"
@@ -152,8 +157,9 @@ def report(s: dict) -> str:
     for name, v in s["samplers"].items():
         lines.append(f"{name.upper()} per-seed accuracy: s.d. {v['sd'] * pts:.2f} against binomial "
                      f"{v['binomial_sd'] * pts:.2f}; χ² {v['chi2']:.1f} on {s['k'] - 1} df, lower tail "
-                     f"{v['lower_tail']:.3f}")
-    lines.append(f"summed χ² {s['chi2_sum']:.1f} on {s['chi2_sum_df']} df, lower tail {s['chi2_sum_lower_tail']:.4f}")
+                     f"{_tail(v['lower_tail'])}")
+    lines.append(f"summed χ² {s['chi2_sum']:.1f} on {s['chi2_sum_df']} df, lower tail "
+                 f"{_tail(s['chi2_sum_lower_tail'])}")
     for name, f in s["fid"].items():
         lines.append(f"{name.upper()} FID {f['mean']:.2f} ± {f['se']:.2f}, one draw's s.d. {f['sd']:.2f}, range "
                      f"{f['range'][0]:.2f}–{f['range'][1]:.2f}")

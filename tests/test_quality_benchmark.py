@@ -94,7 +94,7 @@ def test_pooled_accuracy_has_the_standard_error_of_all_its_samples():
     se = (accuracy_se(0.89, 8000) ** 2 + accuracy_se(0.91, 2000) ** 2) ** 0.5
     assert readme_tables._quality_bar(ddim, res, ddpm) == (
         f"FID < grain: no (mean 5.0 s.e. above); accuracy within 3 points of DDPM's (gap +2.0 ± {se * 100:.1f}, "
-        f"{1 / (se * 100):.1f} s.e. below 3): yes")
+        f"{1 / (se * 100):.2f} s.e. below 3): yes")
     assert readme_tables._draws(ddim) == 4 and readme_tables._draws(ddpm) == 1
 
 
@@ -118,7 +118,7 @@ def test_quality_table_pools_a_conditional_row_and_says_so(tmp_path, monkeypatch
     assert "| 20.00 ± 0.58 (4 seeds) |" in ddim_line
     assert f"| 89.0% ± {accuracy_se(0.89, 8000):.1%} (90.0%) |" in ddim_line
     se = (accuracy_se(0.89, 8000) ** 2 + accuracy_se(0.91, 2000) ** 2) ** 0.5
-    assert f"(gap +2.0 ± {se * 100:.1f}, {1 / (se * 100):.1f} s.e. below 3): yes" in ddim_line
+    assert f"(gap +2.0 ± {se * 100:.1f}, {1 / (se * 100):.2f} s.e. below 3): yes" in ddim_line
     assert "| 15.00 |" in ddpm_line and f"91.0% ± {accuracy_se(0.91, 2000):.1%}" in ddpm_line
     assert "A row of k seeds draws n samples per seed" in table
     (tmp_path / "quality-toy-cfg.json").write_text(json.dumps(

@@ -107,6 +107,17 @@ def test_a_gap_at_or_above_the_bar_needs_no_seeds():
     assert "s.e. above 3" in above and "no number of seeds puts it 2 s.e. below" in above
 
 
+def test_report_keeps_the_digits_of_a_small_tail():
+    """Tails below 0.001 print in two significant digits rather than as 0.000; larger ones to three places."""
+    assert seed_spread._tail(0.0402) == "0.040" and seed_spread._tail(0.001) == "0.001"
+    assert seed_spread._tail(5.9e-5) == "5.9e-05"
+    # twelve seeds per sampler alternating 0.1 points about their means, against a binomial s.d. of about 0.7
+    tight = seed_spread.seed_spread(_row([0.880, 0.882] * 6), _row([0.910, 0.912] * 6))
+    tail = tight["chi2_sum_lower_tail"]
+    assert 0 < tail < 1e-3
+    assert f"summed χ² {tight['chi2_sum']:.1f} on 22 df, lower tail {tail:.1e}" in seed_spread.report(tight)
+
+
 def test_binomial_draws_read_as_binomial():
     """Per-seed accuracies drawn as Binomial(n, p) / n: the gap's spread over many experiments is its binomial s.e.,
     and the χ² lower tail is calibrated (below 0.05 about 5 % of the time). Tolerances from the number of
@@ -189,7 +200,7 @@ def test_the_shipped_gap_is_the_readmes_verdict(capsys):
     printed = re.search(r"gap ([\d.]+) ± ([\d.]+) \(binomial\), ([\d.]+) s\.e\. below 3", out)
     assert printed, out
     gap, se, below = (float(v) for v in printed.groups())
-    assert f"{gap:+.1f}" == verdict[1] and f"{se:.1f}" == verdict[2] and f"{below:.1f}" == verdict[3]
+    assert f"{gap:+.1f}" == verdict[1] and f"{se:.1f}" == verdict[2] and f"{below:.2f}" == verdict[3]
     res = json.loads((ROOT / "benchmarks" / "results" / "quality-fashion-mnist-cfg.json").read_text())
     k = len(seed_spread.row_at_s1(res, "quality-fashion-mnist-cfg.json")["seeds"])
     assert out.startswith(f"{k} seeds")

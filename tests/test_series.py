@@ -167,7 +167,7 @@ def test_quality_bar_compares_ddim_eta0_with_ddpm_at_s1(ddim_acc, ddpm_acc, verd
     gap, se = (ddpm_acc - ddim_acc) * 100, (ddim_acc * (1 - ddim_acc) / 2000 + ddpm_acc * (1 - ddpm_acc) / 2000) ** 0.5
     side = "below" if verdict == "yes" else "above"
     assert bar == (f"FID < grain: no; accuracy within 3 points of DDPM's (gap {gap:+.1f} ± {se * 100:.1f}, "
-                   f"{abs(3 - gap) / (se * 100):.1f} s.e. {side} 3): {verdict}")
+                   f"{abs(3 - gap) / (se * 100):.2f} s.e. {side} 3): {verdict}")
     assert _readme_tables()._quality_bar(row, res) == "FID < grain: no"  # no DDPM row measured: no verdict
 
 

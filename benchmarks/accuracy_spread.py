@@ -23,7 +23,6 @@ for one draw of ``--at-n`` samples (2,000, the README's) with ``generate``'s lab
 from __future__ import annotations
 
 import argparse
-import math
 import statistics
 
 import torch
@@ -34,7 +33,7 @@ from helpers._checks import check_int
 from helpers.classifier import load_classifier, predict
 from helpers.evaluation import SAMPLERS, generate
 from helpers.pretrained import load_pretrained
-from helpers.summary import accuracy_se
+from helpers.summary import accuracy_se, stratified_sd
 
 
 def check_correct(correct: torch.Tensor, labels: torch.Tensor) -> None:
@@ -53,13 +52,6 @@ def check_correct(correct: torch.Tensor, labels: torch.Tensor) -> None:
                          f"shape {tuple(labels.shape)}")
     if not bool(((correct == 0) | (correct == 1)).all()):
         raise ValueError("correct must hold 0 (wrong) or 1 (right) for each sample")
-
-
-def stratified_sd(p_c: dict[int, float], n_c: dict[int, int]) -> float:
-    """σ_strat = √(Σ_c n_c p_c (1 − p_c)) / n, n = Σ_c n_c: the s.d. of the accuracy of n independent samples,
-    n_c of class c, each right with probability p_c."""
-    n = sum(n_c.values())
-    return math.sqrt(sum(n_c[c] * p_c[c] * (1 - p_c[c]) for c in n_c)) / n
 
 
 def accuracy_spread(correct: torch.Tensor, labels: torch.Tensor, at_n: int = 2000,

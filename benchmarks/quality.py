@@ -16,7 +16,9 @@ default, use_clipped_model_output=False) and writes quality-<name>-model-eps.jso
 One FID on 2,000 samples moves from draw to draw by more than its references suggest (docs/maintaining.md,
 "fashion-mnist past epoch 40"): ``--seed`` with several seeds draws n samples per seed and reports each row's
 mean FID with the per-seed values and their s.d., the accuracy pooled over the n·k samples, and the references'
-means (per seed too). With one seed a row keeps its one-draw form.
+means (per seed too). With one seed a row keeps its one-draw form. A conditional model's rows also keep how many
+samples of each label the classifier named right (``correct_per_class``, per seed ``correct_per_class_per_seed``,
+None for a joined draw made before they were kept), from which the stratified spread of a draw's accuracy follows.
 
 A draw of 2,000 DDPM samples takes most of an hour on one CPU thread, so draws can run side by side, one seed per
 process, each with its own ``--out`` outside benchmarks/results (the README's table reads every quality file
@@ -63,7 +65,7 @@ def evaluate(model, schedule, metadata, n, steps, guidances, seeds=(0,), batch=5
         for seed in seeds:
             draws.append(done.get((s, seed)) or sample_quality(
                 model, schedule, ev, n, sampler=sampler, steps=steps, guidance_scale=s, seed=seed, batch=batch,
-                **options)[0])
+                per_class=True, **options)[0])
             if len(seeds) > 1:  # a draw of 2,000 takes minutes: report each as it comes
                 print(f"guidance {s}, seed {seed}: FID {draws[-1]['fid']:.3f}", flush=True)
         row = pool(draws, seeds)
@@ -90,6 +92,10 @@ def pool(draws: list[dict], seeds) -> dict:
         row["accuracy"] = round(statistics.fmean(accuracies), 4)
         if len(draws) > 1:
             row["accuracy_per_seed"] = [round(a, 4) for a in accuracies]
+    # each draw's right answers per class (None for draws made before they were kept), for the stratified spread
+    if any("correct_per_class" in d for d in draws):
+        counts = [d.get("correct_per_class") for d in draws]
+        row.update({"correct_per_class_per_seed": counts} if len(draws) > 1 else {"correct_per_class": counts[0]})
     return row
 
 
@@ -129,15 +135,18 @@ def earlier_draws(files: list[Path], args: argparse.Namespace, weights: str,
             seconds = row.get("seconds_per_seed", [row["sampling_seconds"] / len(seeds)] * len(seeds))
             # an unconditional model's rows hold no accuracy: one None per seed, so that no seed is dropped
             per_seed = zip(seeds, row.get("fid_per_seed", [row["fid"]]),
-                           row.get("accuracy_per_seed", [row.get("accuracy")] * len(seeds)), seconds, strict=True)
-            for seed, fid, accuracy, seconds_of_seed in per_seed:
+                           row.get("accuracy_per_seed", [row.get("accuracy")] * len(seeds)), seconds,
+                           row.get("correct_per_class_per_seed", [row.get("correct_per_class")] * len(seeds)),
+                           strict=True)
+            for seed, fid, accuracy, seconds_of_seed, counts in per_seed:
                 if seed not in args.seed:
                     raise SystemExit(f"--draws {file}: seed {seed} is not among --seed {args.seed}")
                 if (s, seed) in done:
                     raise SystemExit(f"--draws {file}: seed {seed} is in another file too")
                 done[s, seed] = {"guidance_scale": row["guidance_scale"], "steps": row["steps"], "n": row["n"],
                                  "fid": fid, "seconds": seconds_of_seed, **({"seconds_shared": True} if shared else {}),
-                                 **({} if accuracy is None else {"accuracy": accuracy})}
+                                 **({} if accuracy is None else {"accuracy": accuracy}),
+                                 **({} if counts is None else {"correct_per_class": counts})}
         _check_classifier(res, theirs.seed, classifier, file)  # after the seeds are known to be among --seed
         provenance.append({k: res[k] for k in ("command", "hardware", "date", "checkpoint_sha256", "draws_from")
                            if k in res} | {"seeds": theirs.seed})

@@ -12,10 +12,12 @@ reading with an s.e. from the gaps' own spread; and each row's FID (mean ± s.e.
 the seed-paired FID difference.
 
 What the readings assume. Class-balanced draws are stratified samples, which vary less than the binomial σ when
-the classes' accuracies differ, and the files hold no per-class accuracies: so the gap's binomial s.e. errs on
-the large side (conservative), while the χ² lower tails, read against the same σ, overstate how unusually
-small a spread is. The summed χ² treats the two samplers as independent, though at a seed they share the labels
-and the first batch's x_T. The seeds needed are a plug-in figure: were the true gap the measured one, that many
+the classes' accuracies differ: so the gap's binomial s.e. errs on the large side (conservative), while the χ²
+lower tails, read against the same σ, overstate how unusually small a spread is. Draws made since 2026-12-05
+keep their right answers per class (``correct_per_class_per_seed``, None for older seeds); where any seed of a
+row does, that sampler's spread is also read against the stratified σ at the class accuracies those seeds
+give. The summed χ² treats the two samplers as independent, though at a seed they share the labels and the
+first batch's x_T. The seeds needed are a plug-in figure: were the true gap the measured one, that many
 seeds would read it 2 s.e. below the bar only about half the time.
 """
 
@@ -31,7 +33,7 @@ import torch
 
 from benchmarks.common import RESULTS
 from benchmarks.readme_tables import DDPM_GAP
-from helpers.summary import accuracy_se
+from helpers.summary import accuracy_se, stratified_sd
 
 
 def chi2_lower_tail(chi2: float, df: int) -> float:
@@ -86,6 +88,23 @@ def check_pair(ddim_res: dict, ddpm_res: dict, files) -> None:
                              f"{ddpm_res.get(key)!r}")
 
 
+def stratified(row: dict, n: int) -> dict | None:
+    """One draw's stratified s.d. σ_strat (``helpers.summary.stratified_sd``) at the class accuracies p_c pooled
+    over the seeds whose right answers per class the row keeps (``correct_per_class_per_seed``; None where a
+    draw predates them), with ``generate``'s labels 0, 1, …, K − 1, 0, … (n_c = n // K, one more for c < n % K);
+    None if no seed keeps them."""
+    counts = [c for c in row.get("correct_per_class_per_seed", []) if c is not None]
+    if not counts:
+        return None
+    num_classes = len(counts[0])
+    n_c = {c: n // num_classes + (c < n % num_classes) for c in range(num_classes)}
+    if any(len(c) != num_classes or any(not 0 <= c[i] <= n_c[i] for i in n_c) for c in counts):
+        raise ValueError(f"correct_per_class_per_seed must hold {num_classes} counts per seed, each between 0 and "
+                         f"the number of samples of its class ({n} samples, {num_classes} classes), got {counts}")
+    p_c = {c: sum(seed[c] for seed in counts) / (len(counts) * n_c[c]) for c in n_c}
+    return {"sd": stratified_sd(p_c, n_c), "seeds": len(counts)}
+
+
 def seed_spread(ddim: dict, ddpm: dict, bar: float = DDPM_GAP) -> dict:
     """The spread statistics of two s = 1 rows (``row_at_s1``) over the same seeds, accuracies as fractions."""
     if ddim["seeds"] != ddpm["seeds"] or ddim["n"] != ddpm["n"] or len(ddim["seeds"]) < 2:
@@ -104,13 +123,16 @@ def seed_spread(ddim: dict, ddpm: dict, bar: float = DDPM_GAP) -> dict:
     gaps = [y - x for x, y in zip(a, b)]
     sd_gaps = statistics.stdev(gaps)
     samplers = {}
-    for name, p, accs in (("ddim", pa, a), ("ddpm", pb, b)):
+    for name, p, accs, row in (("ddim", pa, a, ddim), ("ddpm", pb, b, ddpm)):
         sigma = accuracy_se(p, n)  # one draw's binomial s.d.
         if sigma == 0:  # every sample right (or wrong): no binomial spread to compare with
             raise ValueError(f"the {name} row's accuracy is {p:g} at every seed: its spread cannot be read")
         chi2 = (k - 1) * statistics.stdev(accs) ** 2 / sigma ** 2
         samplers[name] = {"accuracy": p, "sd": statistics.stdev(accs), "binomial_sd": sigma, "chi2": chi2,
                           "lower_tail": chi2_lower_tail(chi2, k - 1)}
+        if (strat := stratified(row, n)) is not None:
+            chi2 = (k - 1) * statistics.stdev(accs) ** 2 / strat["sd"] ** 2
+            samplers[name]["stratified"] = {**strat, "chi2": chi2, "lower_tail": chi2_lower_tail(chi2, k - 1)}
     chi2_sum = samplers["ddim"]["chi2"] + samplers["ddpm"]["chi2"]
     spread_se = sd_gaps / math.sqrt(k)
     fid_diffs = [y - x for x, y in zip(ddim["fid_per_seed"], ddpm["fid_per_seed"])]
@@ -158,6 +180,9 @@ def report(s: dict) -> str:
         lines.append(f"{name.upper()} per-seed accuracy: s.d. {v['sd'] * pts:.2f} against binomial "
                      f"{v['binomial_sd'] * pts:.2f}; χ² {v['chi2']:.1f} on {s['k'] - 1} df, lower tail "
                      f"{_tail(v['lower_tail'])}")
+        if st := v.get("stratified"):
+            lines.append(f"  against the stratified {st['sd'] * pts:.2f} (class accuracies from the {st['seeds']} "
+                         f"seeds that keep them): χ² {st['chi2']:.1f}, lower tail {_tail(st['lower_tail'])}")
     lines.append(f"summed χ² {s['chi2_sum']:.1f} on {s['chi2_sum_df']} df, lower tail "
                  f"{_tail(s['chi2_sum_lower_tail'])}")
     for name, f in s["fid"].items():

@@ -65,10 +65,13 @@ def generate(model, schedule, n: int, steps: int = 50, guidance_scale: float = 1
 
 
 def sample_quality(model, schedule, evaluator, n: int, sampler: str = "ddim", steps: int = 50,
-                   guidance_scale: float = 1.0, seed: int = 0, batch: int = 500, **sampler_kwargs):
+                   guidance_scale: float = 1.0, seed: int = 0, batch: int = 500, per_class: bool = False,
+                   **sampler_kwargs):
     """Draw ``n`` samples with ``generate`` and score them with ``evaluator`` (a
     ``helpers.metrics.QualityEvaluator``): returns ``(row, images)``, row = {sampler, steps, guidance_scale,
-    n, fid, accuracy (conditional models only), seconds, seconds_per_image} plus ``sampler_kwargs``.
+    n, fid, accuracy (conditional models only), seconds, seconds_per_image} plus ``sampler_kwargs``;
+    ``per_class``: also correct_per_class (conditional models: how many samples of each label were classified
+    as it).
 
     The notebooks, ``helpers.summary.evaluate`` and the benchmarks all call this, so at the same n, seed
     and batch they give the same numbers. ``steps`` is reported as T for DDPM.
@@ -82,6 +85,8 @@ def sample_quality(model, schedule, evaluator, n: int, sampler: str = "ddim", st
            "fid": evaluator.fid(images)}
     if labels is not None:
         row["accuracy"] = evaluator.accuracy(images, labels)
+        if per_class:
+            row["correct_per_class"] = evaluator.correct_per_class(images, labels)
     row.update(seconds=seconds, seconds_per_image=seconds / n)
     return row, images
 

@@ -145,6 +145,20 @@ def class_accuracy(model: Classifier, images: torch.Tensor, labels: torch.Tensor
     return float((predict(model, images) == labels.cpu()).float().mean())
 
 
+def correct_per_class(model: Classifier, images: torch.Tensor, labels: torch.Tensor) -> list[int]:
+    """How many images of each intended label the classifier assigns to that label, [K] counts (K: the
+    classifier's classes); their sum over ``len(labels)`` is ``class_accuracy``."""
+    num_classes = model.config["num_classes"]
+    if images.shape[0] != labels.shape[0]:
+        raise ValueError(f"images and labels differ in length: {images.shape[0]} and {labels.shape[0]}")
+    labels = labels.cpu()
+    if labels.numel() and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"labels must lie in 0..{num_classes - 1} (the classifier's classes), got "
+                         f"{int(labels.min())}..{int(labels.max())}")
+    right = predict(model, images) == labels
+    return torch.bincount(labels[right], minlength=num_classes).tolist()
+
+
 def gaussian_blur(x: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
     """Blur each channel with a Gaussian kernel of std ``sigma`` pixels (the "blur" reference)."""
     radius = max(1, int(3 * sigma))
@@ -186,6 +200,9 @@ class QualityEvaluator:
 
     def accuracy(self, images: torch.Tensor, labels: torch.Tensor) -> float:
         return class_accuracy(self.classifier, images, labels)
+
+    def correct_per_class(self, images: torch.Tensor, labels: torch.Tensor) -> list[int]:
+        return correct_per_class(self.classifier, images, labels)
 
     def class_counts(self, images: torch.Tensor | None = None) -> torch.Tensor:
         """How many of ``images`` (default: the real test set) the classifier assigns to each class, [K]."""

@@ -36,6 +36,13 @@ def accuracy_se(p: float, n: int) -> float:
     return math.sqrt(p * (1 - p) / n)
 
 
+def stratified_sd(p_c: dict[int, float], n_c: dict[int, int]) -> float:
+    """σ_strat = √(Σ_c n_c p_c (1 − p_c)) / n, n = Σ_c n_c: the s.d. of the accuracy of n independent samples,
+    n_c of class c, each right with probability p_c."""
+    n = sum(n_c.values())
+    return math.sqrt(sum(n_c[c] * p_c[c] * (1 - p_c[c]) for c in n_c)) / n
+
+
 def reference_images(dataset: str, n: int, seed: int = 0, labels: torch.Tensor | None = None,
                      noise_std: float = NOISE_STD, blur_sigma: float = BLUR_SIGMA) -> dict:
     """The three reference sets of n real training images: "floor" (the images), "grain" (+ N(0, noise_std²),

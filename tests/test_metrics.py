@@ -376,3 +376,34 @@ def test_evaluator_class_counts_of_the_test_set(dataset):
     with torch.no_grad():
         argmax = ev.classifier(images[:50]).argmax(1)
     assert torch.equal(ev.class_counts(images[:50]), torch.bincount(argmax, minlength=10))
+
+
+class _FirstPixelClassifier(torch.nn.Module):
+    """Predicts the class written in an image's first pixel: a classifier whose every answer is known."""
+
+    config = {"num_classes": 3}
+
+    def __init__(self):
+        super().__init__()
+        self.unused = torch.nn.Parameter(torch.zeros(1))  # predict() reads the device from a parameter
+
+    def forward(self, x):
+        return torch.nn.functional.one_hot(x.flatten(1)[:, 0].long(), 3).float()
+
+
+def test_correct_per_class_counts_each_labels_right_answers():
+    from helpers.metrics import correct_per_class
+
+    clf = _FirstPixelClassifier()
+    predicted, labels = torch.tensor([0, 1, 2, 0, 1, 1]), torch.tensor([0, 1, 2, 1, 1, 0])
+    images = predicted.float().view(6, 1, 1, 1).expand(6, 1, 2, 2).clone()
+    # right: 0 (label 0), 1 and 4 (label 1), 2 (label 2); wrong: 3 (label 1 named 0), 5 (label 0 named 1)
+    assert correct_per_class(clf, images, labels) == [1, 2, 1]
+    assert sum(correct_per_class(clf, images, labels)) / 6 == pytest.approx(class_accuracy(clf, images, labels))
+    assert correct_per_class(clf, images[:2], labels[:2]) == [1, 1, 0]  # a class with no sample counts 0
+    with pytest.raises(ValueError, match="differ in length"):
+        correct_per_class(clf, images, labels[:5])
+    with pytest.raises(ValueError, match=r"labels must lie in 0\.\.2"):
+        correct_per_class(clf, images, torch.tensor([0, 1, 2, 3, 1, 0]))
+    with pytest.raises(ValueError, match=r"labels must lie in 0\.\.2"):
+        correct_per_class(clf, images, torch.tensor([0, 1, 2, -1, 1, 0]))

@@ -27,7 +27,14 @@ class FakeEvaluator:
         return float(images.mean()) + 10
 
     def accuracy(self, images, labels):
-        return float((images.flatten(1).mean(1) > labels / 10 - 0.5).float().mean())
+        return float(self._right(images, labels).float().mean())
+
+    def correct_per_class(self, images, labels):
+        return torch.bincount(labels[self._right(images, labels)], minlength=10).tolist()
+
+    @staticmethod
+    def _right(images, labels):
+        return images.flatten(1).mean(1) > labels / 10 - 0.5
 
     def references(self, n, seed=0):
         return {"floor": 1.0 + seed + n / 1000, "grain": 30.0 - seed}
@@ -39,8 +46,8 @@ SCHEDULE = DiffusionSchedule.from_name("report", 100)
 def test_several_seeds_pool_the_one_seed_draws(tiny_cond_unet):
     ev = FakeEvaluator()
     seeds = [0, 3, 7]
-    one = [sample_quality(tiny_cond_unet, SCHEDULE, ev, 12, steps=3, guidance_scale=2.0, seed=s, batch=5)[0]
-           for s in seeds]
+    one = [sample_quality(tiny_cond_unet, SCHEDULE, ev, 12, steps=3, guidance_scale=2.0, seed=s, batch=5,
+                          per_class=True)[0] for s in seeds]
     rows, _ = quality.evaluate(tiny_cond_unet, SCHEDULE, {}, 12, 3, [2.0], seeds, batch=5, evaluator=ev)
     row = rows[0]
     fids, accuracies = [r["fid"] for r in one], [r["accuracy"] for r in one]
@@ -52,14 +59,30 @@ def test_several_seeds_pool_the_one_seed_draws(tiny_cond_unet):
     # every draw has n samples, so the mean of the accuracies is the share correct among all 36
     assert row["accuracy_per_seed"] == [round(a, 4) for a in accuracies]
     assert row["accuracy"] == pytest.approx(sum(round(a * 12) for a in accuracies) / 36, abs=5e-5)
+    # each seed's right answers per class, which add up to its accuracy
+    assert row["correct_per_class_per_seed"] == [r["correct_per_class"] for r in one]
+    assert [sum(c) / 12 for c in row["correct_per_class_per_seed"]] == pytest.approx(accuracies)
+    assert len({tuple(c) for c in row["correct_per_class_per_seed"]}) > 1  # not one draw's counts repeated
 
 
 def test_one_seed_keeps_the_one_draw_row(tiny_cond_unet):
     ev = FakeEvaluator()
     one, _ = sample_quality(tiny_cond_unet, SCHEDULE, ev, 12, steps=3, guidance_scale=1.0, seed=4, batch=5)
     rows, _ = quality.evaluate(tiny_cond_unet, SCHEDULE, {}, 12, 3, [1.0], [4], batch=5, evaluator=ev)
-    assert list(rows[0]) == ["guidance_scale", "steps", "n", "fid", "sampling_seconds", "accuracy"]
+    assert list(rows[0]) == ["guidance_scale", "steps", "n", "fid", "sampling_seconds", "accuracy",
+                             "correct_per_class"]
     assert rows[0]["fid"] == round(one["fid"], 3) and rows[0]["accuracy"] == round(one["accuracy"], 4)
+    assert "correct_per_class" not in one  # sample_quality keeps them only when asked (per_class)
+    assert sum(rows[0]["correct_per_class"]) == round(one["accuracy"] * 12)
+
+
+def test_draws_made_before_the_counts_were_kept_pool_with_none():
+    new = {"guidance_scale": 1.0, "steps": 50, "n": 4, "fid": 10.0, "seconds": 1.0, "accuracy": 0.5,
+           "correct_per_class": [1, 1]}
+    old = {k: v for k, v in new.items() if k != "correct_per_class"}
+    assert quality.pool([old, new], [0, 1])["correct_per_class_per_seed"] == [None, [1, 1]]
+    assert "correct_per_class_per_seed" not in quality.pool([old, old], [0, 1])
+    assert quality.pool([new], [5])["correct_per_class"] == [1, 1]
 
 
 def test_references_are_drawn_per_seed_and_averaged():
@@ -203,12 +226,14 @@ def test_draws_made_in_other_processes_join_as_if_sampled_here(tiny_cond_unet, t
     assert sampled == [0]  # seeds 3 and 7 came from the file
     for key in ("seeds", "fid_per_seed", "accuracy_per_seed", "fid", "fid_sd", "accuracy"):
         assert joined[0][key] == pytest.approx(whole[0][key], abs=1e-3), key
+    assert joined[0]["correct_per_class_per_seed"] == whole[0]["correct_per_class_per_seed"]
     assert [p["seeds"] for p in provenance] == [[3, 7]] and provenance[0]["command"].endswith("--seed 3 7")
     done, _ = quality.earlier_draws([f37, f0], args, weights, CLASSIFIER)  # every seed from files: nothing sampled
     sampled.clear()
     joined, _ = quality.evaluate(tiny_cond_unet, SCHEDULE, {}, 12, 3, [2.0], [0, 3, 7], batch=5, evaluator=ev,
                                  done=done)
     assert sampled == [] and joined[0]["fid_per_seed"] == whole[0]["fid_per_seed"]
+    assert joined[0]["correct_per_class_per_seed"] == whole[0]["correct_per_class_per_seed"]
 
 
 def test_draws_of_other_settings_weights_or_seeds_are_refused(tiny_cond_unet, tmp_path):

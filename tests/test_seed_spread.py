@@ -118,6 +118,36 @@ def test_report_keeps_the_digits_of_a_small_tail():
     assert f"summed χ² {tight['chi2_sum']:.1f} on 22 df, lower tail {tail:.1e}" in seed_spread.report(tight)
 
 
+def test_stratified_sd_from_the_seeds_that_keep_their_right_answers_per_class():
+    """σ_strat from the per-class counts, by hand: n = 4 balanced over 2 classes (2 each), seeds right 1 + 2 and
+    2 + 2 times, so p_0 = 3/4, p_1 = 1 and σ = √(2 · 3/4 · 1/4) / 4; a draw that predates the counts is skipped."""
+    row = {"correct_per_class_per_seed": [[1, 2], None, [2, 2]]}
+    assert seed_spread.stratified(row, 4) == {"sd": pytest.approx(math.sqrt(2 * 0.75 * 0.25) / 4), "seeds": 2}
+    assert seed_spread.stratified({}, 4) is None
+    assert seed_spread.stratified({"correct_per_class_per_seed": [None]}, 4) is None
+    # n = 5 over 2 classes: labels 0, 1, 0, 1, 0, so class 0 has 3 samples and class 1 has 2
+    odd = seed_spread.stratified({"correct_per_class_per_seed": [[3, 1]]}, 5)
+    assert odd["sd"] == pytest.approx(math.sqrt(2 * 0.5 * 0.5) / 5)
+    for bad in ([[3, 2]], [[1, 2, 0]], [[-1, 2]]):  # more right than samples of class 0; three classes; negative
+        with pytest.raises(ValueError, match="correct_per_class_per_seed must hold"):
+            seed_spread.stratified({"correct_per_class_per_seed": bad}, 4)
+
+
+def test_a_row_with_per_class_counts_is_read_against_its_stratified_sd_too():
+    ddim, ddpm = _row([0.88, 0.89, 0.87]), _row([0.91, 0.92, 0.90])
+    assert "stratified" not in seed_spread.seed_spread(ddim, ddpm)["samplers"]["ddpm"]
+    # 2,000 samples, 200 per class: classes 0-4 all right, 5-9 right 164 times in 200 (p_c 0.82; pooled, 0.91)
+    counts = [[200] * 5 + [164] * 5, None, [200] * 5 + [164] * 5]
+    s = seed_spread.seed_spread(ddim, {**ddpm, "correct_per_class_per_seed": counts})
+    sigma = math.sqrt(5 * 200 * 0.82 * 0.18) / 2000
+    st = s["samplers"]["ddpm"]["stratified"]
+    assert st["sd"] == pytest.approx(sigma) and st["seeds"] == 2 and sigma < s["samplers"]["ddpm"]["binomial_sd"]
+    assert st["chi2"] == pytest.approx(2 * statistics.stdev([0.91, 0.92, 0.90]) ** 2 / sigma ** 2)
+    assert st["lower_tail"] == pytest.approx(1 - math.exp(-st["chi2"] / 2))  # χ² on 2 degrees of freedom
+    assert f"against the stratified {sigma * 100:.2f} (class accuracies from the 2 seeds" in seed_spread.report(s)
+    assert "stratified" not in s["samplers"]["ddim"] and seed_spread.report(s).count("against the stratified") == 1
+
+
 def test_binomial_draws_read_as_binomial():
     """Per-seed accuracies drawn as Binomial(n, p) / n: the gap's spread over many experiments is its binomial s.e.,
     and the χ² lower tail is calibrated (below 0.05 about 5 % of the time). Tolerances from the number of

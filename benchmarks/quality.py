@@ -77,7 +77,9 @@ def evaluate(model, schedule, metadata, n, steps, guidances, seeds=(0,), batch=5
 def pool(draws: list[dict], seeds) -> dict:
     """A row from ``sample_quality`` scores at the same n, one per seed. FID: the mean over the draws, with the
     per-seed values and their sample s.d. (the s.e. of the mean is s.d./√k); accuracy: the mean, which is the
-    pooled accuracy of all n·k samples since every draw has n."""
+    pooled accuracy of all n·k samples since every draw has n; right answers per class: each draw's
+    (correct_per_class_per_seed, None for a draw that kept none; correct_per_class for one draw), absent when no
+    draw kept them."""
     first = draws[0]
     row = {"guidance_scale": first["guidance_scale"], "steps": first["steps"], "n": first["n"]}
     fids = [d["fid"] for d in draws]
@@ -129,6 +131,9 @@ def earlier_draws(files: list[Path], args: argparse.Namespace, weights: str,
             if "accuracy" in row and len(seeds) > 1 and "accuracy_per_seed" not in row:
                 raise SystemExit(f"--draws {file}: its accuracy pools seeds {seeds} and it holds no "
                                  "accuracy_per_seed, so no seed's own accuracy can be taken from it")
+            if len(row.get("correct_per_class_per_seed", seeds)) != len(seeds):
+                raise SystemExit(f"--draws {file}: its correct_per_class_per_seed holds "
+                                 f"{len(row['correct_per_class_per_seed'])} entries for its {len(seeds)} seeds")
             # older files of several seeds kept only the total time: each seed then gets an equal share of it, which
             # adds up to the total but is no seed's own time
             shared = "seconds_per_seed" not in row and len(seeds) > 1

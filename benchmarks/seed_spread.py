@@ -13,12 +13,12 @@ the seed-paired FID difference.
 
 What the readings assume. Class-balanced draws are stratified samples, which vary less than the binomial σ when
 the classes' accuracies differ: so the gap's binomial s.e. errs on the large side (conservative), while the χ²
-lower tails, read against the same σ, overstate how unusually small a spread is. Draws made since 2026-12-05
-keep their right answers per class (``correct_per_class_per_seed``, None for older seeds); where any seed of a
-row does, that sampler's spread is also read against the stratified σ at the class accuracies those seeds
-give. The summed χ² treats the two samplers as independent, though at a seed they share the labels and the
-first batch's x_T. The seeds needed are a plug-in figure: were the true gap the measured one, that many
-seeds would read it 2 s.e. below the bar only about half the time.
+lower tails, read against the same σ, overstate how unusually small a spread is. A row may keep each draw's
+right answers per class (``correct_per_class_per_seed``: counts, or None for a draw made before the quality
+benchmark kept them); where any seed does, that sampler's spread is also read against the stratified σ at the
+class accuracies those seeds give. The summed χ² treats the two samplers as independent, though at a seed they
+share the labels and the first batch's x_T. The seeds needed are a plug-in figure: were the true gap the measured
+one, that many seeds would read it 2 s.e. below the bar only about half the time.
 """
 
 from __future__ import annotations
@@ -88,21 +88,36 @@ def check_pair(ddim_res: dict, ddpm_res: dict, files) -> None:
                              f"{ddpm_res.get(key)!r}")
 
 
-def stratified(row: dict, n: int) -> dict | None:
+def stratified(row: dict, n: int, name: str = "row") -> dict | None:
     """One draw's stratified s.d. σ_strat (``helpers.summary.stratified_sd``) at the class accuracies p_c pooled
-    over the seeds whose right answers per class the row keeps (``correct_per_class_per_seed``; None where a
-    draw predates them), with ``generate``'s labels 0, 1, …, K − 1, 0, … (n_c = n // K, one more for c < n % K);
-    None if no seed keeps them."""
-    counts = [c for c in row.get("correct_per_class_per_seed", []) if c is not None]
-    if not counts:
+    over the seeds whose right answers per class the row keeps (``correct_per_class_per_seed``: one entry per
+    seed, None where a draw predates them), with ``generate``'s labels 0, 1, …, K − 1, 0, …, K the number of
+    counts a seed keeps (the model's classes): n_c = n // K, one more for c < n % K. None if no seed keeps them.
+    Each seed's counts must add up to its accuracy_per_seed (stored to 4 places)."""
+    per_seed = row.get("correct_per_class_per_seed")
+    if per_seed is None:
         return None
-    num_classes = len(counts[0])
-    n_c = {c: n // num_classes + (c < n % num_classes) for c in range(num_classes)}
-    if any(len(c) != num_classes or any(not 0 <= c[i] <= n_c[i] for i in n_c) for c in counts):
-        raise ValueError(f"correct_per_class_per_seed must hold {num_classes} counts per seed, each between 0 and "
-                         f"the number of samples of its class ({n} samples, {num_classes} classes), got {counts}")
-    p_c = {c: sum(seed[c] for seed in counts) / (len(counts) * n_c[c]) for c in n_c}
-    return {"sd": stratified_sd(p_c, n_c), "seeds": len(counts)}
+    if len(per_seed) != len(row["seeds"]):
+        raise ValueError(f"the {name}'s correct_per_class_per_seed must hold one entry (counts or None) for each of "
+                         f"its {len(row['seeds'])} seeds, got {len(per_seed)}")
+    kept = [(seed, acc, c) for seed, acc, c in zip(row["seeds"], row["accuracy_per_seed"], per_seed) if c is not None]
+    if not kept:
+        return None
+    num_classes = len(kept[0][2])
+    n_c = {c: n // num_classes + (c < n % num_classes) for c in range(num_classes)} if num_classes else {}
+    for seed, acc, counts in kept:
+        if not n_c or len(counts) != num_classes or not all(
+                isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= n_c[c] for c, x in enumerate(counts)):
+            raise ValueError(f"the {name}'s correct_per_class_per_seed at seed {seed} must hold one whole count per "
+                             f"class, as many as the first seed's ({num_classes}, at least 1), each between 0 and its "
+                             f"class's samples ({list(n_c.values())} of n = {n}), got {counts}")
+        if abs(sum(counts) / n - acc) > 5e-5 + 1e-9:
+            raise ValueError(f"the {name}'s correct_per_class_per_seed at seed {seed} gives an accuracy of "
+                             f"{sum(counts) / n:.4f}, its accuracy_per_seed {acc}: they must agree to the 4 places "
+                             "stored")
+    n_c = {c: m for c, m in n_c.items() if m}  # n < K: a class with no sample adds nothing to σ_strat
+    p_c = {c: sum(counts[c] for _, _, counts in kept) / (len(kept) * n_c[c]) for c in n_c}
+    return {"sd": stratified_sd(p_c, n_c), "seeds": len(kept)}
 
 
 def seed_spread(ddim: dict, ddpm: dict, bar: float = DDPM_GAP) -> dict:
@@ -130,7 +145,7 @@ def seed_spread(ddim: dict, ddpm: dict, bar: float = DDPM_GAP) -> dict:
         chi2 = (k - 1) * statistics.stdev(accs) ** 2 / sigma ** 2
         samplers[name] = {"accuracy": p, "sd": statistics.stdev(accs), "binomial_sd": sigma, "chi2": chi2,
                           "lower_tail": chi2_lower_tail(chi2, k - 1)}
-        if (strat := stratified(row, n)) is not None:
+        if (strat := stratified(row, n, f"{name} row")) is not None:
             chi2 = (k - 1) * statistics.stdev(accs) ** 2 / strat["sd"] ** 2
             samplers[name]["stratified"] = {**strat, "chi2": chi2, "lower_tail": chi2_lower_tail(chi2, k - 1)}
     chi2_sum = samplers["ddim"]["chi2"] + samplers["ddpm"]["chi2"]

@@ -70,8 +70,8 @@ def sample_quality(model, schedule, evaluator, n: int, sampler: str = "ddim", st
     """Draw ``n`` samples with ``generate`` and score them with ``evaluator`` (a
     ``helpers.metrics.QualityEvaluator``): returns ``(row, images)``, row = {sampler, steps, guidance_scale,
     n, fid, accuracy (conditional models only), seconds, seconds_per_image} plus ``sampler_kwargs``;
-    ``per_class``: also correct_per_class (conditional models: how many samples of each label were classified
-    as it).
+    ``per_class``: also correct_per_class (conditional models: how many samples of each label the classifier
+    names as it, one count for each of its K classes).
 
     The notebooks, ``helpers.summary.evaluate`` and the benchmarks all call this, so at the same n, seed
     and batch they give the same numbers. ``steps`` is reported as T for DDPM.

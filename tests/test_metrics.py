@@ -376,6 +376,9 @@ def test_evaluator_class_counts_of_the_test_set(dataset):
     with torch.no_grad():
         argmax = ev.classifier(images[:50]).argmax(1)
     assert torch.equal(ev.class_counts(images[:50]), torch.bincount(argmax, minlength=10))
+    # labelled as the classifier names them, every image is right; labelled one class on, none is
+    assert ev.correct_per_class(images[:50], argmax) == torch.bincount(argmax, minlength=10).tolist()
+    assert ev.correct_per_class(images[:50], (argmax + 1) % 10) == [0] * 10
 
 
 class _FirstPixelClassifier(torch.nn.Module):

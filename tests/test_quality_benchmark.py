@@ -234,6 +234,21 @@ def test_draws_made_in_other_processes_join_as_if_sampled_here(tiny_cond_unet, t
                                  done=done)
     assert sampled == [] and joined[0]["fid_per_seed"] == whole[0]["fid_per_seed"]
     assert joined[0]["correct_per_class_per_seed"] == whole[0]["correct_per_class_per_seed"]
+    # a file from before the counts were kept gives draws without them, and a join of only such draws none
+    older = [{k: v for k, v in part[0].items() if k != "correct_per_class_per_seed"}]
+    f_old = _draws_file(tmp_path / "c.json", older, f"python -m benchmarks.quality --model m {opts} --seed 3 7",
+                        checkpoint_sha256="0" * 64, weights_sha256=weights)
+    done, _ = quality.earlier_draws([f_old], args, weights, CLASSIFIER)
+    assert all("correct_per_class" not in d for d in done.values())
+    assert "correct_per_class_per_seed" not in quality.pool([done[2.0, 3], done[2.0, 7]], [3, 7])
+    joined, _ = quality.evaluate(tiny_cond_unet, SCHEDULE, {}, 12, 3, [2.0], [0, 3, 7], batch=5, evaluator=ev,
+                                 done=done)
+    assert joined[0]["correct_per_class_per_seed"] == [whole[0]["correct_per_class_per_seed"][0], None, None]
+    short = [{**part[0], "correct_per_class_per_seed": part[0]["correct_per_class_per_seed"][:1]}]
+    f_short = _draws_file(tmp_path / "d.json", short, f"python -m benchmarks.quality --model m {opts} --seed 3 7",
+                          checkpoint_sha256="0" * 64, weights_sha256=weights)
+    with pytest.raises(SystemExit, match="correct_per_class_per_seed holds 1 entries for its 2 seeds"):
+        quality.earlier_draws([f_short], args, weights, CLASSIFIER)
 
 
 def test_draws_of_other_settings_weights_or_seeds_are_refused(tiny_cond_unet, tmp_path):

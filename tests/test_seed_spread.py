@@ -118,28 +118,58 @@ def test_report_keeps_the_digits_of_a_small_tail():
     assert f"summed χ² {tight['chi2_sum']:.1f} on 22 df, lower tail {tail:.1e}" in seed_spread.report(tight)
 
 
+def _counts_row(per_seed, n):
+    """A row whose seeds 0, 1, … keep ``per_seed`` (counts or None), with the accuracies the counts give."""
+    return {"seeds": list(range(len(per_seed))), "correct_per_class_per_seed": per_seed,
+            "accuracy_per_seed": [0.5 if c is None else round(sum(c) / n, 4) for c in per_seed]}
+
+
 def test_stratified_sd_from_the_seeds_that_keep_their_right_answers_per_class():
     """σ_strat from the per-class counts, by hand: n = 4 balanced over 2 classes (2 each), seeds right 1 + 2 and
     2 + 2 times, so p_0 = 3/4, p_1 = 1 and σ = √(2 · 3/4 · 1/4) / 4; a draw that predates the counts is skipped."""
-    row = {"correct_per_class_per_seed": [[1, 2], None, [2, 2]]}
+    row = _counts_row([[1, 2], None, [2, 2]], 4)
     assert seed_spread.stratified(row, 4) == {"sd": pytest.approx(math.sqrt(2 * 0.75 * 0.25) / 4), "seeds": 2}
-    assert seed_spread.stratified({}, 4) is None
-    assert seed_spread.stratified({"correct_per_class_per_seed": [None]}, 4) is None
+    assert seed_spread.stratified({"seeds": [0]}, 4) is None
+    assert seed_spread.stratified(_counts_row([None], 4), 4) is None
     # n = 5 over 2 classes: labels 0, 1, 0, 1, 0, so class 0 has 3 samples and class 1 has 2
-    odd = seed_spread.stratified({"correct_per_class_per_seed": [[3, 1]]}, 5)
+    odd = seed_spread.stratified(_counts_row([[3, 1]], 5), 5)
     assert odd["sd"] == pytest.approx(math.sqrt(2 * 0.5 * 0.5) / 5)
-    for bad in ([[3, 2]], [[1, 2, 0]], [[-1, 2]]):  # more right than samples of class 0; three classes; negative
-        with pytest.raises(ValueError, match="correct_per_class_per_seed must hold"):
-            seed_spread.stratified({"correct_per_class_per_seed": bad}, 4)
+    # n = 2 over 4 classes: classes 2 and 3 have no sample and add nothing; p_0 = p_1 = 1/2 over two seeds
+    assert seed_spread.stratified(_counts_row([[1, 0, 0, 0], [0, 1, 0, 0]], 2), 2)["sd"] == pytest.approx(
+        math.sqrt(2 * 0.25) / 2)
+
+
+@pytest.mark.parametrize("bad", [
+    [[3, 2]],             # more right than class 0's 2 samples
+    [[-1, 2]],            # negative
+    [[1, 2, 0]],          # three counts where n = 4 over three classes gives class 0 two samples: 1 fits, but...
+    [[1, 2], [1, 2, 0]],  # ... a seed with another number of classes than the first
+    [[1, 1, 0], [1, 1]],
+    [[1.0, 2]],           # not whole counts
+    [[True, 2]],
+    [[]],                 # no class at all
+])
+def test_stratified_refuses_counts_that_are_not_counts_of_the_rows_classes(bad):
+    with pytest.raises(ValueError, match=r"the ddpm row's correct_per_class_per_seed at seed \d must hold"):
+        seed_spread.stratified(_counts_row(bad, 4), 4, "ddpm row")
+
+
+def test_stratified_refuses_counts_that_disagree_with_the_row():
+    row = _counts_row([[1, 2], [2, 2]], 4)
+    with pytest.raises(ValueError, match="one entry .counts or None. for each of its 3 seeds, got 2"):
+        seed_spread.stratified({**row, "seeds": [0, 1, 2], "accuracy_per_seed": [0.75, 1.0, 0.5]}, 4)
+    with pytest.raises(ValueError, match="at seed 1 gives an accuracy of 1.0000, its accuracy_per_seed 0.75"):
+        seed_spread.stratified({**row, "accuracy_per_seed": [0.75, 0.75]}, 4)
 
 
 def test_a_row_with_per_class_counts_is_read_against_its_stratified_sd_too():
     ddim, ddpm = _row([0.88, 0.89, 0.87]), _row([0.91, 0.92, 0.90])
     assert "stratified" not in seed_spread.seed_spread(ddim, ddpm)["samplers"]["ddpm"]
-    # 2,000 samples, 200 per class: classes 0-4 all right, 5-9 right 164 times in 200 (p_c 0.82; pooled, 0.91)
-    counts = [[200] * 5 + [164] * 5, None, [200] * 5 + [164] * 5]
+    # 2,000 samples, 200 per class: classes 0-4 all right, 5-9 right 164 and 160 times in 200 (accuracies 0.91
+    # and 0.90), so p_c = 0.81 for them
+    counts = [[200] * 5 + [164] * 5, None, [200] * 5 + [160] * 5]
     s = seed_spread.seed_spread(ddim, {**ddpm, "correct_per_class_per_seed": counts})
-    sigma = math.sqrt(5 * 200 * 0.82 * 0.18) / 2000
+    sigma = math.sqrt(5 * 200 * 0.81 * 0.19) / 2000
     st = s["samplers"]["ddpm"]["stratified"]
     assert st["sd"] == pytest.approx(sigma) and st["seeds"] == 2 and sigma < s["samplers"]["ddpm"]["binomial_sd"]
     assert st["chi2"] == pytest.approx(2 * statistics.stdev([0.91, 0.92, 0.90]) ** 2 / sigma ** 2)

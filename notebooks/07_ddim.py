@@ -817,7 +817,7 @@ if art is not None and "trajectory" in art:
 # 6.0 to 9.1, an s.d. of 1.25, and KID −2.5 to 1.6. The real-image spread can understate a model's. At
 # $n = 2{,}000$ one draw's FID varies 3.3 times as much as real images' (an s.d. of 3.5 against 1.05) with DDIM
 # $\eta = 0$ on the unconditional `fashion-mnist`, 1.9 times (an s.d. of 2.0) with DDIM $\eta = 0$ on this
-# checkpoint, 2.0 times (2.1) with DDPM on `fashion-mnist`, and about as much (1.10) with DDPM on this checkpoint
+# checkpoint, 2.0 times (2.1) with DDPM on `fashion-mnist`, and about as much (1.1) with DDPM on this checkpoint
 # (the README's quality rows, over 11–21 seeds; docs/maintaining.md). So it depends on the model and the sampler;
 # the spreads at $n = 1{,}000$ are not measured.
 #

@@ -196,8 +196,9 @@ def report(s: dict) -> str:
                      f"{v['binomial_sd'] * pts:.2f}; χ² {v['chi2']:.1f} on {s['k'] - 1} df, lower tail "
                      f"{_tail(v['lower_tail'])}")
         if st := v.get("stratified"):
-            lines.append(f"  against the stratified {st['sd'] * pts:.2f} (class accuracies from the {st['seeds']} "
-                         f"seeds that keep them): χ² {st['chi2']:.1f}, lower tail {_tail(st['lower_tail'])}")
+            which = "the one seed that keeps them" if st["seeds"] == 1 else f"the {st['seeds']} seeds that keep them"
+            lines.append(f"  against the stratified {st['sd'] * pts:.2f} (class accuracies from {which}): "
+                         f"χ² {st['chi2']:.1f}, lower tail {_tail(st['lower_tail'])}")
     lines.append(f"summed χ² {s['chi2_sum']:.1f} on {s['chi2_sum_df']} df, lower tail "
                  f"{_tail(s['chi2_sum_lower_tail'])}")
     for name, f in s["fid"].items():

@@ -176,6 +176,8 @@ def test_a_row_with_per_class_counts_is_read_against_its_stratified_sd_too():
     assert st["lower_tail"] == pytest.approx(1 - math.exp(-st["chi2"] / 2))  # χ² on 2 degrees of freedom
     assert f"against the stratified {sigma * 100:.2f} (class accuracies from the 2 seeds" in seed_spread.report(s)
     assert "stratified" not in s["samplers"]["ddim"] and seed_spread.report(s).count("against the stratified") == 1
+    one = seed_spread.seed_spread(ddim, {**ddpm, "correct_per_class_per_seed": [counts[0], None, None]})
+    assert "(class accuracies from the one seed that keeps them)" in seed_spread.report(one)
 
 
 def test_binomial_draws_read_as_binomial():

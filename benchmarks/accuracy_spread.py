@@ -31,7 +31,7 @@ from benchmarks.common import checkpoint_sha256, hardware, weights_sha256, write
 from benchmarks.seed_spread import chi2_lower_tail, chi2_upper_tail
 from helpers._checks import check_int
 from helpers.classifier import load_classifier, predict
-from helpers.evaluation import SAMPLERS, generate
+from helpers.evaluation import SAMPLERS, balanced_counts, generate
 from helpers.pretrained import load_pretrained
 from helpers.summary import accuracy_se, stratified_sd
 
@@ -71,7 +71,7 @@ def accuracy_spread(correct: torch.Tensor, labels: torch.Tensor, at_n: int = 200
     p_c = {c: correct[:, labels == c].mean().item() for c in classes}
     p = correct.mean().item()
     sigma = stratified_sd(p_c, n_c)
-    at_n_counts = {c: int(m) for c, m in enumerate(torch.bincount(torch.arange(at_n) % num_classes).tolist())}
+    at_n_counts = {c: m for c, m in enumerate(balanced_counts(at_n, num_classes)) if m}  # at_n < K: no sample
     if set(at_n_counts) - set(p_c):
         raise ValueError(f"at_n = {at_n} draws classes {sorted(set(at_n_counts) - set(p_c))}, which correct has no "
                          "samples of: give correct at least one sample of each (n >= num_classes) or a smaller at_n")

@@ -33,6 +33,7 @@ import torch
 
 from benchmarks.common import RESULTS
 from benchmarks.readme_tables import DDPM_GAP
+from helpers.evaluation import balanced_counts
 from helpers.summary import accuracy_se, stratified_sd
 
 
@@ -91,8 +92,8 @@ def check_pair(ddim_res: dict, ddpm_res: dict, files) -> None:
 def stratified(row: dict, n: int, name: str = "row") -> dict | None:
     """One draw's stratified s.d. σ_strat (``helpers.summary.stratified_sd``) at the class accuracies p_c pooled
     over the seeds whose right answers per class the row keeps (``correct_per_class_per_seed``: one entry per
-    seed, None where a draw predates them), with ``generate``'s labels 0, 1, …, K − 1, 0, …, K the number of
-    counts a seed keeps (the model's classes): n_c = n // K, one more for c < n % K. None if no seed keeps them.
+    seed, None where a draw predates them), with ``generate``'s labels (``balanced_counts``; K the number of
+    counts a seed keeps, the model's classes): n_c = n // K, one more for c < n % K. None if no seed keeps them.
     Each seed's counts must add up to its accuracy_per_seed (stored to 4 places)."""
     per_seed = row.get("correct_per_class_per_seed")
     if per_seed is None:
@@ -104,7 +105,7 @@ def stratified(row: dict, n: int, name: str = "row") -> dict | None:
     if not kept:
         return None
     num_classes = len(kept[0][2])
-    n_c = {c: n // num_classes + (c < n % num_classes) for c in range(num_classes)} if num_classes else {}
+    n_c = dict(enumerate(balanced_counts(n, num_classes))) if num_classes else {}
     for seed, acc, counts in kept:
         if not n_c or len(counts) != num_classes or not all(
                 isinstance(x, int) and not isinstance(x, bool) and 0 <= x <= n_c[c] for c, x in enumerate(counts)):

@@ -32,6 +32,21 @@ def image_shape(model: nn.Module, shape=None) -> tuple:
     return (c, 28, 28) if c == 1 else (c, 32, 32)
 
 
+def balanced_labels(n: int, num_classes: int) -> torch.Tensor:
+    """``generate``'s default labels for a conditional model: 0, 1, …, K − 1, 0, 1, … (n of them, K =
+    ``num_classes``)."""
+    check_int(n, "n", 0)
+    check_int(num_classes, "num_classes", 1)
+    return torch.arange(n) % num_classes
+
+
+def balanced_counts(n: int, num_classes: int) -> list[int]:
+    """How many of ``balanced_labels(n, K)`` are each class c: n_c = n // K, one more for c < n % K."""
+    check_int(n, "n", 0)
+    check_int(num_classes, "num_classes", 1)
+    return [n // num_classes + (c < n % num_classes) for c in range(num_classes)]
+
+
 def generate(model, schedule, n: int, steps: int = 50, guidance_scale: float = 1.0, seed: int = 0, batch: int = 500,
              sampler: str = "ddim", labels: torch.Tensor | None = None, shape=None, **sampler_kwargs):
     """``n`` samples from x_T ~ N(0, I) drawn with a generator seeded by ``seed``, ``batch`` at a time.
@@ -45,7 +60,7 @@ def generate(model, schedule, n: int, steps: int = 50, guidance_scale: float = 1
     check_int(n, "n", 1)
     shape = image_shape(model, shape)
     if model.num_classes and labels is None:
-        labels = torch.arange(n) % model.num_classes
+        labels = balanced_labels(n, model.num_classes)
     gen = torch.Generator().manual_seed(seed)
     # x_T and the samplers' noise come from this CPU generator on any device (``noise_like``), so a seed gives the
     # same draws on a GPU; only the network's arithmetic runs there

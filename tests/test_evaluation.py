@@ -5,7 +5,7 @@ import torch
 from conftest import TINY_UNET as TINY
 
 from helpers.data import sample_images, to_float
-from helpers.evaluation import generate, loss_per_timestep
+from helpers.evaluation import balanced_counts, balanced_labels, generate, loss_per_timestep
 from helpers.forward import q_sample
 from helpers.schedules import DiffusionSchedule
 from helpers.unet import UNet
@@ -23,6 +23,22 @@ def test_generate_balances_labels_and_is_seeded(tiny_cond_unet, schedule):
     x3, _ = generate(tiny_cond_unet, schedule, 12, steps=3, seed=2, batch=5)
     assert torch.equal(x, x2) and not torch.equal(x, x3)
     assert x.min() >= -1 - 1e-6 and x.max() <= 1 + 1e-6
+
+
+def test_balanced_labels_and_their_counts():
+    assert balanced_labels(7, 3).tolist() == [0, 1, 2, 0, 1, 2, 0]
+    assert balanced_counts(7, 3) == [3, 2, 2] and balanced_counts(2000, 10) == [200] * 10
+    assert balanced_counts(2, 5) == [1, 1, 0, 0, 0] and balanced_counts(0, 4) == [0] * 4
+    for n in range(0, 40):  # the counts are the labels' own, class by class, absent classes 0
+        for k in range(1, 12):
+            assert balanced_counts(n, k) == torch.bincount(balanced_labels(n, k), minlength=k).tolist()
+
+
+@pytest.mark.parametrize("n, k, name", [(-1, 3, "n"), (3, 0, "num_classes"), (2.0, 3, "n"), (3, True, "num_classes")])
+def test_balanced_labels_refuse_bad_sizes(n, k, name):
+    for fn in (balanced_labels, balanced_counts):
+        with pytest.raises(ValueError, match=f"{name} must be an int"):
+            fn(n, k)
 
 
 def test_generate_unconditional_and_ddpm(schedule):

@@ -107,7 +107,8 @@ def references(ev, n, seeds) -> tuple[dict, list[dict]]:
     return {k: round(statistics.fmean(r[k] for r in per_seed), 3) for k in per_seed[0]}, per_seed
 
 
-SETTINGS = ("n", "sampler", "guidance", "batch", "keep_model_eps")  # what a joined draw must share (and DDIM's steps)
+# what a joined draw must share (and DDIM's steps); its guidance scales need only meet --guidance's, one row a scale
+SETTINGS = ("n", "sampler", "batch", "keep_model_eps")
 
 
 def earlier_draws(files: list[Path], args: argparse.Namespace, weights: str,
@@ -115,7 +116,8 @@ def earlier_draws(files: list[Path], args: argparse.Namespace, weights: str,
     """The draws in ``files`` (results of this script) as ``({(guidance, seed): draw}, provenance)``, each checked
     to be a draw of ``args``'s settings, of the same ``weights``, scored by the same ``classifier`` (``{"sha256",
     "test_accuracy", "references": {seed: references}}``: FID is measured in its feature space), at a seed of
-    ``args.seed`` no other draw holds."""
+    ``args.seed`` no other draw holds. A file's rows at guidance scales not among ``args.guidance`` are left out
+    (a file must hold at least one that is), so that scales drawn apart, or a join of fewer scales, pool alike."""
     done, provenance = {}, []
     for file in files:
         res = json.loads(Path(file).read_text())
@@ -126,7 +128,12 @@ def earlier_draws(files: list[Path], args: argparse.Namespace, weights: str,
                              f"here {getattr(args, differ[0])!r})")
         if _weights_of(res, theirs, file) != weights:
             raise SystemExit(f"--draws {file}: scored other weights than {args.model or args.checkpoint}")
+        taken = [s for s in theirs.guidance if s in args.guidance]
+        if not taken:
+            raise SystemExit(f"--draws {file}: drawn at guidance {theirs.guidance}, none of --guidance {args.guidance}")
         for row, s in zip(res["rows"], theirs.guidance, strict=True):
+            if s not in taken:
+                continue
             seeds = row.get("seeds", theirs.seed)
             if "accuracy" in row and len(seeds) > 1 and "accuracy_per_seed" not in row:
                 raise SystemExit(f"--draws {file}: its accuracy pools seeds {seeds} and it holds no "
@@ -147,14 +154,15 @@ def earlier_draws(files: list[Path], args: argparse.Namespace, weights: str,
                 if seed not in args.seed:
                     raise SystemExit(f"--draws {file}: seed {seed} is not among --seed {args.seed}")
                 if (s, seed) in done:
-                    raise SystemExit(f"--draws {file}: seed {seed} is in another file too")
+                    raise SystemExit(f"--draws {file}: seed {seed} at guidance {s:g} is in another file too")
                 done[s, seed] = {"guidance_scale": row["guidance_scale"], "steps": row["steps"], "n": row["n"],
                                  "fid": fid, "seconds": seconds_of_seed, **({"seconds_shared": True} if shared else {}),
                                  **({} if accuracy is None else {"accuracy": accuracy}),
                                  **({} if counts is None else {"correct_per_class": counts})}
         _check_classifier(res, theirs.seed, classifier, file)  # after the seeds are known to be among --seed
         provenance.append({k: res[k] for k in ("command", "hardware", "date", "checkpoint_sha256", "draws_from")
-                           if k in res} | {"seeds": theirs.seed})
+                           if k in res} | {"seeds": theirs.seed}
+                          | ({"guidance": taken} if taken != theirs.guidance else {}))
     return done, provenance
 
 

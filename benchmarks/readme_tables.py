@@ -161,8 +161,10 @@ def _joined(res: dict) -> str:
     if "draws_from" not in res:
         return ""
     # a draw that was itself a join names its own draws, in brackets
-    draws = [f"`{d['command']}` (seed{'s' if len(d['seeds']) > 1 else ''} {', '.join(map(str, d['seeds']))}; "
-             f"{d['hardware']}, {d['date']}{_joined(d)})" for d in res["draws_from"]]
+    # a draw whose rows were taken at some of its guidance scales only names them
+    draws = [f"`{d['command']}` (seed{'s' if len(d['seeds']) > 1 else ''} {', '.join(map(str, d['seeds']))}"
+             + (f", its s = {', '.join(f'{g:g}' for g in d['guidance'])} rows" if "guidance" in d else "")
+             + f"; {d['hardware']}, {d['date']}{_joined(d)})" for d in res["draws_from"]]
     return ", joining the draws of " + " and ".join(draws)
 
 

@@ -251,6 +251,53 @@ def test_draws_made_in_other_processes_join_as_if_sampled_here(tiny_cond_unet, t
         quality.earlier_draws([f_short], args, weights, CLASSIFIER)
 
 
+def test_draws_at_other_guidance_scales_give_the_rows_at_the_scales_asked_for(tiny_cond_unet, tmp_path,
+                                                                               monkeypatch):
+    from benchmarks.common import weights_sha256
+
+    ev, weights = FakeEvaluator(), weights_sha256(tiny_cond_unet)
+    opts = "--n 12 --steps 3 --batch 5"
+    whole, _ = quality.evaluate(tiny_cond_unet, SCHEDULE, {}, 12, 3, [1.0, 3.0], [0, 3], batch=5, evaluator=ev)
+    g1, _ = quality.evaluate(tiny_cond_unet, SCHEDULE, {}, 12, 3, [1.0], [0, 3], batch=5, evaluator=ev)
+    g3, _ = quality.evaluate(tiny_cond_unet, SCHEDULE, {}, 12, 3, [3.0], [3], batch=5, evaluator=ev)
+    both, _ = quality.evaluate(tiny_cond_unet, SCHEDULE, {}, 12, 3, [1.0, 3.0], [0], batch=5, evaluator=ev)
+    cmd = f"python -m benchmarks.quality --model m {opts}"
+    f1 = _draws_file(tmp_path / "g1.json", g1, f"{cmd} --guidance 1 --seed 0 3", weights_sha256=weights)
+    f3 = _draws_file(tmp_path / "g3.json", g3, f"{cmd} --guidance 3 --seed 3", weights_sha256=weights)
+    f13 = _draws_file(tmp_path / "g13.json", both, f"{cmd} --guidance 1 3 --seed 0", weights_sha256=weights)
+    sampled = []
+    real_sample_quality = quality.sample_quality
+    monkeypatch.setattr(quality, "sample_quality", lambda *a, **k: sampled.append((k["guidance_scale"], k["seed"]))
+                        or real_sample_quality(*a, **k))
+    per_seed = ("seeds", "fid_per_seed", "accuracy_per_seed", "seconds_per_seed", "correct_per_class_per_seed")
+    f1s3 = _draws_file(tmp_path / "g1s3.json", [{**g1[0], **{k: g1[0][k][1:] for k in per_seed}}],
+                       f"{cmd} --guidance 1 --seed 3", weights_sha256=weights)
+    # the scales drawn apart, at seed 3, and together, at seed 0, pool into both rows with nothing sampled here
+    args = quality.parser().parse_args(f"--model m {opts} --guidance 1 3 --seed 0 3".split())
+    done, provenance = quality.earlier_draws([f13, f3, f1s3], args, weights, CLASSIFIER)
+    assert sorted(done) == [(1.0, 0), (1.0, 3), (3.0, 0), (3.0, 3)] and all("guidance" not in p for p in provenance)
+    joined, _ = quality.evaluate(tiny_cond_unet, SCHEDULE, {}, 12, 3, [1.0, 3.0], [0, 3], batch=5, evaluator=ev,
+                                 done=done)
+    assert sampled == []
+    for j, w in zip(joined, whole, strict=True):
+        for key in ("guidance_scale", "seeds", "fid_per_seed", "accuracy_per_seed", "fid", "accuracy"):
+            assert j[key] == pytest.approx(w[key], abs=1e-3), key
+        assert j["correct_per_class_per_seed"] == w["correct_per_class_per_seed"]
+    # a join at fewer scales takes a file's rows at those only, and its provenance names them
+    args = quality.parser().parse_args(f"--model m {opts} --guidance 1 --seed 0 3".split())
+    done, provenance = quality.earlier_draws([f13, f1s3], args, weights, CLASSIFIER)
+    assert sorted(done) == [(1.0, 0), (1.0, 3)]
+    assert [p.get("guidance") for p in provenance] == [[1.0], None]
+    footer = readme_tables._joined({"draws_from": provenance})
+    assert "--guidance 1 3 --seed 0` (seed 0, its s = 1 rows; h, d)" in footer
+    assert "--guidance 1 --seed 3` (seed 3; h, d)" in footer
+    # the same seed at the same scale from two files is refused, at two scales it is not
+    with pytest.raises(SystemExit, match="seed 0 at guidance 1 is in another file too"):
+        quality.earlier_draws([f13, f1], args, weights, CLASSIFIER)
+    with pytest.raises(SystemExit, match=r"drawn at guidance \[3.0\], none of --guidance \[1.0\]"):
+        quality.earlier_draws([f3], args, weights, CLASSIFIER)
+
+
 def test_draws_of_other_settings_weights_or_seeds_are_refused(tiny_cond_unet, tmp_path):
     from benchmarks.common import weights_sha256
     from helpers.pretrained import save_checkpoint, sha256
@@ -269,12 +316,12 @@ def test_draws_of_other_settings_weights_or_seeds_are_refused(tiny_cond_unet, tm
     refused(f"{cmd} --seed 3 --batch 6", r"another batch \(6, here 5\)")
     refused(f"{cmd.replace('--n 12', '--n 13')} --seed 3", "another n")
     refused(f"{cmd} --seed 3 --sampler ddpm", "another sampler")
-    refused(f"{cmd} --seed 3 --guidance 1", "another guidance")
+    refused(f"{cmd} --seed 3 --guidance 1", r"drawn at guidance \[1.0\], none of --guidance \[2.0\]")
     refused(f"{cmd} --seed 3", "scored other weights than m", weights="1" * 64)
     refused(f"{cmd} --seed 9", r"seed 9 is not among --seed \[0, 3\]")
     first = _draws_file(tmp_path / "first.json", [row], f"{cmd} --seed 3", checkpoint_sha256="0" * 64,
                         weights_sha256=weights)
-    refused(f"{cmd} --seed 3", "seed 3 is in another file too", files=[first])
+    refused(f"{cmd} --seed 3", "seed 3 at guidance 2 is in another file too", files=[first])
     # an older file, with no weights recorded, whose checkpoint has changed since
     ckpt = tmp_path / "copy.pt"
     save_checkpoint(ckpt, tiny_cond_unet, SCHEDULE, half=False)

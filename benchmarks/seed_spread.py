@@ -9,7 +9,18 @@ how far from the 3-point bar that is and the s.e. (and seeds) that would put it 
 and their s.d. against that of the difference of two independent binomial draws; each sampler's per-seed
 accuracy s.d. against binomial noise, with the χ² lower tail P(χ²_{k−1} ≤ (k−1)·s²/σ²), and the two summed; the
 reading with an s.e. from the gaps' own spread; and each row's FID (mean ± s.e., one draw's s.d., range) and
-the seed-paired FID difference.
+the seed-paired FID difference. Optionally:
+
+    python -m benchmarks.seed_spread --model fashion-mnist-cfg --verdict-at 29 --held-out 14 13 \
+        --sd benchmarks/results/accuracy_spread-fashion-mnist-cfg-ddim50-s1-n250-seeds200-239.json binomial
+
+``--verdict-at K``: were the measured gap the true one, how often the reading at K seeds lies 2 s.e. below the
+bar, given the seeds in hand and for a fresh set of K (normal approximation, binomial s.e.). ``--sd DDIM DDPM``:
+each sampler's spread read against a chosen one-draw σ (in points; ``binomial``; ``stratified``, from the row's
+per-class counts; or an ``accuracy_spread`` results file's ``stratified_sd_at_n``), and the two χ² summed.
+``--held-out DDIM DDPM``: that reading (the binomial one without ``--sd``) over each sampler's seeds from the
+one given on, and over the seeds before it, apart: the seeds drawn after a spread was first noticed are free of
+the choice to look at it.
 
 What the readings assume. Class-balanced draws are stratified samples, which vary less than the binomial σ when
 the classes' accuracies differ: so the gap's binomial s.e. errs on the large side (conservative), while the χ²
@@ -121,8 +132,46 @@ def stratified(row: dict, n: int, name: str = "row") -> dict | None:
     return {"sd": stratified_sd(p_c, n_c), "seeds": len(kept)}
 
 
-def seed_spread(ddim: dict, ddpm: dict, bar: float = DDPM_GAP) -> dict:
-    """The spread statistics of two s = 1 rows (``row_at_s1``) over the same seeds, accuracies as fractions."""
+def normal_cdf(z: float) -> float:
+    """Φ(z) = (1 + erf(z / √2)) / 2."""
+    return (1 + math.erf(z / math.sqrt(2))) / 2
+
+
+def verdict_power(gap: float, se: float, k: int, at: int, bar: float = DDPM_GAP) -> dict:
+    """Were ``gap`` the true gap: P(the reading at ``at`` seeds lies 2 s.e. below ``bar``). The binomial s.e. falls
+    as 1/√k, se_at = se·√(k/at). Given the k seeds in hand the reading is (k·gap + m·G)/at, G ~ N(gap, se²·k/m) over
+    the m = at − k seeds left, so it is N(gap, (se·√(k·m)/at)²); a fresh set of ``at`` seeds reads N(gap, se_at²)."""
+    if not (isinstance(at, int) and at > k >= 1) or se <= 0:
+        raise ValueError(f"verdict_at must be a whole number of seeds above the {k} in hand, and se > 0; got "
+                         f"verdict_at={at!r}, se={se}")
+    se_at = se * math.sqrt(k / at)
+    margin = bar - 2 * se_at - gap
+    return {"at": at, "se_at": se_at, "given_in_hand": normal_cdf(margin / (se * math.sqrt(k * (at - k)) / at)),
+            "fresh": normal_cdf(margin / se_at)}
+
+
+def spread_against(accuracies: list[float], sigma: float) -> dict:
+    """Per-seed accuracies against one draw's σ: χ² = (k − 1)·s²/σ² on k − 1 degrees of freedom, its lower tail."""
+    k = len(accuracies)
+    if k < 2 or not sigma > 0:
+        raise ValueError(f"a spread needs two or more seeds and a σ > 0, got {k} seeds and σ = {sigma}")
+    sd = statistics.stdev(accuracies)
+    chi2 = (k - 1) * sd ** 2 / sigma ** 2
+    return {"k": k, "sd": sd, "sigma": sigma, "chi2": chi2, "df": k - 1, "lower_tail": chi2_lower_tail(chi2, k - 1)}
+
+
+def summed(readings: dict) -> dict:
+    """Two samplers' χ² summed, as if independent: the sum on the summed degrees of freedom, its lower tail."""
+    chi2, df = sum(r["chi2"] for r in readings.values()), sum(r["df"] for r in readings.values())
+    return {**readings, "chi2": chi2, "df": df, "lower_tail": chi2_lower_tail(chi2, df)}
+
+
+def seed_spread(ddim: dict, ddpm: dict, bar: float = DDPM_GAP, sd: dict | None = None,
+                held_out: dict | None = None, verdict_at: int | None = None) -> dict:
+    """The spread statistics of two s = 1 rows (``row_at_s1``) over the same seeds, accuracies as fractions.
+    ``sd``: {"ddim": σ, "ddpm": σ}, each a fraction, "binomial" or "stratified", to read each spread against;
+    ``held_out``: {"ddim": seed, "ddpm": seed}, the first held-out seed of each; ``verdict_at``: ``verdict_power``'s
+    number of seeds."""
     if ddim["seeds"] != ddpm["seeds"] or ddim["n"] != ddpm["n"] or len(ddim["seeds"]) < 2:
         raise ValueError(f"the rows must pool the same two or more seeds at the same n, got seeds {ddim['seeds']} "
                          f"(n = {ddim['n']}) and {ddpm['seeds']} (n = {ddpm['n']})")
@@ -151,6 +200,18 @@ def seed_spread(ddim: dict, ddpm: dict, bar: float = DDPM_GAP) -> dict:
             samplers[name]["stratified"] = {**strat, "chi2": chi2, "lower_tail": chi2_lower_tail(chi2, k - 1)}
     chi2_sum = samplers["ddim"]["chi2"] + samplers["ddpm"]["chi2"]
     spread_se = sd_gaps / math.sqrt(k)
+    sigma = {name: _sigma(sd.get(name, "binomial") if sd else "binomial", samplers[name], name) for name in samplers}
+    accs = {"ddim": (ddim["seeds"], a), "ddpm": (ddpm["seeds"], b)}
+    extra = {}
+    if sd is not None:
+        extra["against"] = summed({name: spread_against(accs[name][1], sigma[name]) for name in accs})
+    if held_out is not None:
+        extra["held_out"] = {part: summed({name: spread_against(_part(*accs[name], held_out[name], part, name),
+                                                                sigma[name]) for name in accs})
+                             for part in ("from", "before")}
+        extra["held_out"]["first"] = dict(held_out)
+    if verdict_at is not None:
+        extra["verdict"] = verdict_power(gap, se, k, verdict_at, bar)
     fid_diffs = [y - x for x, y in zip(ddim["fid_per_seed"], ddpm["fid_per_seed"])]
     return {
         "k": k, "n": n, "seeds": ddim["seeds"], "bar": bar, "gap": gap, "gap_se": se, "se_below_bar": (bar - gap) / se,
@@ -168,7 +229,31 @@ def seed_spread(ddim: dict, ddpm: dict, bar: float = DDPM_GAP) -> dict:
                        "range": (min(r["fid_per_seed"]), max(r["fid_per_seed"]))}
                 for name, r in (("ddim", ddim), ("ddpm", ddpm))},
         "fid_paired": (statistics.fmean(fid_diffs), statistics.stdev(fid_diffs) / math.sqrt(k)),
+        **extra,
     }
+
+
+def _sigma(choice, sampler: dict, name: str) -> float:
+    """One draw's σ for ``seed_spread``'s ``sd``: a fraction as given, or the sampler's binomial or stratified σ."""
+    if choice == "binomial":
+        return sampler["binomial_sd"]
+    if choice == "stratified":
+        if "stratified" not in sampler:
+            raise ValueError(f"sd: the {name} row keeps no per-class counts, so it has no stratified σ; give "
+                             "'binomial' or a number")
+        return sampler["stratified"]["sd"]
+    if isinstance(choice, (int, float)) and not isinstance(choice, bool) and 0 < choice < 0.5:
+        return float(choice)
+    raise ValueError(f"sd for {name} must be 'binomial', 'stratified' or a fraction in (0, 0.5), got {choice!r}")
+
+
+def _part(seeds: list[int], accuracies: list[float], first: int, part: str, name: str) -> list[float]:
+    """The accuracies of the seeds from ``first`` on (part "from") or before it ("before"); two or more each."""
+    kept = [acc for seed, acc in zip(seeds, accuracies) if (seed >= first) == (part == "from")]
+    if len(kept) < 2:
+        raise ValueError(f"held_out: the {name} row's first held-out seed {first} leaves {len(kept)} of its seeds "
+                         f"{seeds} {'from it on' if part == 'from' else 'before it'}; each part needs two or more")
+    return kept
 
 
 def _tail(p: float) -> str:
@@ -202,6 +287,19 @@ def report(s: dict) -> str:
                          f"χ² {st['chi2']:.1f}, lower tail {_tail(st['lower_tail'])}")
     lines.append(f"summed χ² {s['chi2_sum']:.1f} on {s['chi2_sum_df']} df, lower tail "
                  f"{_tail(s['chi2_sum_lower_tail'])}")
+    if "against" in s:
+        lines.append(_against_line("against the chosen σ", s["against"], pts))
+    if "held_out" in s:
+        first = s["held_out"]["first"]
+        lines.append(_against_line(f"held out (DDIM's seeds from {first['ddim']}, DDPM's from {first['ddpm']})",
+                                   s["held_out"]["from"], pts))
+        lines.append(_against_line("before them", s["held_out"]["before"], pts))
+    if "verdict" in s:
+        v = s["verdict"]
+        lines.append(f"at {v['at']} seeds the binomial s.e. will be about {v['se_at'] * pts:.3f}; were "
+                     f"{s['gap'] * pts:.2f} the true gap, the reading lies 2 s.e. below {bar} with probability "
+                     f"{v['given_in_hand']:.2f} given the {s['k']} seeds in hand ({v['fresh']:.2f} for a fresh set of "
+                     f"{v['at']})")
     for name, f in s["fid"].items():
         lines.append(f"{name.upper()} FID {f['mean']:.2f} ± {f['se']:.2f}, one draw's s.d. {f['sd']:.2f}, range "
                      f"{f['range'][0]:.2f}–{f['range'][1]:.2f}")
@@ -209,11 +307,45 @@ def report(s: dict) -> str:
     return "\n".join(lines)
 
 
+def _against_line(title: str, r: dict, pts: int) -> str:
+    """One line of ``report`` for a ``summed`` reading of the two samplers."""
+    each = "; ".join(f"{name.upper()} s.d. {r[name]['sd'] * pts:.2f} against {r[name]['sigma'] * pts:.2f}, χ² "
+                     f"{r[name]['chi2']:.1f} on {r[name]['df']}, lower tail {_tail(r[name]['lower_tail'])}"
+                     for name in ("ddim", "ddpm"))
+    return f"{title}: {each}; summed χ² {r['chi2']:.1f} on {r['df']}, lower tail {_tail(r['lower_tail'])}"
+
+
+def sd_choice(value: str, n: int, model: str):
+    """An ``--sd`` value: "binomial", "stratified", a number in points (returned as a fraction), or an
+    ``accuracy_spread`` results file of the same model at n (its ``stratified_sd_at_n``)."""
+    if value in ("binomial", "stratified"):
+        return value
+    try:
+        return float(value) / 100
+    except ValueError:
+        pass
+    if not Path(value).is_file():
+        raise ValueError(f"--sd takes 'binomial', 'stratified', a number in points or an accuracy_spread results "
+                         f"file, got {value!r}")
+    res = json.loads(Path(value).read_text())
+    if res.get("model") != model or res.get("at_n") != n or "stratified_sd_at_n" not in res:
+        raise ValueError(f"--sd {value}: an accuracy_spread file of {model} at n = {n} must hold stratified_sd_at_n "
+                         f"(it is of {res.get('model')!r} at n = {res.get('at_n')!r})")
+    return res["stratified_sd_at_n"]
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", default="fashion-mnist-cfg",
                    help="reads benchmarks/results/quality-<model>.json and quality-<model>-ddpm.json")
     p.add_argument("--files", nargs=2, metavar=("DDIM", "DDPM"), help="two results files instead")
+    p.add_argument("--verdict-at", type=int, metavar="K",
+                   help="how often the reading at K seeds lies 2 s.e. below the bar, were the gap the true one")
+    p.add_argument("--sd", nargs=2, metavar=("DDIM", "DDPM"),
+                   help="read each spread against this σ: binomial, stratified, a number in points, or an "
+                        "accuracy_spread results file")
+    p.add_argument("--held-out", nargs=2, type=int, metavar=("DDIM", "DDPM"),
+                   help="each sampler's first held-out seed: read the seeds from it on and those before apart")
     args = p.parse_args(argv)
     files = args.files or [RESULTS / f"quality-{args.model}.json", RESULTS / f"quality-{args.model}-ddpm.json"]
     missing = [str(f) for f in files if not Path(f).is_file()]
@@ -223,7 +355,11 @@ def main(argv=None) -> None:
     ddim_res, ddpm_res = (json.loads(Path(f).read_text()) for f in files)
     try:
         check_pair(ddim_res, ddpm_res, files)
-        print(report(seed_spread(row_at_s1(ddim_res, str(files[0])), row_at_s1(ddpm_res, str(files[1])))))
+        ddim, ddpm = row_at_s1(ddim_res, str(files[0])), row_at_s1(ddpm_res, str(files[1]))
+        sd = (dict(zip(("ddim", "ddpm"), (sd_choice(v, ddim["n"], ddim_res["model"]) for v in args.sd)))
+              if args.sd else None)
+        held_out = dict(zip(("ddim", "ddpm"), args.held_out)) if args.held_out else None
+        print(report(seed_spread(ddim, ddpm, sd=sd, held_out=held_out, verdict_at=args.verdict_at)))
     except ValueError as e:
         p.error(str(e))
 

@@ -266,3 +266,86 @@ def test_the_shipped_gap_is_the_readmes_verdict(capsys):
     res = json.loads((ROOT / "benchmarks" / "results" / "quality-fashion-mnist-cfg.json").read_text())
     k = len(seed_spread.row_at_s1(res, "quality-fashion-mnist-cfg.json")["seeds"])
     assert out.startswith(f"{k} seeds")
+
+
+def test_spread_against_a_chosen_sigma_by_hand():
+    """Three seeds at 0.88, 0.89, 0.87 have s.d. 0.01: against σ = 0.01, χ² = 2 on 2 df, P(χ²_2 ≤ 2) = 1 − e⁻¹;
+    against σ = 0.02, χ² = 0.5. Summed: 2.5 on 4 df, P = 1 − e^(−1.25)(1 + 1.25)."""
+    r = seed_spread.spread_against([0.88, 0.89, 0.87], 0.01)
+    assert (r["sd"], r["chi2"], r["df"]) == (pytest.approx(0.01), pytest.approx(2.0), 2)
+    assert r["lower_tail"] == pytest.approx(1 - math.exp(-1))
+    both = seed_spread.summed({"ddim": r, "ddpm": seed_spread.spread_against([0.88, 0.89, 0.87], 0.02)})
+    assert both["chi2"] == pytest.approx(2.5) and both["df"] == 4
+    assert both["lower_tail"] == pytest.approx(1 - math.exp(-1.25) * 2.25)
+    for accs, sigma in (([0.88], 0.01), ([0.88, 0.89], 0.0)):
+        with pytest.raises(ValueError, match="two or more seeds and a σ > 0"):
+            seed_spread.spread_against(accs, sigma)
+
+
+def test_held_out_seeds_are_read_apart_from_the_seeds_before_them():
+    """DDIM's seeds from 3 on and DDPM's from 2 on against each sampler's binomial σ, and the seeds before apart."""
+    ddim = _row([0.88, 0.89, 0.87, 0.90, 0.86, 0.88])
+    ddpm = _row([0.91, 0.90, 0.92, 0.91, 0.93, 0.90])
+    s = seed_spread.seed_spread(ddim, ddpm, held_out={"ddim": 3, "ddpm": 2})
+    sig = {name: s["samplers"][name]["binomial_sd"] for name in ("ddim", "ddpm")}
+    parts = {"from": ([0.90, 0.86, 0.88], [0.92, 0.91, 0.93, 0.90]), "before": ([0.88, 0.89, 0.87], [0.91, 0.90])}
+    for part, (a, b) in parts.items():
+        got = s["held_out"][part]
+        want_a, want_b = ((len(x) - 1) * statistics.variance(x) / sig[name] ** 2
+                          for x, name in ((a, "ddim"), (b, "ddpm")))
+        assert got["ddim"]["chi2"] == pytest.approx(want_a) and got["ddpm"]["chi2"] == pytest.approx(want_b)
+        assert got["df"] == len(a) + len(b) - 2
+        assert got["lower_tail"] == pytest.approx(seed_spread.chi2_lower_tail(want_a + want_b, got["df"]))
+    assert "held out (DDIM's seeds from 3, DDPM's from 2)" in seed_spread.report(s)
+    with pytest.raises(ValueError, match="first held-out seed 5 leaves 1 of its seeds"):
+        seed_spread.seed_spread(ddim, ddpm, held_out={"ddim": 5, "ddpm": 2})
+
+
+def test_sd_may_be_binomial_stratified_or_a_number():
+    ddim, ddpm = _row([0.88, 0.89, 0.87]), _row([0.91, 0.90, 0.92])
+    s = seed_spread.seed_spread(ddim, ddpm, sd={"ddim": 0.006, "ddpm": "binomial"})
+    assert s["against"]["ddim"]["sigma"] == 0.006
+    assert s["against"]["ddpm"]["sigma"] == s["samplers"]["ddpm"]["binomial_sd"]
+    assert s["against"]["ddpm"]["chi2"] == pytest.approx(s["samplers"]["ddpm"]["chi2"])
+    with pytest.raises(ValueError, match="keeps no per-class counts"):
+        seed_spread.seed_spread(ddim, ddpm, sd={"ddim": "stratified", "ddpm": "binomial"})
+    with pytest.raises(ValueError, match="'binomial', 'stratified' or a fraction in \\(0, 0.5\\), got 0.65"):
+        seed_spread.seed_spread(ddim, ddpm, sd={"ddim": 0.65, "ddpm": "binomial"})  # points, not a fraction
+
+
+def test_sd_choice_reads_an_accuracy_spread_file_of_the_same_model_and_n(tmp_path):
+    f = tmp_path / "spread.json"
+    f.write_text(json.dumps({"model": "m", "at_n": 2000, "stratified_sd_at_n": 0.0065}))
+    assert seed_spread.sd_choice(str(f), 2000, "m") == 0.0065
+    assert seed_spread.sd_choice("0.65", 2000, "m") == pytest.approx(0.0065)
+    assert seed_spread.sd_choice("binomial", 2000, "m") == "binomial"
+    with pytest.raises(ValueError, match="an accuracy_spread file of m at n = 1000"):
+        seed_spread.sd_choice(str(f), 1000, "m")
+    with pytest.raises(ValueError, match="a number in points or an accuracy_spread results file"):
+        seed_spread.sd_choice(str(tmp_path / "absent.json"), 2000, "m")
+
+
+def test_verdict_power_agrees_with_simulated_binomial_seeds():
+    """Per-seed accuracies as Binomial(n, p) / n at the in-hand pooled accuracies: M simulated completions of the
+    k seeds in hand to K, and M fresh sets of K, each read with the binomial s.e. at its own pooled accuracies. The
+    fractions 2 s.e. below the bar must match the normal approximation within 4 s.e. of a proportion over M."""
+    M, n, k, K, pa, pb = 40000, 2000, 24, 29, 0.88675, 0.91179
+    s = seed_spread.seed_spread(_row([pa] * k), _row([pb] * k), verdict_at=K)
+    gen = torch.Generator().manual_seed(0)
+
+    def read(ca, cb):  # right answers per sampler over K·n samples -> is the gap 2 binomial s.e. below the bar?
+        qa, qb = ca / (K * n), cb / (K * n)
+        se = torch.sqrt((qa * (1 - qa) + qb * (1 - qb)) / (K * n))
+        return ((qb - qa) <= seed_spread.DDPM_GAP - 2 * se).double().mean().item()
+
+    def binom(count, p):
+        return torch.binomial(torch.full((M,), float(count)), torch.full((M,), p), generator=gen).double()
+
+    given = read(pa * k * n + binom((K - k) * n, pa), pb * k * n + binom((K - k) * n, pb))
+    fresh = read(binom(K * n, pa), binom(K * n, pb))
+    v = s["verdict"]
+    for got, want in ((given, v["given_in_hand"]), (fresh, v["fresh"])):
+        assert got == pytest.approx(want, abs=4 * math.sqrt(want * (1 - want) / M))
+    assert v["se_at"] == pytest.approx(s["gap_se"] * math.sqrt(k / K))
+    with pytest.raises(ValueError, match="above the 24 in hand"):
+        seed_spread.verdict_power(s["gap"], s["gap_se"], k, 24)

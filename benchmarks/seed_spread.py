@@ -141,9 +141,10 @@ def verdict_power(gap: float, se: float, k: int, at: int, bar: float = DDPM_GAP)
     """Were ``gap`` the true gap: P(the reading at ``at`` seeds lies 2 s.e. below ``bar``). The binomial s.e. falls
     as 1/√k, se_at = se·√(k/at). Given the k seeds in hand the reading is (k·gap + m·G)/at, G ~ N(gap, se²·k/m) over
     the m = at − k seeds left, so it is N(gap, (se·√(k·m)/at)²); a fresh set of ``at`` seeds reads N(gap, se_at²)."""
-    if not (isinstance(at, int) and at > k >= 1) or se <= 0:
-        raise ValueError(f"verdict_at must be a whole number of seeds above the {k} in hand, and se > 0; got "
-                         f"verdict_at={at!r}, se={se}")
+    if not (isinstance(at, int) and not isinstance(at, bool) and at > k >= 1):
+        raise ValueError(f"--verdict-at must be a whole number of seeds above the {k} in hand, got {at!r}")
+    if not se > 0:
+        raise ValueError(f"verdict_power needs a binomial s.e. above 0, got {se}")
     se_at = se * math.sqrt(k / at)
     margin = bar - 2 * se_at - gap
     return {"at": at, "se_at": se_at, "given_in_hand": normal_cdf(margin / (se * math.sqrt(k * (at - k)) / at)),
@@ -210,8 +211,10 @@ def seed_spread(ddim: dict, ddpm: dict, bar: float = DDPM_GAP, sd: dict | None =
                                                                 sigma[name]) for name in accs})
                              for part in ("from", "before")}
         extra["held_out"]["first"] = dict(held_out)
-    if verdict_at is not None:
+    if verdict_at is not None and verdict_at != k:  # at k = verdict_at the gap above is the verdict's reading
         extra["verdict"] = verdict_power(gap, se, k, verdict_at, bar)
+    elif verdict_at is not None:
+        extra["verdict"] = {"at": k}
     fid_diffs = [y - x for x, y in zip(ddim["fid_per_seed"], ddpm["fid_per_seed"])]
     return {
         "k": k, "n": n, "seeds": ddim["seeds"], "bar": bar, "gap": gap, "gap_se": se, "se_below_bar": (bar - gap) / se,
@@ -251,14 +254,15 @@ def _part(seeds: list[int], accuracies: list[float], first: int, part: str, name
     """The accuracies of the seeds from ``first`` on (part "from") or before it ("before"); two or more each."""
     kept = [acc for seed, acc in zip(seeds, accuracies) if (seed >= first) == (part == "from")]
     if len(kept) < 2:
-        raise ValueError(f"held_out: the {name} row's first held-out seed {first} leaves {len(kept)} of its seeds "
+        raise ValueError(f"--held-out: the {name} row's first held-out seed {first} leaves {len(kept)} of its seeds "
                          f"{seeds} {'from it on' if part == 'from' else 'before it'}; each part needs two or more")
     return kept
 
 
 def _tail(p: float) -> str:
-    """A tail probability with three decimals, or two significant digits below 0.001, where they would show 0."""
-    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
+    """A tail probability with three decimals, or two significant digits below 0.01, where three decimals would
+    keep one digit or none."""
+    return f"{p:.3f}" if p >= 0.01 else f"{p:.1e}"
 
 
 def report(s: dict) -> str:
@@ -294,7 +298,9 @@ def report(s: dict) -> str:
         lines.append(_against_line(f"held out (DDIM's seeds from {first['ddim']}, DDPM's from {first['ddpm']})",
                                    s["held_out"]["from"], pts))
         lines.append(_against_line("before them", s["held_out"]["before"], pts))
-    if "verdict" in s:
+    if "verdict" in s and "se_at" not in s["verdict"]:
+        lines.append(f"the {s['k']} seeds are the verdict's: the gap above is its reading")
+    elif "verdict" in s:
         v = s["verdict"]
         lines.append(f"at {v['at']} seeds the binomial s.e. will be about {v['se_at'] * pts:.3f}; were "
                      f"{s['gap'] * pts:.2f} the true gap, the reading lies 2 s.e. below {bar} with probability "
@@ -315,23 +321,34 @@ def _against_line(title: str, r: dict, pts: int) -> str:
     return f"{title}: {each}; summed χ² {r['chi2']:.1f} on {r['df']}, lower tail {_tail(r['lower_tail'])}"
 
 
-def sd_choice(value: str, n: int, model: str):
-    """An ``--sd`` value: "binomial", "stratified", a number in points (returned as a fraction), or an
-    ``accuracy_spread`` results file of the same model at n (its ``stratified_sd_at_n``)."""
+def sd_choice(value: str, res: dict, n: int):
+    """An ``--sd`` value for the sampler whose results file is ``res`` (its row at n samples per seed):
+    "binomial", "stratified", a number of points in (0, 50) (returned as a fraction), or an ``accuracy_spread``
+    results file of the same model, sampler, checkpoint and classifier at n (its ``stratified_sd_at_n``)."""
     if value in ("binomial", "stratified"):
         return value
     try:
-        return float(value) / 100
+        points = float(value)
     except ValueError:
-        pass
+        points = None
+    if points is not None:
+        if not 0 < points < 50:
+            raise ValueError(f"--sd takes a number of points in (0, 50), got {value}")
+        return points / 100
     if not Path(value).is_file():
-        raise ValueError(f"--sd takes 'binomial', 'stratified', a number in points or an accuracy_spread results "
+        raise ValueError(f"--sd takes 'binomial', 'stratified', a number of points or an accuracy_spread results "
                          f"file, got {value!r}")
-    res = json.loads(Path(value).read_text())
-    if res.get("model") != model or res.get("at_n") != n or "stratified_sd_at_n" not in res:
-        raise ValueError(f"--sd {value}: an accuracy_spread file of {model} at n = {n} must hold stratified_sd_at_n "
-                         f"(it is of {res.get('model')!r} at n = {res.get('at_n')!r})")
-    return res["stratified_sd_at_n"]
+    try:
+        spread = json.loads(Path(value).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"--sd {value}: not a JSON results file ({e})") from None
+    keys = ("model", "sampler", "checkpoint_sha256", "classifier_sha256")
+    if (not isinstance(spread, dict) or "stratified_sd_at_n" not in spread or spread.get("at_n") != n
+            or any(spread.get(key) != res.get(key) for key in keys)):
+        raise ValueError(f"--sd {value}: must be an accuracy_spread results file with stratified_sd_at_n at n = {n} "
+                         f"and the same {', '.join(keys)} as the results file it is read against ("
+                         f"{res.get('model')!r}, {res.get('sampler')!r})")
+    return spread["stratified_sd_at_n"]
 
 
 def main(argv=None) -> None:
@@ -340,7 +357,8 @@ def main(argv=None) -> None:
                    help="reads benchmarks/results/quality-<model>.json and quality-<model>-ddpm.json")
     p.add_argument("--files", nargs=2, metavar=("DDIM", "DDPM"), help="two results files instead")
     p.add_argument("--verdict-at", type=int, metavar="K",
-                   help="how often the reading at K seeds lies 2 s.e. below the bar, were the gap the true one")
+                   help="how often the reading at K seeds lies 2 s.e. below the bar, were the gap the true one (at K "
+                        "seeds in hand: says the gap is the verdict's reading)")
     p.add_argument("--sd", nargs=2, metavar=("DDIM", "DDPM"),
                    help="read each spread against this σ: binomial, stratified, a number in points, or an "
                         "accuracy_spread results file")
@@ -356,8 +374,8 @@ def main(argv=None) -> None:
     try:
         check_pair(ddim_res, ddpm_res, files)
         ddim, ddpm = row_at_s1(ddim_res, str(files[0])), row_at_s1(ddpm_res, str(files[1]))
-        sd = (dict(zip(("ddim", "ddpm"), (sd_choice(v, ddim["n"], ddim_res["model"]) for v in args.sd)))
-              if args.sd else None)
+        sd = ({name: sd_choice(v, r, row["n"]) for name, v, r, row in
+               zip(("ddim", "ddpm"), args.sd, (ddim_res, ddpm_res), (ddim, ddpm))} if args.sd else None)
         held_out = dict(zip(("ddim", "ddpm"), args.held_out)) if args.held_out else None
         print(report(seed_spread(ddim, ddpm, sd=sd, held_out=held_out, verdict_at=args.verdict_at)))
     except ValueError as e:

@@ -108,8 +108,9 @@ def test_a_gap_at_or_above_the_bar_needs_no_seeds():
 
 
 def test_report_keeps_the_digits_of_a_small_tail():
-    """Tails below 0.001 print in two significant digits rather than as 0.000; larger ones to three places."""
-    assert seed_spread._tail(0.0402) == "0.040" and seed_spread._tail(0.001) == "0.001"
+    """Tails below 0.01 print in two significant digits rather than as 0.00x; larger ones to three places."""
+    assert seed_spread._tail(0.0402) == "0.040" and seed_spread._tail(0.01) == "0.010"
+    assert seed_spread._tail(0.00124) == "1.2e-03"
     assert seed_spread._tail(5.9e-5) == "5.9e-05"
     # twelve seeds per sampler alternating 0.1 points about their means, against a binomial s.d. of about 0.7
     tight = seed_spread.seed_spread(_row([0.880, 0.882] * 6), _row([0.910, 0.912] * 6))
@@ -283,10 +284,12 @@ def test_spread_against_a_chosen_sigma_by_hand():
 
 
 def test_held_out_seeds_are_read_apart_from_the_seeds_before_them():
-    """DDIM's seeds from 3 on and DDPM's from 2 on against each sampler's binomial σ, and the seeds before apart."""
-    ddim = _row([0.88, 0.89, 0.87, 0.90, 0.86, 0.88])
-    ddpm = _row([0.91, 0.90, 0.92, 0.91, 0.93, 0.90])
-    s = seed_spread.seed_spread(ddim, ddpm, held_out={"ddim": 3, "ddpm": 2})
+    """DDIM's seeds from 13 on and DDPM's from 12 on against each sampler's binomial σ, and the seeds before apart
+    (seeds 10–15, so that splitting by position rather than by seed would read other parts)."""
+    seeds = list(range(10, 16))
+    ddim = _row([0.88, 0.89, 0.87, 0.90, 0.86, 0.88], seeds=seeds)
+    ddpm = _row([0.91, 0.90, 0.92, 0.91, 0.93, 0.90], seeds=seeds)
+    s = seed_spread.seed_spread(ddim, ddpm, held_out={"ddim": 13, "ddpm": 12})
     sig = {name: s["samplers"][name]["binomial_sd"] for name in ("ddim", "ddpm")}
     parts = {"from": ([0.90, 0.86, 0.88], [0.92, 0.91, 0.93, 0.90]), "before": ([0.88, 0.89, 0.87], [0.91, 0.90])}
     for part, (a, b) in parts.items():
@@ -296,9 +299,9 @@ def test_held_out_seeds_are_read_apart_from_the_seeds_before_them():
         assert got["ddim"]["chi2"] == pytest.approx(want_a) and got["ddpm"]["chi2"] == pytest.approx(want_b)
         assert got["df"] == len(a) + len(b) - 2
         assert got["lower_tail"] == pytest.approx(seed_spread.chi2_lower_tail(want_a + want_b, got["df"]))
-    assert "held out (DDIM's seeds from 3, DDPM's from 2)" in seed_spread.report(s)
-    with pytest.raises(ValueError, match="first held-out seed 5 leaves 1 of its seeds"):
-        seed_spread.seed_spread(ddim, ddpm, held_out={"ddim": 5, "ddpm": 2})
+    assert "held out (DDIM's seeds from 13, DDPM's from 12)" in seed_spread.report(s)
+    with pytest.raises(ValueError, match="first held-out seed 15 leaves 1 of its seeds"):
+        seed_spread.seed_spread(ddim, ddpm, held_out={"ddim": 15, "ddpm": 12})
 
 
 def test_sd_may_be_binomial_stratified_or_a_number():
@@ -309,20 +312,59 @@ def test_sd_may_be_binomial_stratified_or_a_number():
     assert s["against"]["ddpm"]["chi2"] == pytest.approx(s["samplers"]["ddpm"]["chi2"])
     with pytest.raises(ValueError, match="keeps no per-class counts"):
         seed_spread.seed_spread(ddim, ddpm, sd={"ddim": "stratified", "ddpm": "binomial"})
+    counted = {**_row([0.5, 0.5], n=4), **_counts_row([[1, 1], [2, 0]], 4)}  # class accuracies 3/4 and 1/4
+    strat = seed_spread.seed_spread(counted, _row([0.75, 0.5], n=4), sd={"ddim": "stratified", "ddpm": "binomial"})
+    assert strat["against"]["ddim"]["sigma"] == strat["samplers"]["ddim"]["stratified"]["sd"]
+    # Var = Σ_c n_c p_c (1 − p_c) / n², two samples per class: (2 · 3/16 + 2 · 3/16) / 16
+    assert strat["against"]["ddim"]["sigma"] == pytest.approx(math.sqrt(0.75 / 16))
     with pytest.raises(ValueError, match="'binomial', 'stratified' or a fraction in \\(0, 0.5\\), got 0.65"):
         seed_spread.seed_spread(ddim, ddpm, sd={"ddim": 0.65, "ddpm": "binomial"})  # points, not a fraction
 
 
-def test_sd_choice_reads_an_accuracy_spread_file_of_the_same_model_and_n(tmp_path):
+def test_sd_choice_reads_an_accuracy_spread_file_of_the_same_model_sampler_and_n(tmp_path):
+    res = {"model": "m", "sampler": "DDIM", "checkpoint_sha256": "a", "classifier_sha256": "c"}
     f = tmp_path / "spread.json"
-    f.write_text(json.dumps({"model": "m", "at_n": 2000, "stratified_sd_at_n": 0.0065}))
-    assert seed_spread.sd_choice(str(f), 2000, "m") == 0.0065
-    assert seed_spread.sd_choice("0.65", 2000, "m") == pytest.approx(0.0065)
-    assert seed_spread.sd_choice("binomial", 2000, "m") == "binomial"
-    with pytest.raises(ValueError, match="an accuracy_spread file of m at n = 1000"):
-        seed_spread.sd_choice(str(f), 1000, "m")
-    with pytest.raises(ValueError, match="a number in points or an accuracy_spread results file"):
-        seed_spread.sd_choice(str(tmp_path / "absent.json"), 2000, "m")
+    f.write_text(json.dumps({**res, "at_n": 2000, "stratified_sd_at_n": 0.0065}))
+    assert seed_spread.sd_choice(str(f), res, 2000) == 0.0065
+    assert seed_spread.sd_choice("0.65", res, 2000) == pytest.approx(0.0065)
+    assert seed_spread.sd_choice("binomial", res, 2000) == "binomial"
+    for other, n in (({**res, "sampler": "DDPM"}, 2000), (res, 1000), ({**res, "classifier_sha256": "d"}, 2000)):
+        with pytest.raises(ValueError, match="stratified_sd_at_n at n = .* and the same model, sampler"):
+            seed_spread.sd_choice(str(f), other, n)
+    with pytest.raises(ValueError, match="a number of points in \\(0, 50\\), got 65"):
+        seed_spread.sd_choice("65", res, 2000)
+    with pytest.raises(ValueError, match="a number of points or an accuracy_spread results file"):
+        seed_spread.sd_choice(str(tmp_path / "absent.json"), res, 2000)
+    (tmp_path / "bad.json").write_text("not json")
+    with pytest.raises(ValueError, match="bad.json: not a JSON results file"):
+        seed_spread.sd_choice(str(tmp_path / "bad.json"), res, 2000)
+    (tmp_path / "list.json").write_text("[1, 2]")
+    with pytest.raises(ValueError, match="must be an accuracy_spread results file"):
+        seed_spread.sd_choice(str(tmp_path / "list.json"), res, 2000)
+
+
+def test_the_command_reads_sd_held_out_and_verdict_at_for_the_right_sampler(tmp_path, capsys):
+    """The options reach each sampler in order: DDIM's --sd and --held-out first, DDPM's second, --sd in points."""
+    seeds = [0, 1, 2, 3, 4, 5]
+    ddim = {"sampler": "DDIM, 50 steps, trailing, eta=0", "model": "m", "checkpoint_sha256": "a",
+            "classifier_sha256": "c", "rows": [_row([0.88, 0.89, 0.87, 0.90, 0.86, 0.88], seeds=seeds)]}
+    ddpm = {**ddim, "sampler": "DDPM, 300 steps", "rows": [_row([0.91, 0.90, 0.93, 0.91, 0.92, 0.90], seeds=seeds)]}
+    files = [tmp_path / "ddim.json", tmp_path / "ddpm.json"]
+    for f, res in zip(files, (ddim, ddpm)):
+        f.write_text(json.dumps(res))
+    seed_spread.main(["--files", *map(str, files), "--sd", "0.5", "binomial", "--held-out", "2", "4",
+                      "--verdict-at", "9"])
+    out = capsys.readouterr().out
+    s = seed_spread.seed_spread(ddim["rows"][0], ddpm["rows"][0], sd={"ddim": 0.005, "ddpm": "binomial"},
+                                held_out={"ddim": 2, "ddpm": 4}, verdict_at=9)
+    assert s["against"]["ddim"]["sigma"] == 0.005
+    assert s["held_out"]["from"]["ddim"]["k"] == 4 and s["held_out"]["from"]["ddpm"]["k"] == 2
+    assert out.strip() == seed_spread.report(s)
+    seed_spread.main(["--files", *map(str, files), "--verdict-at", "6"])
+    assert "the 6 seeds are the verdict's: the gap above is its reading" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        seed_spread.main(["--files", *map(str, files), "--verdict-at", "5"])
+    assert "--verdict-at must be a whole number of seeds above the 6 in hand, got 5" in capsys.readouterr().err
 
 
 def test_verdict_power_agrees_with_simulated_binomial_seeds():

@@ -283,11 +283,13 @@ def wait_for(what: str, condition, timeout: float, interval: float = 0.5):
 
 
 # The open notebook's code cells, read from JupyterLab's model (window.jupyterapp, exposed by
-# --LabApp.expose_app_in_browser): execution count, whether the source is empty, and the error outputs
-# (output_type "error": tracebacks, not the warnings a cell may print to stderr). Also the text of widget
-# outputs that failed to render, which only the page shows.
+# --LabApp.expose_app_in_browser; the shell's current widget, or the visible one in the main area, since JupyterLab
+# 4.6 leaves currentWidget null in a headless window without focus): execution count, whether the source is
+# empty, and the error outputs (output_type "error": tracebacks, not the warnings a cell may print to stderr).
+# Also the text of widget outputs that failed to render, which only the page shows.
 CELLS_JS = r"""
-const panel = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+const shell = window.jupyterapp && window.jupyterapp.shell;
+const panel = shell && (shell.currentWidget || Array.from(shell.widgets('main')).find(w => w.isVisible && w.content));
 const model = panel && panel.content && panel.content.model;
 if (!model || !panel.context.isReady) return null;
 const cells = [];
@@ -399,7 +401,8 @@ def check_notebook(driver, lab, name: str, kind: str, moves) -> None:
         try:
             open_notebook(driver, lab, name)
             run_all_cells(driver, lab, name)
-            assert driver.execute_script("return window.jupyterapp.shell.currentWidget.node.innerText"
+            assert driver.execute_script("const s = window.jupyterapp.shell; return (s.currentWidget || Array.from("
+                                         "s.widgets('main')).find(w => w.isVisible)).node.innerText"
                                          ".includes('quick mode')"), f"{name} did not print 'quick mode'"
             box = explorer(driver, kind)
             driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", box)

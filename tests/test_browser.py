@@ -287,9 +287,11 @@ def wait_for(what: str, condition, timeout: float, interval: float = 0.5):
 # 4.6 leaves currentWidget null in a headless window without focus): execution count, whether the source is
 # empty, and the error outputs (output_type "error": tracebacks, not the warnings a cell may print to stderr).
 # Also the text of widget outputs that failed to render, which only the page shows.
-CELLS_JS = r"""
+PANEL_JS = r"""
 const shell = window.jupyterapp && window.jupyterapp.shell;
 const panel = shell && (shell.currentWidget || Array.from(shell.widgets('main')).find(w => w.isVisible && w.content));
+"""
+CELLS_JS = PANEL_JS + r"""
 const model = panel && panel.content && panel.content.model;
 if (!model || !panel.context.isReady) return null;
 const cells = [];
@@ -401,9 +403,8 @@ def check_notebook(driver, lab, name: str, kind: str, moves) -> None:
         try:
             open_notebook(driver, lab, name)
             run_all_cells(driver, lab, name)
-            assert driver.execute_script("const s = window.jupyterapp.shell; return (s.currentWidget || Array.from("
-                                         "s.widgets('main')).find(w => w.isVisible)).node.innerText"
-                                         ".includes('quick mode')"), f"{name} did not print 'quick mode'"
+            assert driver.execute_script(PANEL_JS + "return panel.node.innerText.includes('quick mode')"), \
+                f"{name} did not print 'quick mode'"
             box = explorer(driver, kind)
             driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", box)
             for action, do, readout_after in moves:

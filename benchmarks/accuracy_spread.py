@@ -6,7 +6,7 @@ stratified binomial s.d. that independent samples give.
 
     python -m benchmarks.accuracy_spread --model fashion-mnist-cfg --n 250 --seeds 40 --first-seed 200 --steps 50
 
-Why: over the README's seeds of fashion-mnist-cfg (0–23 since the twenty-ninth session) both samplers'
+Why: over the README's seeds of fashion-mnist-cfg (0–28 since the thirty-first session) both samplers'
 accuracies at n = 2,000 vary less than binomial noise (``benchmarks.seed_spread``). Given its label, each sample
 is drawn from its own x_T and noise, so whether it is classified right is a Bernoulli draw with its class's
 accuracy p_c, and one draw's accuracy varies with the stratified s.d.

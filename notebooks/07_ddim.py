@@ -639,8 +639,8 @@ for name, (net, sched, meta) in checkpoints.items():
 # training images drawn at the same seed; seeds 1 and 2 give `mnist` 19.7 and 23.1 and `mnist-cfg` 8.9 and 8.9,
 # against their own grain references of 13.8 and 15.0. The Fashion-MNIST checkpoints score 20.7 ± 0.8
 # (`fashion-mnist`: the mean ± s.e. of seventeen draws of 2,000 samples, seeds 0–16, the same command with
-# `--seed`) and 15.8 ± 0.4 (`fashion-mnist-cfg`: twenty-four draws, seeds 0–23) against grain references of 37.5 and
-# 37.7 (the means of seventeen and twenty-four draws of real images). `fashion-mnist`'s seed-0 score ranged
+# `--seed`) and 16.0 ± 0.3 (`fashion-mnist-cfg`: twenty-nine draws, seeds 0–28) against grain references of 37.5 and
+# 37.4 (the means of seventeen and twenty-nine draws of real images). `fashion-mnist`'s seed-0 score ranged
 # between 24.0 and 28.2 at a constant learning rate (epochs 40, 47, 50, 55 and 62; differences the noise measured
 # below does not resolve) and fell to 21.8 by the end of a decay to 0 over epochs 63–72, from the same $x_T$ each
 # time (one draw of samples per checkpoint). One
@@ -658,10 +658,10 @@ for name, (net, sched, meta) in checkpoints.items():
 # 50-step $\eta = 0$ sampler costs `mnist` about 7 FID units and `mnist-cfg` about 3 (one draw each; over seeds 0–2,
 # 8.1 ± 1.3 for `mnist`, the mean ± s.e. of the seed-by-seed differences, each between two nearly independent draws,
 # and 2.1 ± 0.5 for `mnist-cfg` if its DDPM draw varies as DDIM's). On `fashion-mnist-cfg` the order is reversed
-# in FID: over seeds 0–23 DDIM-50 scores 15.84 ± 0.40 and DDPM-300 18.31 ± 0.22, DDIM 2.47 ± 0.48 below DDPM seed by
+# in FID: over seeds 0–28 DDIM-50 scores 16.01 ± 0.34 and DDPM-300 18.28 ± 0.19, DDIM 2.27 ± 0.41 below DDPM seed by
 # seed (each difference between two nearly independent draws, since the samplers share only the first batch's
 # $x_T$), though its class accuracy is 2.5 ± 0.2 points lower (binomial s.e., the README's quality table; conservative
-# here: the twenty-four per-seed gaps vary less than binomial noise, and their own spread gives ± 0.12,
+# here: the twenty-nine per-seed gaps vary less than binomial noise, and their own spread gives ± 0.11,
 # `python -m benchmarks.seed_spread`; section 10 looks at why its accuracy is lower). `mnist`'s DDPM 13.8 is just below the grain reference of 14.2; seeds 1–4 give 12.9, 12.4, 11.8 and 11.6, each below
 # its own reference (13.8, 15.0, 14.4 and 15.7), by 2.1 ± 0.7 on average over the five (mean ± s.e. of the paired
 # differences; t = 3.2 on 4 degrees of freedom, one-sided p ≈ 0.02, nominal: seeds 3 and 4 were added after a look
@@ -816,17 +816,17 @@ if art is not None and "trajectory" in art:
 # The yardstick for FID and KID below is the real-image draws above: five draws of 1,000 real images score FID
 # 6.0 to 9.1, an s.d. of 1.25, and KID −2.5 to 1.6. The real-image spread can understate a model's. At
 # $n = 2{,}000$ one draw's FID varies 3.3 times as much as real images' (an s.d. of 3.5 against 1.05) with DDIM
-# $\eta = 0$ on the unconditional `fashion-mnist`, 1.9 times (an s.d. of 2.0) with DDIM $\eta = 0$ on this
-# checkpoint, 2.0 times (2.1) with DDPM on `fashion-mnist`, and about as much (1.1) with DDPM on this checkpoint
-# (the README's quality rows, over 11–24 seeds; docs/maintaining.md). So it depends on the model and the sampler;
+# $\eta = 0$ on the unconditional `fashion-mnist`, 1.8 times (an s.d. of 1.8) with DDIM $\eta = 0$ on this
+# checkpoint, 2.0 times (2.1) with DDPM on `fashion-mnist`, and about as much (1.0) with DDPM on this checkpoint
+# (the README's quality rows, over 11–29 seeds; docs/maintaining.md). So it depends on the model and the sampler;
 # the spreads at $n = 1{,}000$ are not measured.
 #
 # What the benchmark shows (accuracy ± binomial s.e.):
 #
 # - **The measurable defect is class accuracy.** The default DDIM ($\eta = 0$, 50 steps) scores 0.874 ± 0.010,
 #   DDPM 0.913 ± 0.009 and the classifier on real test images 0.918: a gap of 0.039, about three standard errors
-#   of the difference in this one draw; over twenty-four draws of 2,000 (section 9) the gap is 0.025 ± 0.002. KID points the same way (12.9 against 7.0). FID does not: 22.5 against 20.0 here is one
-#   draw each, within the noise, and over twenty-four draws at $n = 2{,}000$ (section 9) DDIM's FID is the lower.
+#   of the difference in this one draw; over twenty-nine draws of 2,000 (section 9) the gap is 0.025 ± 0.002. KID points the same way (12.9 against 7.0). FID does not: 22.5 against 20.0 here is one
+#   draw each, within the noise, and over twenty-nine draws at $n = 2{,}000$ (section 9) DDIM's FID is the lower.
 # - **No $\eta = 0$ option closes the accuracy gap.** Karras spacing (0.882), no clipping (0.874), keeping the
 #   model's $\hat\varepsilon$ (0.875) and 100 steps (0.876), each ± 0.010, all sit with the default. Only
 #   $\eta = 1$ brings it back (0.912 ± 0.009), and pays in smoothness: the lowest Laplacian energy (0.527

@@ -987,11 +987,11 @@ print(f"class 1 at s = 1, std of x[0]: data {sd_1:.3f}, after the last step's av
 # ## 9. A denoiser with a known error: deterministic against stochastic sampling
 #
 # On the image checkpoints DDIM-50 with $\eta = 0$ mostly trails DDPM-300 (the README's quality table, mean ± s.e.
-# over 3–24 seeds): in FID on the unconditional `mnist` (21.1 ± 1.0 against 12.5 ± 0.4) and `fashion-mnist`
-# (20.7 ± 0.8 against 12.6 ± 0.6), in class accuracy on `fashion-mnist-cfg` at $s = 1$ (88.7 % against 91.2 %, 24
+# over 3–29 seeds): in FID on the unconditional `mnist` (21.1 ± 1.0 against 12.5 ± 0.4) and `fashion-mnist`
+# (20.7 ± 0.8 against 12.6 ± 0.6), in class accuracy on `fashion-mnist-cfg` at $s = 1$ (88.65 % against 91.16 %, 29
 # seeds, a gap of 2.5 ± 0.2 points), and in FID on `mnist-cfg`, early in its training by much (29.8 against 10.8
 # after 8 epochs, one draw each) and after 35 epochs by much less (9.2 ± 0.3 over seeds 0–2, notebook 07 section 9, against 7.1 at seed 0).
-# Not everywhere: on `fashion-mnist-cfg` DDIM has the better FID (15.8 ± 0.4 against 18.3 ± 0.2). On `mnist` at seed 0, DDIM $\eta = 0$ scores 20.5
+# Not everywhere: on `fashion-mnist-cfg` DDIM has the better FID (16.0 ± 0.3 against 18.3 ± 0.2). On `mnist` at seed 0, DDIM $\eta = 0$ scores 20.5
 # with 50 steps and 18.6 over all 300 indices, against DDPM's 13.8 (one draw each; the difference of a DDIM and a
 # DDPM draw has an s.d. of about 2.0, of two $\eta = 0$ draws about 2.5; docs/maintaining.md). Notebook 07
 # (section 10) found that no option of the deterministic sampler (spacing, clipping, more steps) closes the gap,

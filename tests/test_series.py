@@ -188,7 +188,8 @@ def test_quality_table_accuracy_carries_its_standard_error(p, n, text):
 @pytest.mark.parametrize("name", NAMES)
 def test_notebook_is_paired_with_its_source_and_in_step(name):
     nb = load(name)
-    assert nb.metadata.get("jupytext", {}).get("formats") == nbtemplate.PAIR_FORMATS, f"pair it: make sync ({name})"
+    pairing = {k: nb.metadata.get("jupytext", {}).get(k) for k in nbtemplate.PAIR_METADATA}
+    assert pairing == nbtemplate.PAIR_METADATA, f"pair it as tools/nbtemplate.py's PAIR_METADATA says ({name})"
     source = nbtemplate.source_path(name)
     assert source.exists(), f"{source.name} is missing: run `jupytext --set-formats ipynb,py:percent notebooks/{name}`"
     drift = [i for i, (a, b) in enumerate(zip(nbtemplate.cell_signature(nbtemplate.read_source(name)),

@@ -98,6 +98,10 @@ if "google.colab" in sys.modules:
                    check=True)'''
 
 PAIR_FORMATS = "ipynb,py:percent"
+# the sources' header leaves out the jupytext version, which every jupytext release would otherwise rewrite in
+# every source on `make sync`
+PAIR_METADATA = {"formats": PAIR_FORMATS,
+                 "notebook_metadata_filter": "-jupytext.text_representation.jupytext_version"}
 
 
 def source_path(name: str) -> Path:
@@ -116,7 +120,7 @@ def write_pair(nb: nbformat.NotebookNode, name: str) -> None:
     """Write ``nb`` (with its outputs) to notebooks/``name`` and its cells to the paired .py source."""
     import jupytext
 
-    nb.metadata.setdefault("jupytext", {})["formats"] = PAIR_FORMATS
+    nb.metadata.setdefault("jupytext", {}).update(PAIR_METADATA)
     nbformat.write(nb, NOTEBOOKS / name)
     jupytext.write(nb, source_path(name), fmt="py:percent")
 

@@ -143,7 +143,7 @@ def _quality_bar(row: dict, res: dict, ddpm: dict | None = None) -> str:
                         f"{'yes' if within else 'no'}")
         return "; ".join(bars)
     if s == 3 and "accuracy" in row:
-        ok = row["accuracy"] >= max(0.95, res["classifier_test_accuracy"])
+        ok = _pooled_accuracy(row) >= max(0.95, res["classifier_test_accuracy"])
         return f"accuracy ≥ 95% and ≥ classifier: {'yes' if ok else 'no'}"
     return "—"
 
@@ -183,7 +183,7 @@ def table_quality() -> str | None:
     for res in results:
         is_ddim_eta0 = res["sampler"].startswith("DDIM") and "eta=0" in res["sampler"]
         for row in res["rows"]:
-            acc = (f"{_accuracy(row['accuracy'], row['n'] * _draws(row))} ({res['classifier_test_accuracy']:.1%})"
+            acc = (f"{_accuracy(_pooled_accuracy(row), row['n'] * _draws(row))} ({res['classifier_test_accuracy']:.1%})"
                    if "accuracy" in row else "—")
             s = "—" if row["guidance_scale"] is None else f"{row['guidance_scale']:g}"
             ref = ddpm.get((res["model"], row["guidance_scale"], row["n"])) if is_ddim_eta0 else None

@@ -179,6 +179,21 @@ def test_quality_bar_holds_the_unconditional_fashion_model_to_its_fid_target(fid
     assert _readme_tables()._quality_bar(row, {**res, "model": "fashion-mnist-cfg"}) == "FID < grain: yes"
 
 
+def test_quality_table_prints_each_rows_accuracy_pooled_from_its_seeds():
+    """A row of several seeds stores its pooled accuracy to 4 places (88.652 % as 0.8865, which prints as 88.6 %):
+    the table prints the mean of the seeds' own accuracies instead, as its accuracy bar reads them."""
+    import statistics
+
+    readme = (ROOT / "README.md").read_text()
+    rows = [row for f in sorted((ROOT / "benchmarks" / "results").glob("quality-*.json"))
+            for row in json.loads(f.read_text())["rows"] if "accuracy_per_seed" in row]
+    assert rows, "no quality row of several seeds to check"
+    for row in rows:
+        pooled = statistics.fmean(row["accuracy_per_seed"])
+        text = _readme_tables()._accuracy(pooled, row["n"] * len(row["accuracy_per_seed"]))
+        assert f"| {text} (" in readme, f"the README's table lacks {text} for a row pooled from {row['seeds']}"
+
+
 @pytest.mark.parametrize("p, n, text", [(0.884, 2000, "88.4% ± 0.7%"), (1.0, 2000, "100.0% (2,000 of 2,000)"),
                                         (0.0, 160, "0.0% (0 of 160)"), (0.995, 26000, "99.50% ± 0.04%")])
 def test_quality_table_accuracy_carries_its_standard_error(p, n, text):

@@ -21,8 +21,8 @@
 #
 # DDPM needs all $T = 300$ steps because each of its steps is a small Gaussian one. Song et al. (2021) noticed that
 # the training objective only ever sees the marginals $q(x_t \mid x_0)$, and that many *inference* (forward)
-# processes share those marginals: a family $q_\sigma$ of non-Markovian ones, in which $x_{t-1}$ depends on both
-# $x_t$ and $x_0$, indexed by a noise scale $\sigma_t$ per step. Each member has its own generative (reverse)
+# processes share those marginals: a family $q_\sigma$ of non-Markovian ones, in which each $x_t$ may depend on both
+# $x_{t-1}$ and $x_0$, indexed by a noise scale $\sigma_t$ per step. Each member has its own generative (reverse)
 # process, and the one trained $\varepsilon_\theta$ serves them all. DDIM picks members that can **jump**: from
 # $t$ straight to a much earlier $t'$, with the same trained network and no retraining. With $\eta = 0$ it adds
 # no noise at all, so the whole sampler is a deterministic map from $x_T$ to $x_0$, one that can be run backwards.
@@ -170,7 +170,7 @@ check_ddim_step(my_ddim_step)
 # older choices. "report" is the report's own sequence: $(0, c, 2c, \dots) + 1$ over the multiples of
 # $c = \lfloor T / \text{steps} \rfloor$ below $T$, reversed. It neither starts at $T-1$ nor ends at $\bar\alpha = 1$
 # (section 6), and since $c$ is rounded down, it holds $\lceil T/c \rceil$ entries: exactly `steps` when `steps`
-# divides $T$ (300/10, 300/20, 300/50), possibly more otherwise (19 steps give $c = 15$ and 20 entries; the last lines
+# divides $T$ (300/10, 300/20, 300/50), possibly more otherwise (7 steps give $c = 42$ and 8 entries, 40 give $c = 7$ and 43; the last lines
 # below). Every sampler but "report" finishes with a
 # step to $t' = -1$.
 
@@ -894,11 +894,12 @@ else:
 # its standard error of about 0.013), KID 6.1 and 7.0, FID 21.3 and 20.0; DDIM-50 with $\eta = 1$ 0.905 and 0.912,
 # KID 21.2 and 24.3, FID 39.5 and 42.1 (the KID and FID differences within the draw-to-draw spread above, or about
 # at it). DDIM with $\eta = 0$ moves a lot: KID 34.6 → 12.9 and FID 35.1 → 22.5. The FID fall, 12.6, is about
-# 3.6 times $\sqrt 2 \cdot 2.0 \cdot 1.25 \approx 3.5$, the s.d. of a difference of two independent draws if the
-# model's spread at this $n$ is 2.0 times real images', as at $n = 2{,}000$ and 40 epochs (not measured here; a
-# rough yardstick, as both spreads come from 5–18 draws; the two $\eta = 0$ draws share their $x_T$, and in three
+# 4.0 times $\sqrt 2 \cdot 1.8 \cdot 1.25 \approx 3.2$, the s.d. of a difference of two independent draws if the
+# model's spread at this $n$ is 1.8 times real images', as at $n = 2{,}000$ and 40 epochs (not measured here; a
+# rough yardstick, as both spreads come from 5–29 draws; the two $\eta = 0$ draws share their $x_T$, and in three
 # seed-paired differences between epochs 62 and 72 of `fashion-mnist` the s.d. was 2.3 against 5.3 for
-# independent draws, only roughly known; if that carries over, the yardstick is generous). The
+# independent draws (√2 times the s.d. of the first six draws, 3.7; 4.9 from all seventeen's 3.5), only roughly
+# known; if that carries over, the yardstick is generous). The
 # 13-epoch network's spread is not measured either; if it varies more, the fall is fewer s.d. Its
 # accuracy rises from 0.860 to 0.874, 1.4 points against a standard error of about 1.5 for that difference: not
 # resolved, and so neither is the shrinking of its accuracy gap to DDPM (0.051 → 0.039, a change of 0.012 ± 0.020).

@@ -332,7 +332,7 @@ for t, floor, err in zip(ts, errors["bayes"].tolist(), errors["model"].tolist())
     print(f"{t:5d}   {floor:.1e}   {err:.1e}")
 
 # %% [markdown]
-# The floor is near 1 at small $t$, where most of the noise hides in the data's own spread, and nearly 0 at
+# The floor is about 0.9 at $t = 0$, where most of the noise hides in the data's own spread, and nearly 0 at
 # $t = 299$, where $x_t$ is almost pure noise, so $\varepsilon \approx x_t$ is predictable. The network's error is
 # largest for $t$ around 5–10 and small (below $2 \cdot 10^{-3}$ in full mode) from $t \approx 40$ on. There
 # $\varepsilon^*$ is close to *a* linear map of $x_t$: the best linear fit leaves 2.8 % of its variance at $t = 40$ and
@@ -424,10 +424,11 @@ for name, xs in (("the trained network", net_samples.double()), ("the exact deno
 # $\varepsilon$-prediction loss
 # $\|\varepsilon - \varepsilon_\theta(\sqrt{\bar\alpha_t}x_0 + \sqrt{1-\bar\alpha_t}\varepsilon, t)\|^2$, and return
 # it. The checker runs it on this notebook's mixture and schedule, draws 2,000 DDPM samples from your network and
-# passes it if their energy distance to the mixture is no larger than the distance between two samples of the mixture
-# itself, plus 6 of that distance's standard deviations (`check_toy_samples`). Keep it under about 20 seconds on a
-# laptop CPU: section 3's 4,000 steps of batch 256 with uniform $t$ leave the halo above, so spend the computation
-# where the error is. Draw `t`, `x_0` and $\varepsilon$ with `generator`; `mixture.sample(n, generator=generator)`
+# passes it if their energy distance to the mixture ($2\,\mathbb E\|X-Y\| - \mathbb E\|X-X'\| - \mathbb E\|Y-Y'\|$, 0
+# when the two laws are equal) is no larger than the distance between two samples of the mixture itself, plus 6 of
+# that distance's standard deviations (`check_toy_samples`). Keep it under about 20 seconds on a laptop CPU: section
+# 3's 4,000 steps of batch 256 with uniform $t$ leave the halo above, so spend the computation where the error is.
+# Draw `t`, `x_0` and $\varepsilon$ with `generator`; `mixture.sample(n, generator=generator)`
 # gives `x_0`.
 
 # %%
@@ -447,7 +448,7 @@ def my_train(mixture, schedule, generator):
     for _ in range(steps):
         x0 = mixture.sample(batch, generator=generator)
         t = torch.randint(0, schedule.T, (batch,), generator=generator)
-        small = torch.rand(batch, generator=generator) < 0.3  # 30 % of the batch at t < 30: each t's minimiser is
+        small = torch.rand(batch, generator=generator) < 0.3  # about a third at t < 30 (30 % redrawn there, plus uniform draws): each t's minimiser is
         t = torch.where(small, torch.randint(0, 30, (batch,), generator=generator), t)  # still E[ε | x_t]
         eps = torch.randn(x0.shape, generator=generator)
         a = abar[t][:, None]
@@ -955,7 +956,7 @@ for s in (1.0, 3.0):
 # %% [markdown]
 # At $s = 1$ the guided $\tilde\varepsilon$ is just the conditional one, class 1 is a single Gaussian (standard
 # deviation 0.3), and the tilted density is $p(x \mid y)$. Both samplers match its mean, but not quite its spread:
-# 0.286 (DDPM) and 0.288 (DDIM) against 0.300, about 4 standard errors (0.0034) narrow. That is the samplers' own
+# 0.286 (DDPM) and 0.288 (DDIM) against 0.300, 3.5–4 standard errors (0.0034) narrow. That is the samplers' own
 # narrowing, not guidance. For a single Gaussian every step is linear in $x_t$, so the spread each sampler ends with
 # is computable exactly (the next cell): the last step's averaging alone gives 0.298; DDPM's Gaussian steps (section
 # 5) bring it to 0.286, DDIM's Euler steps to 0.293, each within 2 standard errors of its samples.
@@ -986,8 +987,8 @@ print(f"class 1 at s = 1, std of x[0]: data {sd_1:.3f}, after the last step's av
 #
 # ## 9. A denoiser with a known error: deterministic against stochastic sampling
 #
-# On the image checkpoints DDIM-50 with $\eta = 0$ mostly trails DDPM-300 (the README's quality table, mean ± s.e.
-# over 3–29 seeds): in FID on the unconditional `mnist` (21.1 ± 1.0 against 12.5 ± 0.4) and `fashion-mnist`
+# On the image checkpoints DDIM-50 with $\eta = 0$ mostly trails DDPM-300 (the README's quality table: FID as
+# mean ± s.e. over 3–29 seeds, accuracy pooled over the seeds ± its binomial s.e.): in FID on the unconditional `mnist` (21.1 ± 1.0 against 12.5 ± 0.4) and `fashion-mnist`
 # (20.7 ± 0.8 against 12.6 ± 0.6), in class accuracy on `fashion-mnist-cfg` at $s = 1$ (88.65 % against 91.16 %, 29
 # seeds, a gap of 2.5 ± 0.2 points), and in FID on `mnist-cfg`, early in its training by much (29.8 against 10.8
 # after 8 epochs, one draw each) and after 35 epochs by much less (9.2 ± 0.3 over seeds 0–2, notebook 07 section 9, against 7.1 at seed 0).
@@ -1161,16 +1162,17 @@ for ddpm in ("DDPM β̃_t", "DDPM β_t"):
 #   $q(x_{t'} \mid x_t)$ are closed form (`helpers.toy.GaussianMixture`); `as_model` turns the exact denoiser into a
 #   network that every sampler accepts, with the component index as the class.
 # - A small MLP learns $\hat\varepsilon$ easily where the noise is large (the field is close to linear). Its error
-#   peaks at $t \approx 5$–10, where $\varepsilon^*$ is large (below that most of the noise is unpredictable and
-#   $\varepsilon^*$ is small), and from $t \approx 7$ on much of it sits on the few points between components, where
-#   the field switches. Its samples carry a halo between the modes; exercise 2 asks for a training run whose samples
-#   pass a test against the mixture.
+#   grows with the size of $\varepsilon^*$ up to $t \approx 7$ (a steady 8–10 % of it; below that most of the noise is
+#   unpredictable and $\varepsilon^*$ is small), peaks at $t \approx 5$–10, and falls after $t \approx 10$ although
+#   $\varepsilon^*$ stays about as large up to $t = 30$; from $t \approx 7$ on much of it sits on the few points between
+#   components, where the field switches. Its samples carry a halo between the modes; exercise 2 asks for a training
+#   run whose samples pass a test against the mixture.
 # - With the exact model, DDPM reproduces the mixture's mean, covariance and weights; inside a component, its
 #   fixed Gaussian step shows: $\tilde\beta_t$ narrows, $\beta_t$ widens, both less with smaller steps. And the last
 #   step returns $\hat x_0$, an average over the noise left.
 # - The true reverse step has the Gaussian step's mean but not its width (its variance adds
 #   $\text{coef}_1^2\operatorname{Var}[x_0 \mid x_t]$, which matters in the last few steps), and for large jumps not its
-#   shape either: it becomes the multimodal data distribution. Hence many small stochastic steps, or an ODE solver:
+#   shape either: it becomes multimodal, one narrow Gaussian per component, weighted by $r_k(x_t)$. Hence many small stochastic steps, or an ODE solver:
 #   Heun with Karras spacing converges at second order to the 300-index solution, which itself ends, through the
 #   last step's averaging, $6.7 \cdot 10^{-3}$ from the ODE's exact end point.
 # - Classifier-free guidance does not sample $p(x)\,p(y \mid x)^s$; DDPM and DDIM overshoot it, by different amounts,

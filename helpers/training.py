@@ -289,7 +289,8 @@ def restore_run(checkpoint_path, config: TrainConfig, data_record: dict, model, 
     and ``lr_decay_epochs`` may change where no step taken would get another learning rate) or other images
     (another dataset name or number)."""
     ckpt, path = _resume_source(checkpoint_path, config, hardware, log)
-    if ckpt is None:
+    if ckpt is None:  # the same command starts a run and resumes it; say which, since a mistyped --out starts afresh
+        log(f"nothing saved at {path} to resume: starting from scratch")
         return None
     state = ckpt["state"]
     under_way = "under_way" in state

@@ -119,6 +119,20 @@ def test_resume_matches_uninterrupted_run(tmp_path, tiny_data):
     assert full["state"]["losses"] == resumed["state"]["losses"]
 
 
+def test_resume_with_nothing_saved_says_it_starts_from_scratch(tmp_path, tiny_data):
+    """``--resume`` with no state at ``--out`` (a mistyped path, a lost ``runs/``) starts a new run, and says so:
+    the run equals one started without ``resume``."""
+    messages = []
+    fresh = train(_config(1), tmp_path / "none.pt", resume=True, progress=False, data=tiny_data,
+                  log=messages.append)
+    assert f"nothing saved at {tmp_path / 'none.pt'} to resume: starting from scratch" in messages
+    plain = train(_config(1), tmp_path / "plain.pt", progress=False, data=tiny_data, log=lambda m: None)
+    assert fresh["state"]["losses"] == plain["state"]["losses"]
+    messages.clear()
+    train(_config(2), tmp_path / "none.pt", resume=True, progress=False, data=tiny_data, log=messages.append)
+    assert not any("starting from scratch" in m for m in messages)
+
+
 def test_resume_on_other_hardware_keeps_each_run_apart(tmp_path, tiny_data, monkeypatch):
     import helpers.training as training
 

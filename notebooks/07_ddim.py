@@ -308,8 +308,8 @@ fig = plot_quality_sweep(
                 "seconds per image": [r["seconds_per_image"] for r in sweep.values()]},
     lines={"class accuracy (± binomial s.e.)": {"classifier on real test images": real_accuracy}},
     xlabel="DDIM steps", logx=True, xticks=step_list + [300],
-    points={"DDPM, 300 steps (section 3)": {"seconds per image": (300, seconds["DDPM 300"] / B)}},
-    title=f"DDIM, η = 0, trailing, n = {n}")
+    points={f"DDPM, 300 steps (section 3, a batch of {B})": {"seconds per image": (300, seconds["DDPM 300"] / B)}},
+    title=f"DDIM, η = 0, trailing, n = {n}, in batches of up to 64")
 fig.axes[0].errorbar(step_list, [r["accuracy"] for r in sweep.values()],
                      yerr=[r["accuracy_se"] for r in sweep.values()], fmt="none", ecolor="C0", capsize=3)
 fig.axes[0].set_ylim(0.5, 1.0)

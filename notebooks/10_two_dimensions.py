@@ -320,7 +320,7 @@ axes[1].set(xscale="symlog", yscale="log", ylim=(bottom, 2), xlabel="t (symmetri
 axes[1].legend(fontsize=8, loc="lower left")
 axes[2].scatter(net_samples[:, 0], net_samples[:, 1], s=2, color="C3", alpha=0.5, label="2,000 samples")
 axes[2].contour(g, g, mixture.log_prob(grid).reshape(len(g), len(g)), levels=[-3.0, -1.0], colors="C0",
-                linewidths=1)
+                linewidths=1, linestyles="solid")  # matplotlib dashes negative levels by default
 axes[2].set(xlim=(-1.2, 1.2), ylim=(-1.0, 1.2), aspect="equal", xlabel="x[0]", ylabel="x[1]",
             title="DDPM samples of the trained network\n(blue: contours of log p(x_0) at −3 and −1)")
 axes[2].legend(loc="upper right", fontsize=8)
@@ -707,7 +707,7 @@ for m, sp, b in (("heun", "karras", 99), ("heun", "karras", 199), ("euler", "tra
 k_end = mixture.class_posterior(None, exact_end, None).argmax(1)
 shrink = (reference[k_end == 0].std(0).mean() / exact_end[k_end == 0].std(0).mean()).item()
 print(f"component 0's spread, reference over exact end point: {shrink:.3f}; "
-      f"the last step's averaging predicts √(ᾱ_0 ς_0²/v_0) = {(target[0] / mixture.stds[0]).item():.3f}")
+      f"the last step's averaging predicts √(ᾱ_0 ς_k² / v_k) at t = 0, for k = 0: {(target[0] / mixture.stds[0]).item():.3f}")
 
 # %%
 # NBVAL_CHECK_OUTPUT

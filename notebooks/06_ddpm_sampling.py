@@ -198,8 +198,10 @@ print(f"{meta['epochs']} epochs, {meta['parameters']:,} parameters; "
 # %% [markdown]
 # ## 2. A full run, watched
 #
-# `ddpm_sample` is a loop of `ddpm_step` from $t = T-1$ down to 0, one network call per step. The model is
-# class-conditional; here it gets one label per image (0, 1, …, 9, 0, …) and no guidance ($s = 1$, notebook 08).
+# `ddpm_sample` calls `ddpm_step` once for each $t$ from $T-1$ down to 0, one network call per step (the loop
+# itself, shared with the other samplers, also records the trajectory). It starts from
+# `x_T`, which in this series means the starting noise $x_{T-1} \sim \mathcal N(0, I)$ (the README's conventions:
+# $t$ counts from 0). The model is class-conditional; here it gets one label per image (0, 1, …, 9, 0, …) and no guidance ($s = 1$, notebook 08).
 # With `return_trajectory=True` it also hands back every step's input $x_t$ and its guess $\hat x_0$.
 
 # %%
@@ -221,8 +223,13 @@ print({k: tuple(v.shape) for k, v in traj.items()})
 # Three of the images along the way, at ten evenly spaced steps. The row $x_t$ is what the sampler holds; the
 # row $\hat x_0$ is what the network believes the final image will be, given $x_t$ (clipped to $[-1, 1]$). In the
 # first steps the guess is useless: dividing by $\sqrt{\bar\alpha_t} \approx 0.0004$ blows the smallest error of
-# $\hat\varepsilon$ up into black-and-white specks. Once $\bar\alpha_t$ is no longer tiny, the guess becomes a
-# blurry average of the class and then sharpens; the coarse layout is fixed long before the last steps.
+# $\hat\varepsilon$ up into black-and-white specks. A blurry average of the class appears while $\bar\alpha_t$ is
+# still small (about $10^{-4}$ to $10^{-3}$ around $t = 230$–200; the table above prints $\bar\alpha_{t-1} = 0.0010$ in
+# its $t = 200$ row). We think the label, not the image, supplies it: with almost no signal in $x_t$, the best guess
+# given the label is the class's average image, and it shows once the division by $\sqrt{\bar\alpha_t}$ no longer
+# swamps it ($\hat\varepsilon$'s error is multiplied by $\sqrt{(1-\bar\alpha_t)/\bar\alpha_t}$: about 2,500 at $t = 299$,
+# 100 at $t = 230$ and 32 at $t = 200$). The particular image's shape comes later; the guess then sharpens, and the
+# coarse layout is fixed long before the last steps.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -242,8 +249,8 @@ fig = plot_image_table(rows, row_labels=[f"DDPM, row {i + 1}" for i in range(len
 # %% [markdown]
 # Every sample is recognisably the class asked for, centred on a black background like the real images, with no
 # leftover noise to the eye. Beside the real ones they are plainer: none has the print of the real pullover or the
-# texture of the real coat. Section 4 measures pixel-scale detail per image; at its $n = 48$ it cannot tell whether
-# the samples have less of it than real images. Twenty images show what the sampler typically makes, not how often it fails; the scores in
+# texture of the real coat. Section 4 measures pixel-scale detail per image, but does not test whether the samples
+# have less of it than real images (an unpaired comparison of 48 images with 48, without an error bar). Twenty images show what the sampler typically makes, not how often it fails; the scores in
 # section 4 look at more.
 #
 # How fast is the picture decided? Two numbers per step: the pixel standard deviation of $x_t$ (it starts at 1,
@@ -309,10 +316,11 @@ fig = plot_curves(t, {r"$\sigma_t = \sqrt{\beta_t}$ (fixed large)": schedule.bet
 # %% [markdown]
 # Clipping $\hat x_0$ to $[-1, 1]$ keeps the guess inside the data range; early on, when $\hat x_0$ is a poor
 # extrapolation from a noisy $x_t$, it can stray far outside. Without clipping the step is exactly Ho et al.'s
-# (Exercise 2).
+# equation 11 and Algorithm 2 (Exercise 2), which have no clip; their released sampler clips $\hat x_0$ by default
+# and takes $\tilde\mu_t$ from the clipped value, as `ddpm_step` does with `clip_x0=True`.
 #
-# Three samplers from **the same noise** (same $x_T$, which here and below means the starting noise $x_{T-1}$ as in the
-# README's conventions, and the same $z$ at every step, one generator seeded with 0): the
+# Three samplers from **the same noise** (the same $x_T$ and the same $z$ at every step, one generator seeded with
+# 0): the
 # report's (posterior variance, clipped), the fixed-large variance, and no clipping. Each draws $n$ samples,
 # balanced over the classes, scored in the feature space of a small Fashion-MNIST classifier against its test set
 # (notebook 09 explains both scores), and by the classifier's accuracy on the intended labels:
@@ -322,8 +330,8 @@ fig = plot_curves(t, {r"$\sigma_t = \sqrt{\beta_t}$ (fixed large)": schedule.bet
 #   so a FID means something only beside references at the **same $n$**: $n$ real training images (the floor)
 #   and the same with faint $\mathcal N(0, 0.05^2)$ grain, here drawn with the samples' class balance
 #   (`helpers.summary.references`).
-# - **KID** (Bińkowski et al., 2018) is unbiased (0 on average for two samples of one distribution, at any $n$)
-#   and comes with a standard error. That s.e. counts only the random test-set subsets KID averages over: with
+# - **KID** (Bińkowski et al., 2018) is unbiased (0 on average for two independent samples of one distribution, at
+#   any $n$) and comes with a standard error. That s.e. counts only the random test-set subsets KID averages over: with
 #   $n$ below the subset size every subset holds all $n$ samples, so the draw of the $n$ samples themselves, a
 #   larger source of noise, is not in it. The spread of the floor over several draws of real images measures that.
 # - **accuracy** ± its binomial standard error $\sqrt{p(1-p)/n}$.
@@ -358,18 +366,22 @@ for m in quick_or_full((4, 16), (n, 4 * n, 16 * n)):
 # - **FID is mostly bias here.** The floor's FID (class-balanced real training images against the test set) falls
 #   from 153.3 at $n = 48$ to 30.3 at $n = 192$ and 9.3 at $n = 768$: $n \times$ FID stays between about 5,800 and
 #   7,400, so it falls like $1/n$ (notebook 09 works out the constant). At $n = 48$ nearly all of the 153 is the
-#   bias of the estimate, not a difference between training and test images. KID of the same images stays near 0
-#   at every $n$ ($-11.9 \pm 7.3$, $-5.4 \pm 1.8$, $-0.4 \pm 0.6$).
+#   bias of the estimate, not a difference between training and test images. KID of the same images, one draw
+#   at each $n$, prints $-11.9 \pm 7.3$, $-5.4 \pm 1.8$ and $-0.4 \pm 0.6$; but this seed-0 draw happens to sit
+#   near 0: over ten draws at $n = 48$ the class-balanced floor's KID averages $-50.4$ (next bullet).
 # - **A second draw moves the scores a lot.** Over ten draws of 48 real images, the floor's FID moves by ±21.7 and
 #   its KID by ±35.1 (standard deviations), about five times KID's own s.e. of 7.3: that s.e. leaves out which 48
 #   images were drawn, so read differences against the spread, not against it. Even clean and grainy real images
 #   (floor and grain) are only about two standard deviations apart in KID (−50.4 and 18.1 on average), and their FID
-#   ranges overlap. (The class-balanced floor's KID averages below 0: the estimate is unbiased for independent draws,
-#   and a draw balanced by class has fewer same-class pairs than an independent draw, which lowers the
-#   within-sample kernel term that KID adds; the samples are class-balanced the same way; notebook 09.)
+#   ranges overlap. (The class-balanced floor's KID averages below 0, by about 4.5 standard errors of the ten-draw
+#   mean. The estimate is unbiased for independent draws; we think a draw balanced by class, which has fewer
+#   same-class pairs than an independent draw, lowers the within-sample kernel term that KID adds. That is not
+#   measured here, and notebook 09 offers it the same way. The samples are class-balanced the same way.)
 #
 # We take the real images' spread as the yardstick for the samples' own; measuring that directly would take ten
-# times as many DDPM samples per setting. Now the three samplers, each from the same seed:
+# times as many DDPM samples per setting. It is a yardstick for independent draws: the three samplers below share
+# their $x_T$ and their noise $z$, so the differences between them are probably less noisy than that, by an amount
+# not measured here. Now the three samplers, each from the same seed:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -422,15 +434,20 @@ fig.suptitle("DDPM variants from the same noise, beside real images at the same 
 fig.tight_layout(rect=(0, 0.1, 1, 1))
 
 # %% [markdown]
-# **At $n = 48$ these scores do not separate the three samplers.** Their FIDs (160.9, 144.9, 159.4) and KIDs
+# **At $n = 48$ these scores do not show the three samplers apart.** Their FIDs (160.9, 144.9, 159.4) and KIDs
 # ($-14.5$, $-10.7$, $-18.6$) differ by less than one draw-to-draw standard deviation of the real floor (21.7 and
-# 35.1) and sit inside the bands of the real images in the figure. The fixed-large sampler's FID of
-# 144.9 is below the floor's 153.3: by less than one standard deviation of a draw, i.e. noise on top of a bias
-# that both share, not samples better than real images. The accuracies (0.938, 0.917, 0.938, ± 0.035–0.040) differ
+# 35.1). That yardstick is for independent draws and these share their noise, so a real difference of that size
+# is not ruled out either: the scores neither separate the samplers nor show them equal. In the figure the FIDs lie
+# within about one standard deviation of the floor's ten-draw mean (137.6 ± 21.7; the report's 160.9 and the
+# no-clip 159.4 at or just past its upper edge, 159.3), and the KIDs at the low end of the grain's band, where it
+# overlaps the floor's (−18.6 inside both; −14.5 and −10.7 just above the floor's band). The fixed-large sampler's FID of 144.9 is
+# below this seed's floor of 153.3 and above the floor's mean: noise on top of a bias that both share, not samples
+# better than real images. The accuracies (0.938, 0.917, 0.938, ± 0.035–0.040) differ
 # by one image in 48 and match the classifier's accuracy on the real test set, 0.918. Whether these samplers differ
-# in these scores at all needs a larger $n$: `python -m benchmarks.sampling_quality --ddpm-variants --n 48` draws
-# the same samples and prints the same FIDs and accuracies (beside its own references), and with a larger `--n` it
-# measures them with less noise.
+# in these scores at all needs a larger $n$: `python -m benchmarks.sampling_quality --ddpm-variants --steps --scales
+# --n 48` draws the same samples and prints the same FIDs and accuracies (`--steps` and `--scales` with no values
+# skip its DDIM and guidance sweeps), and with a larger `--n` it measures them with less noise. Its references are
+# a random draw of real images, not class-balanced, so on average they sit higher than the floor here (notebook 09).
 #
 # The samples themselves, from the same $x_T$ and the same $z$ (one column per class):
 
@@ -485,7 +502,7 @@ print(f"without clipping: largest |x| {x.abs().max():.3f}; pixels below −1 {(x
 #   all of them below $-1$ (29.42%), by 0.0052 on average; only 0.03% are beyond 1.05, and the largest $|x|$ is
 #   1.198. The data's background is exactly $-1$, the edge of the range, so an estimate that is not clipped
 #   scatters to both sides of it; with clipping no pixel leaves $[-1, 1]$. Otherwise the two samplers' images
-#   are the same: 0.0069 RMS apart, $\Delta^2$ higher by 0.0028. For this network clipping changes almost nothing
+#   are nearly the same: 0.0069 RMS apart, $\Delta^2$ higher by $0.0028 \pm 0.0005$. For this network clipping changes almost nothing
 #   in the final image; we have not measured how much it matters for other checkpoints.
 #
 # ## 5. What a sample costs

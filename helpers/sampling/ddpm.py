@@ -51,8 +51,8 @@ def ddpm_sample(model, schedule: DiffusionSchedule, x_T: torch.Tensor, y=None, g
     x_T: any batch [B, …] the model takes. ε̂ comes from ``cfg_eps(model, x_t, t, y, guidance_scale)``.
     Returns x_0, or with ``return_trajectory=True`` ``(x_0, trajectory)``: a dict of CPU tensors ``"t"``
     [K] (the index of each recorded step), ``"t_prev"`` [K] (t − 1), ``"x_t"`` [K, B, …] (the step's
-    input) and ``"x0_hat"`` [K, B, …] (its clipped prediction of x_0). ``trajectory_every=k`` keeps every
-    k-th step and the last (K = T when k = 1).
+    input) and ``"x0_hat"`` [K, B, …] (its prediction of x_0, clipped when ``clip_x0``).
+    ``trajectory_every=k`` keeps every k-th step and the last (K = T when k = 1).
     """
     y, s = check_inputs(x_T, "x_T", model=model, y=y, guidance_scale=guidance_scale,
                         choices={"variance": (variance, VARIANCES)})

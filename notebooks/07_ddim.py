@@ -320,15 +320,19 @@ fig.axes[0].legend(fontsize=8, loc="lower right")
 #
 # - **FID is biased upwards at small n**, for samples and references alike, by an amount that falls like $1/n$:
 #   that is why real training images score about 54 against the test set here, and 9.0 at $n = 1{,}000$
-#   (section 10; $54 \times 160/1000 \approx 8.7$). Samples from 50 and 100 steps land a little *below* the
-#   floor. They are not better than real images: the floor itself runs from 38.0 to 63.3 over five draws of 160
+#   (section 10; $54 \times 160/1000 \approx 8.7$). These references are random draws of training images, while the
+#   samples are class-balanced (16 of each class); notebook 09 (section 2) shows that a class-balanced floor sits
+#   about 19 lower at this $n$ (36.5 against 55.4 on average over ten draws), and notebook 08 reads the 20-step
+#   samples against it (floor 30.7 at seed 0; 30.3–42.4 over six draws). Samples from 50 and 100 steps land a little
+#   *below* this random floor, and above the balanced one. They are not better than real images: the floor itself runs from 38.0 to 63.3 over five draws of 160
 #   training images (printed above; an s.d. of about 9 for one draw), and a sampler's FID from 160 samples carries
 #   the same sampling noise, so the difference of two independent draws has an s.d. of about 13. Read no FID
 #   difference smaller than about 25 units here (two of those s.d.); draws that share $x_T$ are probably less noisy.
 # - **KID is unbiased**: its expected value does not depend on $n$, so a small $n$ does not push it up. Its
 #   printed s.e. is smaller than its real uncertainty: at $n = 160$ every one of the 100 subsets holds all 160
 #   samples, so the s.e. counts only which test images are drawn. The floor's KID over the five draws (−22.6 to
-#   23.1; at $n = 1{,}000$, section 10, it is 1.6 ± 0.5) is the honest yardstick.
+#   23.1; at $n = 1{,}000$, section 10, it is 1.6 ± 0.5) is the honest yardstick, with the same caveat: a
+#   class-balanced floor's KID averages −14.7 ± 7.4 over ten draws at this $n$ (notebook 09).
 # - **Accuracy** has s.e. ≈ 0.03 at this $n$: it sits at 0.825–0.837 for every step count, below the
 #   classifier's 0.918 on real test images by about three standard errors.
 #

@@ -254,8 +254,10 @@ def test_editing_the_source_then_make_sync_reaches_the_notebook_with_its_outputs
 
 
 def test_notebook_08_guidance_sweep_agrees_with_the_benchmark():
-    # notebook 08 says `python -m benchmarks.sampling_quality --n 160` reproduces its numbers exactly
+    # notebook 08 says `python -m benchmarks.sampling_quality --n 160` reproduces its samples' scores exactly, and
+    # reads them against class-balanced references: those of `python -m benchmarks.evaluation --n 160` (notebook 09)
     results = json.loads((ROOT / "benchmarks" / "results" / "sampling_quality.json").read_text())
+    balanced = json.loads((ROOT / "benchmarks" / "results" / "evaluation.json").read_text())
     text = "".join(o.get("text", "") for c in code_cells(load("08_classifier_free_guidance.ipynb")) for o in c.outputs)
     line = r"^s = ([\d.]+): FID +([\d.]+), accuracy ([\d.]+) ± [\d.]+, KID +(-?[\d.]+) ± ([\d.]+)"
     printed = {float(s): tuple(map(float, values)) for s, *values in re.findall(line, text, re.M)}
@@ -265,9 +267,13 @@ def test_notebook_08_guidance_sweep_agrees_with_the_benchmark():
     for s, (fid, acc, kid, kid_se) in printed.items():
         assert fid == pytest.approx(rows[s]["fid"], abs=0.006) and acc == pytest.approx(rows[s]["accuracy"], abs=0.0006)
         assert kid == pytest.approx(rows[s]["kid"], abs=0.06) and kid_se == pytest.approx(rows[s]["kid_se"], abs=0.06)
-    floor, grain = map(float, re.search(r"FID floor ([\d.]+), grain ([\d.]+)", text).groups())
-    assert floor == pytest.approx(results["references"]["floor"], abs=0.006)
-    assert grain == pytest.approx(results["references"]["grain"], abs=0.006)
+    floor, grain = map(float, re.search(r"class-balanced references at n = 160: FID floor ([\d.]+), grain ([\d.]+)",
+                                        text).groups())
+    assert balanced["n"] == 160 and balanced["seed"] == 0 and balanced["references_balanced"]
+    assert floor == pytest.approx(balanced["references"]["floor"], abs=0.006)
+    assert grain == pytest.approx(balanced["references"]["grain"], abs=0.006)
+    kid_floor = float(re.search(r"KID floor (-?[\d.]+) ±", text).group(1))
+    assert kid_floor == pytest.approx(balanced["references_kid"]["floor"][0], abs=0.06)
 
 
 def _helpers_imports(nb) -> dict:

@@ -117,7 +117,7 @@ def kid(features_x: torch.Tensor, features_y: torch.Tensor, num_subsets: int = 1
 
     Each subset takes s = min(subset_size, N_x, N_y) rows of each set, without replacement within the
     subset (``torch.randperm`` with ``generator``). The estimate is the mean over subsets; the standard
-    error is their std / √num_subsets, as in torchmetrics and clean-fid. Different subsets overlap, so
+    error is their std / √num_subsets (torchmetrics reports the std itself). Different subsets overlap, so
     this s.e. is an approximation: it measures the error of averaging over subsets and matches the
     estimator's sampling error only when overlaps are rare (num_subsets · s² ≪ N², roughly); when s = N_x
     = N_y every subset is the whole set and it is 0. With one subset it is nan. Computed in float64.

@@ -23,12 +23,13 @@
 # that anyone can recompute on a laptop, without downloading a network: a Fréchet distance (FID) and a kernel
 # distance (KID) in the feature space of a small classifier shipped with `helpers`, class accuracy for
 # conditional samples, and a check that the model is not just copying its training set. Every number stands
-# beside references computed by the same code at the same sample size, and beside its uncertainty, because on
-# its own a Fréchet distance means little.
+# beside references computed by the same code at the same sample size, and beside a measure of its uncertainty
+# where one is computed (KID's standard error, accuracy's binomial one, the spread over seeds), because on its own
+# a Fréchet distance means little.
 #
 # **What you will learn**
 # - FID and KID in classifier space: the formulas, the classifier behind them, and why FID is biased at a
-#   finite sample size while KID is not;
+#   finite sample size while KID, for independently drawn images, is not;
 # - the references (real images, real + grain, real + blur), why the sample size must match, and how much a
 #   score moves from one random draw to the next;
 # - quality against the number of sampling steps, for DDIM ($\eta = 0$) and for DDPM's ancestral step ($\eta = 1$);
@@ -188,8 +189,8 @@ for m, r in by_n.items():
 # 20% of it from $n = 160$ up and too low at $n = 50$ and 100, where we think the terms the expansion drops still
 # matter (the features are not Gaussian either). Each size is one random draw, and at $n = 160$ a draw's floor
 # moves by about 13 (below), a quarter of its value. At these sizes the floor is bias, not a flaw of the real
-# images: **compare only at equal $n$.** KID of the same images is smaller (35 at $n = 50$, 23 at 160, 0.9 at
-# 2000), but one draw per size cannot tell a bias from noise: KID's noise shrinks with $n$ too, these five draws
+# images: **compare only at equal $n$.** KID of the same images falls with $n$ too (35 at $n = 50$, 23 at 160, 0.9
+# at 2000), but one draw per size cannot tell a bias from noise: KID's noise shrinks with $n$ too, these five draws
 # are nested (the first $n$ images of one permutation) and share their luck, and the s.e. printed beside them is
 # too small below $n = 1000$. Ten draws at one $n$, next, separate the two.
 #
@@ -200,8 +201,8 @@ for m, r in by_n.items():
 # the $n$ of sections 3 and 4, from ten seeds, in two ways: a random draw of training images, and a
 # class-balanced draw with each class equally often. The class-balanced draw is the fair reference for this
 # notebook's samples: the conditional model is asked for the labels $0, 1, \dots, 9, 0, \dots$ in turn
-# (`generate`), so its samples hold every class equally often, as the test set does. Real images only, so it is
-# cheap.
+# (`generate`), so it asks for every class equally often, as the test set holds them (how often the samples
+# look like the class asked for is the accuracy, below). Real images only, so it is cheap.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -225,8 +226,8 @@ for draw, runs in spread.items():
 #
 # - **Class balance matters.** The random draw's floor moves by 13.5 FID (standard deviation over the ten
 #   seeds, from 38 to 85), the class-balanced draw's by 4.1, and the balanced floor is 19 lower on average
-#   (36.5 against 55.4): at this $n$ the unequal class counts of a random draw move the FID more than anything
-#   else. Class-balanced samples would land below a random floor for that reason alone, so sections 3 and 4 use
+#   (36.5 against 55.4): at this $n$ the unequal class counts of a random draw move the FID more than any other
+#   source of draw-to-draw variation. Class-balanced samples would land below a random floor for that reason alone, so sections 3 and 4 use
 #   class-balanced references (`helpers.summary.evaluate` draws them whenever the model is conditional).
 # - **Which gaps exceed the noise.** For the class-balanced draws, floor to grain is 31 FID (36.5 to 67.6) and
 #   43 KID, 3 to 8 times their standard deviations; grain to blur is hundreds. The references are well
@@ -376,37 +377,49 @@ fig.tight_layout()
 
 # %% [markdown]
 # The five seeds of one setting spread by 6.6 FID and 5.1 KID (standard deviations), more than the class-balanced
-# floor's 4.1 FID (its KID spread was 7.4), and their accuracy runs from 82.5% to 92.5%. In what follows a
-# difference between two scores counts only if it exceeds about twice the larger spread: 13 FID, 15 KID. (The
-# settings of one sweep share their $x_T$, which probably makes their differences less noisy than two independent
-# draws; we have not measured by how much.)
+# floor's 4.1 FID (its KID spread was 7.4), and their accuracy runs from 82.5% to 92.5% (s.d. 4.1 points, more
+# than the binomial 2.6). Two independent draws then differ with an s.d. of about $\sqrt 2$ times a draw's, so in
+# what follows a difference between two settings counts only if it exceeds about twice that, taking the larger
+# spread: $2\sqrt2 \cdot 6.6 \approx 19$ FID and $2\sqrt2 \cdot 7.4 \approx 21$ KID; against a reference,
+# $2\sqrt{6.6^2 + 4.1^2} \approx 16$ FID and $2\sqrt{5.1^2 + 7.4^2} \approx 18$ KID. The rule is rough both ways:
+# the $\eta = 0$ settings share all their $x_T$, which probably makes their differences less noisy (not
+# measured), while $\eta = 0$, $\eta = 1$ and DDPM share only the first batch's (64 of 160), and the spread was
+# measured on one setting only; others may spread more.
 #
 # What the figure shows, read that way:
 #
 # - **Cost** grows about in proportion to the steps; DDPM's 300 steps cost most.
-# - **Steps.** With $\eta = 1$, FID falls by more than the noise at each step count shown (123, 84, 68, 53), KID
-#   up to 50 steps. With $\eta = 0$ both fall from 10 to 20 steps (FID 80 to 61) and then level off: each further
-#   gain (FID 61 to 51 to 48) is within the noise.
+# - **Steps.** With $\eta = 1$, FID falls from 123 to 84, 68 and 53: the first fall, 39, exceeds the noise, each
+#   later one (17, 14) does not by itself, though the four fall steadily; KID falls beyond the noise up to 50
+#   steps (73.5, 26.4, 1.5). With $\eta = 0$, FID falls by 19 from 10 to 20 steps (80 to 61), at the rule's edge,
+#   and KID by 18, within it; after that neither moves by more than the noise (FID 61 to 51 to 48).
 # - **$\eta = 0$ against $\eta = 1$.** At 10 and 20 steps $\eta = 0$ has the lower FID by 43 and 23, the
 #   textbook picture (Song et al., 2021, Table 1); we think each ancestral step adds fresh noise that a short
-#   sequence has too few steps to remove. With
-#   more steps the two metrics disagree: FID prefers $\eta = 0$ at 50 steps (51 against 68), KID prefers
-#   $\eta = 1$ at 100 (−6.5 against 11.4), each by little more than the noise, and the other metric sees no
-#   difference there. At $n = 160$ neither sampler wins from 50 steps on.
-# - **DDPM over all 300 steps** (FID 62, KID 28.5) is no better than DDIM with 100 steps, and by KID worse than
-#   both (by 17 and 35); by FID it is worse than $\eta = 0$ at 100 steps by 14.5, just above the noise. We think
-#   the errors of a young (40-epoch) model accumulate over a long sequence; more steps
-#   are not better here.
-# - **The references.** No setting reaches the class-balanced floor by FID (30.7; the best, 48, is 17 above it); by
-#   KID, $\eta = 1$ at 50 and 100 steps (1.5, −6.5) are within the noise of the floor (−8.9). By KID every setting
-#   but the two 10-step ones is below the grain reference (49.0) by more than the noise; by FID (grain 66.7) only
-#   $\eta = 0$ at 50 and 100 steps and $\eta = 1$ at 100 are.
+#   sequence has too few steps to remove. From 50 steps on the differences (FID 51 against 68 at 50 steps, KID
+#   11.4 against −6.5 at 100) are within the noise: at $n = 160$ neither sampler wins there. At $n = 1{,}000$
+#   (notebook 07, section 10: the same checkpoint, seed and class balance) $\eta = 0$ at 50 steps scores well
+#   ahead of $\eta = 1$ by both, FID 22.5 against 42.1 and KID 12.9 against 24.3, where this seed's KID at
+#   $n = 160$ had $\eta = 1$ ahead (1.5 against 12.5).
+# - **DDPM over all 300 steps** (FID 62, KID 28.5) is within the noise of DDIM with 100 steps and $\eta = 0$ by both
+#   metrics (FID 47.8, KID 11.4), and above $\eta = 1$ at 100 steps by 35 KID, beyond the rule. At $n = 1{,}000$
+#   (where $\eta = 1$ was run at 50 steps only) DDPM-300 is 17 KID *below* $\eta = 1$ at 50 steps (7.0 against 24.3;
+#   here it is 27 above, 28.5 against 1.5), and level with $\eta = 0$ at 100 steps (KID 8.2, FID 18.4 against 20.0);
+#   real images' KID ranges over about 4 from draw to draw at that $n$ (notebook 07). KID's expected value does not
+#   depend on $n$ for independently drawn images; a class-balanced draw lowers it by an amount that we think
+#   shrinks like $1/(n-1)$ (section 2's balanced floor averages −14.7 at $n = 160$). Allowing for that, DDPM's 28.5
+#   at this seed was a high draw: even a difference that passes the rule can be noise at $n = 160$.
+# - **The references.** No setting reaches the class-balanced floor by FID (30.7; the best, 48, is 17 above it,
+#   just beyond the rule); by KID, $\eta = 1$ at 50 and 100 steps (1.5, −6.5) are within the noise of the floor
+#   (−8.9). By KID every setting but the two 10-step ones is below the grain reference (49.0) by more than the
+#   noise; by FID (grain 66.7) only $\eta = 0$ at 100 steps (by 19) and, at the rule's edge, at 50 steps (by 16)
+#   are.
 # - **Accuracy** tells another story. At this seed $\eta = 0$ scores 82.5–83.7% at every step count, below
 #   $\eta = 1$ (88.7–93.1%), DDPM (91.9%) and the classifier on real test images (91.8%): 5 to 9 points under
-#   $\eta = 1$, 1.3 to 2.7 times the binomial s.e. of the difference. But every step count starts from the same
-#   $x_T$, and the five seeds of the 20-step setting above range from 82.5% (this seed) to 92.5%: at $n = 160$ the
-#   gap is suggestive, not established. Notebook 07, section 10 measures it at $n = 1{,}000$, with the artefacts
-#   that section 5 below shows.
+#   $\eta = 1$. But every step count starts from the same $x_T$, and this seed is a low one: the five seeds of the
+#   20-step setting above average 88.0%. Larger samples show a smaller gap: at $n = 1{,}000$ (notebook 07,
+#   section 10) $\eta = 0$ at 50 steps scores 87.4 ± 1.0%, against 91.2 ± 0.9% for $\eta = 1$ and 91.3 ± 0.9% for
+#   DDPM; over 29 seeds of $n = 2{,}000$ (the README's quality table) it scores 88.7% against DDPM's 91.2%, a gap of
+#   2.5 ± 0.2 points, where this seed's is 8.2.
 #
 # FID and KID summarise the whole distribution of features, accuracy one property of each image; they need not
 # agree, and one number is not enough.
@@ -439,8 +452,9 @@ fig.suptitle(f"guidance, 20 DDIM steps, η = 0, n = {n} per scale")
 fig.tight_layout()
 
 # %% [markdown]
-# - **FID and KID** are lowest at $s = 1$ (61.0 and 19.8). Unguided ($s = 0$) is worse by both (107.9, 84.7):
-#   without the label the 40-epoch model's samples are further from the data. At $s = 2$ FID is worse by 23, beyond
+# - **FID and KID** are lowest at $s = 1$ (61.0 and 19.8). Unguided ($s = 0$) is worse by both (107.9, 84.7).
+#   Part of that may be class proportions rather than images: the unguided samples ignore the label, so their
+#   classes are not balanced, while the references are (section 2: balance alone moved the floor by 19 FID). At $s = 2$ FID is worse by 23, beyond
 #   the noise, while KID (28.0 against 19.8) is within it. From $s = 3$ on both climb far above the grain
 #   reference (FID 129 to 219, KID 110 to 254): guidance trades the spread of each class for agreement with the
 #   label (notebook 08 measures the within-class spread shrinking).
@@ -520,7 +534,8 @@ display(Markdown(summary_table(results)))
 #
 # - FID in classifier space needs no download: a Fréchet distance between Gaussians fitted to a small
 #   classifier's features of samples and of the real test set. It is biased at finite $n$, by about $c(1/n + 1/N)$
-#   with a constant set by the feature covariance; KID, a kernel distance with an unbiased estimate, is not.
+#   with a constant set by the feature covariance; KID, a kernel distance with an unbiased estimate, is not, for
+#   independently drawn images (a class-balanced draw pulls it below 0 at small $n$).
 # - Read every score beside the floor, grain and blur references at the same $n$, class-balanced when the samples
 #   are, and against the seed-to-seed spread: at $n = 160$ that spread is several FID, and larger than KID's
 #   reported s.e.; accuracies carry a binomial s.e.

@@ -256,7 +256,8 @@ for name, s in seconds.items():
 # that holds for this one.
 #
 # $n$ is 160 in full mode to keep this notebook within a few minutes on two CPU cores, so the scores carry
-# sampling noise, and the floor is drawn five times to show how much. The numbers come from
+# sampling noise (section 4 reads them against a sampler's own seed spread, from notebook 09); the floor is drawn five
+# times to show how much a random draw of real images moves. The numbers come from
 # `helpers.evaluation.sample_quality` (`generate` + `QualityEvaluator`), as in
 # `python -m benchmarks.sampling_quality`: `--n 160` reproduces them exactly, and `--n 2000` draws the same
 # curves (with DDPM added) with far less noise.
@@ -297,7 +298,8 @@ fig = plot_quality_sweep(
 fig.axes[1].errorbar(step_list, [r["kid"] for r in sweep.values()], yerr=[r["kid_se"] for r in sweep.values()],
                      fmt="none", ecolor="C0", capsize=3)
 for ax, draws in zip(fig.axes, (floor_fids, floor_kids)):
-    ax.axhspan(min(draws), max(draws), color="C1", alpha=0.15, label="floor, range over 5 draws")
+    ax.axhspan(min(draws), max(draws), color="C1", alpha=0.15,
+               label="random training images, range over 5 draws (class counts vary)")
     ax.set_ylim(min(0, min(draws)), None)
     ax.get_legend().remove()
 fig.legend(*fig.axes[0].get_legend_handles_labels(), loc="lower center", ncol=4, fontsize=8)
@@ -324,22 +326,25 @@ fig.axes[0].legend(fontsize=8, loc="lower right")
 #   samples are class-balanced (16 of each class); notebook 09 (section 2) shows that a class-balanced floor sits
 #   about 19 lower at this $n$ (36.5 against 55.4 on average over ten draws), and notebook 08 reads the 20-step
 #   samples against it (floor 30.7 at seed 0; 30.3–42.4 over six draws). Samples from 50 and 100 steps land a little
-#   *below* this random floor, and above the balanced one. They are not better than real images: the floor itself runs from 38.0 to 63.3 over five draws of 160
-#   training images (printed above; an s.d. of about 9 for one draw), and a sampler's FID from 160 samples carries
-#   the same sampling noise, so the difference of two independent draws has an s.d. of about 13. Read no FID
-#   difference smaller than about 25 units here (two of those s.d.); draws that share $x_T$ are probably less noisy.
-# - **KID is unbiased**: its expected value does not depend on $n$, so a small $n$ does not push it up. Its
-#   printed s.e. is smaller than its real uncertainty: at $n = 160$ every one of the 100 subsets holds all 160
-#   samples, so the s.e. counts only which test images are drawn. The floor's KID over the five draws (−22.6 to
-#   23.1; at $n = 1{,}000$, section 10, it is 1.6 ± 0.5) is the honest yardstick, with the same caveat: a
-#   class-balanced floor's KID averages −14.7 ± 7.4 over ten draws at this $n$ (notebook 09).
+#   *below* this random floor and above the balanced one: they are not better than real images. For the noise, the
+#   yardstick is a sampler's own spread: notebook 09 drew the 20-step setting from five seeds, and its FID varied
+#   with an s.d. of 6.6, so the difference of two independent draws has an s.d. of about 9. Read no FID difference
+#   smaller than about 19 here (notebook 09's rule, $2\sqrt2$ times a draw's spread); draws that share $x_T$, as
+#   these step counts do, are probably less noisy. (The random floor varies more, from 38.0 to 63.3 over the five
+#   draws printed above, because its class counts vary.)
+# - **KID is unbiased** for independently drawn images: its expected value does not depend on $n$, so a small $n$
+#   does not push it up. Its printed s.e. is smaller than its real uncertainty: at $n = 160$ every one of the 100
+#   subsets holds all 160 samples, so the s.e. counts only which test images are drawn. One draw of real images
+#   moves it far more: the five random floors printed above run from −22.6 to 23.1 (at $n = 1{,}000$, section 10,
+#   1.6 ± 0.5), and a class-balanced floor's KID averages −14.7, with an s.d. of 7.4 over ten draws at this $n$
+#   (notebook 09). The sampler's own KID had an s.d. of 5.1 over notebook 09's five seeds; read no KID difference
+#   below about 21 here ($2\sqrt2 \times 7.4$, from the larger of the balanced floor's spread and the sampler's).
 # - **Accuracy** has s.e. ≈ 0.03 at this $n$: it sits at 0.825–0.837 for every step count, below the
 #   classifier's 0.918 on real test images by about three standard errors.
 #
-# So FID falls from 10 to 50 steps (79.7 to 51.0, about 2 s.d. of the difference of two floor draws), and KID points
-# the same way (37.6 to 12.5, about 1 s.d. of that difference, so not resolved on its own); the step counts share
-# $x_T$ and fall steadily, which suggests a real trend. Between neighbouring step counts past 20 the changes are at
-# the noise level. Time grows about linearly with the steps (wall-clock on a
+# So FID falls from 10 to 50 steps (79.7 to 51.0, by 29, beyond the 19), and KID the same way (37.6 to 12.5, by 25,
+# beyond the 21); the step counts share $x_T$ and fall steadily. Between neighbouring step counts past 20 the
+# changes are within the noise. Time grows about linearly with the steps (wall-clock on a
 # shared CPU: the timings move from run to run). The class accuracy does not move with the steps at all, and
 # stays below that of real images; section 5 shows that $\eta = 1$ does better on it, and section 10 measures the
 # gap at $n = 1{,}000$.
@@ -405,7 +410,7 @@ for ax, (key, label) in zip(axes, panels):
     ax.minorticks_off()
     ax.grid(alpha=0.3)
 axes[0].axhspan(min(floor_kids), max(floor_kids), color="C1", alpha=0.15,
-                label=f"real training images (n = {n}), 5 draws")
+                label=f"random training images\n(n = {n}), range over 5 draws")
 axes[1].axhline(real_accuracy, ls="--", color="C1", label="classifier on real test images")
 axes[2].axhline(real_energy.mean(), ls="--", color="C1", label=f"real test images ({len(real)})")
 kid_low = min([min(floor_kids)] + [r["kid"] - r["kid_se"] for r in eta_rows.values()])
@@ -429,10 +434,13 @@ fig.tight_layout()
 #   $\eta = 1$ part of that noise is fresh $z$, under $\eta = 0$ it is the network's own $\hat\varepsilon$. We have
 #   not measured the last step on its own.
 # - **FID and KID** agree with Song et al. at few steps: $\eta = 1$ is far worse at 10 steps (FID 122.8, KID
-#   73.5 ± 3.9, against 79.7 and 37.6 ± 3.6: in FID about 3 s.d. of a difference of two draws, in KID about 1.5).
-#   At 20 steps FID leans to $\eta = 0$ ($\eta = 1$'s 84.2 against 61.0, under 2 s.d.), while the two KIDs (26.4 ± 2.7 and 19.8 ± 3.2) differ by 6.6, far less than the floor's spread (−22.6 to
-#   23.1); at 100 steps both samplers lie within
-#   the floor's range on both scores (FID 53.3 and 47.8), so we read no difference there.
+#   73.5 ± 3.9, against 79.7 and 37.6 ± 3.6: by 43 and 36, beyond section 4's 19 and 21 for two draws).
+#   At 20 steps FID prefers $\eta = 0$ ($\eta = 1$'s 84.2 against 61.0, by 23, just beyond; the spread behind the
+#   rule was measured for $\eta = 0$ only, and $\eta = 1$'s may be larger), while the two KIDs
+#   (26.4 ± 2.7 and 19.8 ± 3.2) differ by 6.6, within the noise; at 100 steps the two samplers differ by less than
+#   the noise on both scores (FID 53.3 and 47.8; KID −6.5 and 11.4), so we read no difference there. At
+#   $n = 1{,}000$ (section 10) $\eta = 0$ at 50 steps is ahead of $\eta = 1$ by both (FID 22.5 against 42.1, KID
+#   12.9 against 24.3), far beyond the noise there (section 10).
 # - **Class accuracy goes the other way**: $\eta = 1$ scores 0.887–0.931 (± 0.020–0.025), about as well as
 #   the classifier does on real test images, and $\eta = 0$ 0.825–0.837 (± 0.03), at every step count (by 2.4 and
 #   2.7 s.e. of the difference at 20 and 100 steps, 1.3 at 10); $\eta = 0.5$
@@ -511,8 +519,9 @@ print(f"FID: trailing {sweep[20]['fid']:.1f}, report {report_row['fid']:.1f}; KI
 #   there as well as adding grain.
 #
 # In FID and KID the report's samples score worse than the trailing ones (71.1 against 61.0; 42.5 ± 3.9 against
-# 19.8 ± 3.2), by less than the floor's spread at $n = 160$ (FID 38.0–63.3, KID −22.6 to 23.1 over five draws,
-# section 4): suggestive, not proof. The zoom below shows
+# 19.8 ± 3.2): by 10 in FID, within section 4's 19 for two draws, and by 23 in KID, just past its 21. The two
+# share their $x_T$, which probably makes the difference less noisy than that (not measured): suggestive, not
+# proof. The zoom below shows
 # the difference between the two samplers' images, path and leftover together:
 
 # %%

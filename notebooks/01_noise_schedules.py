@@ -125,6 +125,10 @@ for label, sched in schedules.items():
 show_source(DiffusionSchedule.__init__)
 
 # %% [markdown]
+# (`alphas_cumprod_padded` appends a 1 so that index $-1$ reads $\bar\alpha_{-1} = 1$, no noise at all: notebook 07's
+# DDIM step uses it for its last step, to the clean image.)
+
+# %% [markdown]
 # ### Exercise 1: $\bar\alpha_t$ from $\beta_t$
 #
 # Write `my_alphas_cumprod(betas)`: for the float64 tensor `betas` $= [\beta_0, \dots, \beta_{T-1}]$, return the float64
@@ -326,11 +330,15 @@ fig = plot_schedules(report_by_T, quantities=("alphas_cumprod", "log_snr"), norm
                      title="The report's schedule for several T, against t/T")
 
 # %% [markdown]
-# Against $t/T$ the curves for $T$ = 300, 1000 and 4000 coincide: changing $T$ changes how finely the same path is cut,
-# not the path. Only the first few indices differ: index $t$ holds $t + 1$ steps of noise, so at $t/T = 0$ a finer cut
-# starts closer to the clean image, with one step of $\beta_0 = 0.3/T$ and $\log\mathrm{SNR}_0 \approx \log(T/0.3)$
-# (6.91 at $T = 300$, 8.11 at $T = 1000$ in the table of section 3). $T = 50$ sits a little lower, most visibly in the
-# log-SNR near the end: its $\beta$ reach 0.6, where $\log(1-\beta) \approx -\beta$ is furthest off (it ends at $\bar\alpha_{T-1} = 2.7\times10^{-9}$ in the table above).
+# Against $t/T$ the curves for $T$ = 300, 1000 and 4000 coincide except at the two ends: changing $T$ changes how
+# finely the same path is cut, not the path. At the start, index $t$ holds $t + 1$ steps of noise, so at $t/T = 0$ a
+# finer cut starts closer to the clean image, with one step of $\beta_0 = 0.3/T$ and
+# $\log\mathrm{SNR}_0 \approx \log(T/0.3)$ (6.91 at $T = 300$, 8.11 at $T = 1000$ in the table of section 3). At the end,
+# $\log(1-\beta) \approx -\beta$ is further off for the larger $\beta$ of a coarser cut: $T = 300$ ends at a log-SNR
+# about 0.5 below $T = 4000$'s. $T = 50$ sits visibly lower, for both reasons: in mid-curve mostly the one-index shift
+# (one index is 0.02 of the axis at $T = 50$, on a steep part of the curve), and at the end its $\beta$ reach 0.6, where
+# that approximation is furthest off (it ends at $\bar\alpha_{T-1} = 2.7\times10^{-9}$ in the table above, about 100 times
+# below $T = 4000$'s).
 #
 # ## 5. Where $\bar\alpha$ reaches 0, and why it matters
 #

@@ -244,8 +244,9 @@ print(f"{len(z_all)} estimates: largest |z| = {z_all.abs().max().item():.1f} s.e
 
 # %% [markdown]
 # Every estimate, from the chain as from `q_sample`, lies within a few standard errors of its exact value, at every $t$
-# (the line under the figure prints the largest distance, and how many fall outside ±2 standard errors against the 4.6%
-# that $\mathcal{N}(0, 1)$ predicts): the one-jump formula and $t+1$ small steps are the same distribution (both are
+# (the line printed above the figure gives the largest distance, and how many fall outside ±2 standard errors
+# against the 4.6% that $\mathcal{N}(0, 1)$ predicts; a few more or fewer than 4.6% is what chance gives with about a
+# hundred estimates): the one-jump formula and $t+1$ small steps are the same distribution (both are
 # Gaussian, so equal means and variances settle it). (The test
 # suite, `tests/test_forward.py`, repeats this check with 20,000 draws at $t$ = 0, 1, 10, 100 and 299, compares the two sets of estimates with each other, and
 # compares `q_sample` with diffusers' `DDPMScheduler.add_noise`.)

@@ -24,11 +24,11 @@
 # to predict the noise $\varepsilon$, turns it into a guess $\hat x_0$, and plugs that guess into this posterior.
 #
 # **What you will learn**
-# - the posterior mean $\tilde\mu_t$ (a weighted average of $x_0$ and $x_t$) and variance $\tilde\beta_t$;
+# - the posterior mean $\tilde\mu_t$ (a weighted combination of $x_0$ and $x_t$) and variance $\tilde\beta_t$;
 # - how the two weights and $\tilde\beta_t$ against $\beta_t$ behave over $t$;
 # - why the log-variance is clipped at $t = 0$;
 # - how $\hat x_0$ is computed from a noise prediction, why errors in $\hat\varepsilon$ blow up in $\hat x_0$ at large $t$,
-#   and why one DDPM step is spared;
+#   and why a single DDPM step barely feels that error;
 # - an empirical check: sampling the joint $(x_{t-1}, x_t)$ and recovering the posterior by regression;
 # - how the variational bound turns into the plain squared error on $\varepsilon$ that DDPM trains with, and what the
 #   best noise predictor is (a posterior mean, a scaled score).
@@ -132,7 +132,7 @@ show_source(q_posterior_mean_variance)
 # is $x_0 \sim \mathcal{N}(0, I)$, $\sigma_t^2 = \tilde\beta_t$ when the data is a single point $x_0$, and both gave
 # similar samples. (coef$_2 = \sqrt{\alpha_t}\,\tilde\beta_t/\beta_t$, so those two curves nearly coincide.)
 # The $t$ axis is logarithmic beyond $t = 1$: everything interesting happens in the first few steps. On the
-# right, $\tilde\beta_0 = 0$ has no place on the logarithmic $y$ axis, so that curve starts at $t = 1$.
+# right, $\tilde\beta_0 = 0$ has no place on the logarithmic $y$ axis, so that panel starts at $t = 1$.
 
 # %%
 t_all = torch.arange(schedule.T)
@@ -140,10 +140,11 @@ fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.6))
 plot_curves(t_all, {r"coef$_1$ (weight on $x_0$)": schedule.posterior_mean_coef1,
                     r"coef$_2$ (weight on $x_t$)": schedule.posterior_mean_coef2,
                     r"$\tilde\beta_t / \beta_t$": schedule.posterior_variance / schedule.betas}, ax=left, logx=True,
-            title="Posterior coefficients (report, T = 300)")
-plot_curves(t_all, {r"$\beta_t$ (forward step variance)": schedule.betas,
-                    r"$\tilde\beta_t$ (posterior variance)": schedule.posterior_variance}, ax=right, logx=True,
-            logy=True, title=r"$\tilde\beta_t \leq \beta_t$ ($\tilde\beta_0 = 0$ is off the log axis)")
+            title="Posterior coefficients (report, T = 300)", ylabel="coefficient, or ratio of variances")
+plot_curves(t_all[1:], {r"$\beta_t$ (forward step variance)": schedule.betas[1:],
+                        r"$\tilde\beta_t$ (posterior variance)": schedule.posterior_variance[1:]}, ax=right,
+            logx=True, logy=True, ylabel="variance per pixel (images in [−1, 1])",
+            title=r"$\tilde\beta_t \leq \beta_t$ from $t = 1$ ($\tilde\beta_0 = 0$ is off the log axis)")
 fig.tight_layout()
 
 # %%
@@ -158,7 +159,9 @@ for t in (0, 1, 2, 10, 50, 100, 200, 299):
 # ## 3. $t = 0$: a variance of zero, and the clipped log
 #
 # At $t = 0$ the "previous" image is $x_0$ itself ($\bar\alpha_{-1} = 1$), so the posterior is a point mass:
-# coef$_1 = 1$, coef$_2 = 0$, $\tilde\beta_0 = 0$. That is why the last sampling step adds no noise and returns $\hat x_0$.
+# coef$_1 = 1$, coef$_2 = 0$, $\tilde\beta_0 = 0$. So with $\sigma_t^2 = \tilde\beta_t$ the last sampling step adds no noise and
+# returns $\hat x_0$ by itself; samplers also set the noise to 0 there by convention (Ho et al.'s Algorithm 2 sets
+# $z = 0$ at the last step, whatever the variance).
 # Its log would be $-\infty$; code that works with $\log\tilde\beta$ (the likelihood, learned variances) uses the
 # clipped value $\log\tilde\beta_1$ at $t=0$, as Ho et al. do (the report clamps $\tilde\beta$ at $10^{-20}$ instead).
 
@@ -233,16 +236,16 @@ print("factor sqrt(1/abar_t - 1) on eps at t = 0, 100, 200, 299:",
 # %% [markdown]
 # The last line is the catch: an error $\delta$ in $\hat\varepsilon$ becomes an error $\sqrt{1/\bar\alpha_t - 1}\,\delta$ in
 # $\hat x_0$, and at $t = 299$ that factor is about 2,500. Below, $\hat x_0$ from the true $\varepsilon$ and from
-# $\varepsilon$ with 10% error added: at large $t$ the guess leaves $[-1, 1]$ by far, which is why samplers clip
-# $\hat x_0$ to $[-1, 1]$.
+# $\varepsilon$ with 10% error added: at large $t$ the guess leaves $[-1, 1]$ by far. Samplers clip $\hat x_0$ to
+# $[-1, 1]$ for the places where that matters, below; a DDPM step at large $t$ is not one of them.
 #
 # The amplification matters wherever $\hat x_0$ is used as it is: pictures of $\hat x_0$ along a trajectory, and
 # few-step DDIM, which jumps from $t$ to a much earlier $t'$ through $\sqrt{\bar\alpha_{t'}}\,\hat x_0$, so the error in
 # $\hat x_0$ arrives multiplied by $\sqrt{\bar\alpha_{t'}}$, which is close to 1 when $t'$ is small. It does **not** reach one
 # DDPM step the same way: the posterior mean multiplies $\hat x_0$ by coef$_1$, which is tiny exactly where the factor
 # is huge. The error $\delta$ moves $\tilde\mu_t$ by coef$_1\sqrt{1/\bar\alpha_t-1}\,\delta = \beta_t/\sqrt{\alpha_t(1-\bar\alpha_t)}\;\delta$,
-# about $0.1\,\delta$ at $t = 299$, well below the step's own noise $\sqrt{\tilde\beta_{299}} \approx 0.32$ (the next cell
-# prints both).
+# about $0.1\,\delta$ at $t = 299$, well below the step's own noise $\sqrt{\tilde\beta_{299}} \approx 0.32$ (the cell after the
+# figure prints both: 0.0106 for the 10% error, a $\delta$ of standard deviation 0.1, against 0.316).
 
 # %%
 ts = [10, 50, 100, 150, 200, 299]

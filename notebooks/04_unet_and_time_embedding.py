@@ -71,9 +71,8 @@ torch.manual_seed(0)
 # %% [markdown]
 # ## 1. The sinusoidal time embedding
 #
-# The timestep is a single integer between 0 and $T-1$. Fed in as one number, it would be a single input whose
-# scale dwarfs everything else, and any function of $t$ the network needs would have to be built from it by the
-# first layers. Instead $t$ is spread over $d$ numbers: the cosine and the sine of $t$ at $d/2$ frequencies
+# The timestep is a single integer between 0 and $T-1$. Fed in as one number (even rescaled to $t/T$), it would be a
+# single input, and any function of $t$ the network needs would have to be built from it by the first layers. Instead $t$ is spread over $d$ numbers: the cosine and the sine of $t$ at $d/2$ frequencies
 # spaced geometrically from 1 radian per step down to about $1/P$ (the Transformer's positional encoding,
 # which DDPM borrowed):
 #
@@ -172,7 +171,7 @@ fig, axes = plt.subplots(1, 3, figsize=(15, 4.4), gridspec_kw={"width_ratios": [
 im = axes[0].imshow(emb, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1, interpolation="nearest")
 axes[0].axvline(d / 2 - 0.5, color="k", lw=1)
 axes[0].set(xlabel="dimension (cos half | sin half)", ylabel="t", title=f"e(t) for t = 0 … {T - 1}, d = {d}")
-fig.colorbar(im, ax=axes[0], fraction=0.05)
+fig.colorbar(im, ax=axes[0], fraction=0.05, label="value of e(t)_i")
 
 axes[1].semilogy(omega, ".-", label="ω_i")
 axes[1].axhline(2 * math.pi / (T - 1), color="C3", ls="--", label="one period in T − 1 steps")
@@ -231,7 +230,7 @@ for dim, curve in similarity.items():
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.6), gridspec_kw={"width_ratios": [1, 1.2]})
 im = axes[0].imshow(sim, cmap="viridis", vmin=0, vmax=1, interpolation="nearest")
 axes[0].set(xlabel="t′", ylabel="t", title=f"cos∠(e(t), e(t′)), d = {d}")
-fig.colorbar(im, ax=axes[0], fraction=0.046)
+fig.colorbar(im, ax=axes[0], fraction=0.046, label="cosine similarity")
 for dim, curve in similarity.items():
     axes[1].plot(gaps, curve, label=f"d = {dim}")
 axes[1].set(xlabel="gap |t − t′| (steps)", ylabel="cosine similarity", ylim=(0, 1.02),
@@ -302,7 +301,8 @@ for ax, (name, calls) in zip(axes, traces.items()):
 # %% [markdown]
 # The blocks run down the "U" and back up. The green arcs are the skips: each encoder output is added to the
 # decoder's path where it comes back to the same resolution (the arrowhead sits on the segment leading into the
-# block that receives the sum). The time embedding (the red triangle, a vector of $2C$ numbers) is computed just
+# block that receives the sum). The time embedding (the red triangle, a vector of $2C$ numbers at depth 2, $4C$ at depth
+# 3) is computed just
 # before the middle block and added to the middle block's output, together with the lowest skip, on the way into
 # `up_samples.0` (the red arrow): the only place where $t$ enters.
 #
@@ -345,8 +345,9 @@ print(format_table(parameter_table(seed_colour, order=traces["seed, 32×32 colou
 #
 # A second difference, from guided-diffusion only: Dhariwal & Nichol (2021, §3) inject the embedding by
 # **adaptive group normalisation** (AdaGN, guided-diffusion's `use_scale_shift_norm=True`): each block's Linear
-# puts out $2c_\text{out}$ numbers, a scale $y_s$ and a shift $y_b$, applied after the block's second GroupNorm,
-# $\mathrm{GN}(h)\,(1 + y_s) + y_b$, so the embedding multiplies the features as well as shifting them; their
+# puts out $2c_\text{out}$ numbers, a scale $\gamma$ and a shift $\beta$ (not the noise schedule's), applied after the
+# block's second GroupNorm, $\mathrm{GN}(h)\,(1 + \gamma) + \beta$ in guided-diffusion's code ($\gamma\,\mathrm{GN}(h) + \beta$
+# in the paper's notation), so the embedding multiplies the features as well as shifting them; their
 # ablation (their Table 3) found it lowers FID. DDPM adds the projection after the first convolution, as ours
 # does (its code; Ho et al. 2020, Appendix B, says only that the embedding is added into each residual block).
 #
@@ -459,7 +460,7 @@ for style, C in [("seed", 128), ("modern", 32)]:
 # ## 6. Seed against modern after five minutes of training
 #
 # `benchmarks/compare_styles.py` trains each network on the Fashion-MNIST training set for the same wall-clock
-# minutes on the same 2-core CPU, with the same optimiser (AdamW, learning rate $10^{-3}$ reached by a linear
+# minutes on the same CPU at two torch threads, with the same optimiser (AdamW, learning rate $10^{-3}$ reached by a linear
 # warm-up over the first 200 steps, batch 128) and an EMA of the weights (decay 0.995). It then measures the EMA
 # weights' $\varepsilon$-prediction error on 2,000 held-out test images, with the same $t$ and $\varepsilon$ for
 # every network, and (`--fid 500`) the FID of 500 DDIM samples (50 steps) in the feature space of the series'

@@ -57,6 +57,7 @@ from helpers.metrics import QualityEvaluator
 from helpers.viz import plot_curves, plot_image_table, show_images, show_source
 from helpers.posterior import predict_x0_from_eps
 from helpers.pretrained import load_pretrained
+from helpers.summary import references
 from helpers.training import (TrainConfig, build_model, diffusion_loss, drop_labels, lr_factor, optimizer_step,
                               train)
 
@@ -149,8 +150,11 @@ print(f"trained in {meta['train_minutes']:.0f} min on {meta['hardware']}")
 # show $x_t$, the noise $\varepsilon$ that was added (the same in every column), the prediction $\hat\varepsilon$, and the
 # error. The network aims at $\mathbb{E}[\varepsilon \mid x_t]$, not at $\varepsilon$ itself, which it cannot know: at small
 # $t$ the noise is faint beside the image, and a speck of noise and a speck of texture look alike, so its error is
-# largest there and follows the garment's edges and pattern; at large $t$ the image is faint and $x_t$ is nearly
-# $\varepsilon$ itself, so the error almost vanishes.
+# largest there and follows the garment's edges and pattern. Part of that is a change of units: an error in the
+# image, $\hat x_0 - x_0$, is an error in the noise multiplied by $\sqrt{\bar\alpha_t/(1-\bar\alpha_t)}$ (section 5), which
+# is 31.6 at $t = 0$ and 5.8 at $t = 10$, so at small $t$ a tiny error in the image is a large one in $\hat\varepsilon$. At
+# large $t$ the image is faint and $x_t$ is nearly $\varepsilon$ itself, so the error almost vanishes. The error row
+# is shown at its own scale (×1, clipped to $[-1, 1]$), three times the scale of the rows above it.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -386,7 +390,8 @@ print(f"rms distance of the packaged images from their mean image: {(x0_all - x0
 # %% [markdown]
 # At $t$ = 10 and 50, $\hat x_0$ is nearly the image. From $t$ = 100 to 200 it grows blurrier, the detail gone and by
 # $t = 200$ little more than a silhouette: the kind of average that $\mathbb{E}[x_0 \mid x_t]$ is. Its error (rms 0.32 to 0.51 in the
-# table) is still below the spread of the images around their mean image (rms 0.59). At $t$ = 250 and 299 it is no
+# table) is, on these four images, about the size of the spread of the images around their mean image (rms 0.59,
+# from 500 images); for one of them, the shirt, it is not below it. At $t$ = 250 and 299 it is no
 # average at all but specks: grey and white at $t = 250$ (21% of its pixels beyond $\pm 1.5$), saturated black and
 # white at $t = 299$. The table shows why: the network's error in $\hat\varepsilon$ there
 # is tiny (rms 0.004), but the factor $\sqrt{(1-\bar\alpha_t)/\bar\alpha_t}$ is 239 at $t = 250$ and 2,540 at $t = 299$, so
@@ -407,7 +412,7 @@ print(f"rms distance of the packaged images from their mean image: {(x0_all - x0
 #
 # is a weighted average of the past weights: unrolled, the weights of $k$ updates ago carry the weight $(1-d)\,d^k$.
 # A decay $d$ therefore averages over a time constant of $1/(1-d)$ steps, and the last $1/(1-d)$ steps hold $1 - d^{1/(1-d)} \approx 1 - e^{-1} = 63\%$ of the weight. `helpers`'
-# `EMA` also warms the decay up, $\min\big(d, (1+n)/(10+n)\big)$ after $n$ updates, so that the random initial weights
+# `EMA` also warms the decay up, $\min\big(d, (1+k)/(10+k)\big)$ after $k$ updates, so that the random initial weights
 # are forgotten early. For the shipped checkpoint:
 
 # %%
@@ -458,7 +463,9 @@ check_ema_update(my_ema_update)
 #   a positive term that falls like $1/n$. So $n$ *real* images score above 0 too: that is the **floor**, $n$
 #   training images against the test set.
 # - **KID** (Bińkowski et al., 2018) is a kernel two-sample statistic (the squared MMD with a cubic polynomial
-#   kernel) whose estimate is unbiased: real images score 0 up to noise at any $n$, and it comes with a standard
+#   kernel) whose estimate is unbiased for independently drawn images: such real images score 0 up to noise at any
+#   $n$ (a class-balanced draw, like the samples and references here, scores somewhat below 0: notebook 09), and it
+#   comes with a standard
 #   error (here over 100 random subsets of the test set; it leaves out the draw of the $n$ samples themselves, so it
 #   understates the uncertainty).
 #
@@ -478,36 +485,43 @@ fig = plot_image_table(torch.stack([s[:10] for s in samples.values()]), row_labe
 # %% [markdown]
 # Each pair starts from the same $x_T$ and label, so the two rows show the same garment in the same pose: all
 # twenty look to us like their intended class, and at this size the rows differ only in detail (the raw weights' dress is striped,
-# its shirt darker and smoother). The clearest artefact we see is a couple of isolated white pixels beside the EMA
-# T-shirt. Whether the EMA is worth having is a question for the metrics, over all $n$ samples:
+# its shirt darker and smoother). The clearest artefacts we see are a couple of isolated white pixels beside the EMA
+# T-shirt and a stray bright strand at the raw T-shirt's shoulder. Whether the EMA is worth having is a question for the metrics, over all $n$ samples:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 evaluator = QualityEvaluator("fashion-mnist")
 fids = {name: evaluator.fid(s) for name, s in samples.items()}
 kids = {name: evaluator.kid(s, generator=torch.Generator().manual_seed(0)) for name, s in samples.items()}
-fids.update({f"reference: {k}": v for k, v in evaluator.references(n).items()})
-kids.update({f"reference: {k}": v for k, v in evaluator.references(n, metric="kid").items()})
+# real training images drawn with the samples' labels, so that they hold the same classes (notebook 09, section 2)
+draws = [references(evaluator, n, seed=seed, labels=labels) for seed in range(5)]
+for ref in ("floor", "grain"):
+    fids[f"reference: {ref}"], kids[f"reference: {ref}"] = draws[0][0][ref], draws[0][1][ref]
 print(f"{'n = ' + str(n):>20}  {'FID':>7}  {'KID ± s.e.':>19}   (classifier space, against the test set)")
 for name in fids:
     print(f"{name:>20}  {fids[name]:7.2f}  {kids[name][0]:9.3g} ± {kids[name][1]:.2g}")
-# the floor again for four more draws of n training images: how much KID moves with the draw itself
-floors = [kids["reference: floor"][0]] + [evaluator.references(n, seed=seed, metric="kid")["floor"][0]
-                                          for seed in range(1, 5)]
-print(f"KID floor for 5 draws of {n} training images: {', '.join(f'{v:.3g}' for v in floors)}; "
-      f"std {torch.tensor(floors).std():.2g}")
+# the floor again for four more draws of n training images: how much the scores move with the draw itself
+floor_fids = torch.tensor([fid["floor"] for fid, _ in draws])
+floor_kids = torch.tensor([kid["floor"][0] for _, kid in draws])
+print(f"floor for 5 class-balanced draws of {n} training images: FID {', '.join(f'{v:.3g}' for v in floor_fids)} "
+      f"(std {floor_fids.std():.2g}); KID {', '.join(f'{v:.3g}' for v in floor_kids)} (std {floor_kids.std():.2g})")
 
 # %% [markdown]
 # The two metrics agree. The EMA weights are much closer to the test set than the raw ones (FID 28.6 against 63.5,
-# KID 15.3 against 54.3), and only the EMA weights beat the grain reference (FID 46.4, KID 34.2). Neither reaches the
-# floor: FID's floor, 17.1, is mostly sample-size bias (real images against real images), so read the EMA's 28.6
-# against 17.1, not against 0. FID comes with no error bar here, so its differences are read only where KID, which
-# has one, agrees. KID's floor should be 0 and is 4.3 ± 1.0 here; five draws of 500 training images give
-# between −7.1 and 4.3 (std 4.3, itself rough from five draws), so at this $n$ the printed s.e. (1.0 to 2.2) understates how much a KID moves with
-# the draw of the images, by a factor of 2 to 4. Read KID differences against that spread: a difference of two
-# independent draws spreads by about $\sqrt 2 \cdot 4.3 \approx 6$, so the EMA against the raw weights (39) is far
-# beyond it and the EMA against grain (19) about three times it, and the EMA's 15.3 lies well above the floor's range
-# (−7.1 to 4.3).
+# KID 15.3 against 54.3), and only the EMA weights beat the grain reference (FID 47.8, KID 35.4). Neither reaches the
+# floor: FID's floor, 13.7 here and 10.4–13.7 over five class-balanced draws, is mostly sample-size bias (real images
+# against real images), so read the EMA's 28.6 against it, not against 0. FID comes with no error bar here, so its
+# differences are read only where KID, which has one, agrees. KID's floor is −3.4 ± 0.8 here, a little below 0
+# because the draw is class-balanced (notebook 09); five draws of 500 training images give −6.7 to −3.4 (std 1.3,
+# itself rough from five draws), about the size of the printed s.e. (0.8 to 2.2). (Random draws vary more, mostly
+# through their class counts: notebook 09.) Read KID differences against that spread: a difference of two
+# independent draws of real images spreads by about $\sqrt 2 \cdot 1.3 \approx 2$ (the samples' own spread is not
+# measured here), so the EMA against the raw weights (39) and the EMA against grain (20) are far beyond it, and the
+# EMA's 15.3 lies well above the floor's range (−6.7 to −3.4).
+#
+# This checkpoint ran at a constant learning rate of $10^{-3}$ after its warm-up (its command in the README has no
+# `--lr-decay-epochs`), so its raw weights are those of a run that never decayed; how much of the gap to the EMA a
+# decay would close is not measured here.
 # The README's results table scores the same checkpoint (40 epochs, section 2) at $n = 2{,}000$.
 #
 # ## Try it
@@ -515,7 +529,8 @@ print(f"KID floor for 5 draws of {n} training images: {', '.join(f'{v:.3g}' for 
 # - Change `ts` in section 2 to small values (1, 2, 5): how does the error of $\hat\varepsilon$ behave?
 # - Train the short run for longer (raise `epochs` in its `TrainConfig`: each epoch takes `steps` steps, at most the
 #   937 batches of 64 in the 60,000 training images) or with the report's network
-#   (`model={"style": "seed", "base_channels": 64}`) and compare the loss curves.
+#   at half its width (`model={"style": "seed", "base_channels": 64}`; the report's uses 128) and compare the loss
+#   curves.
 # - Set `ema_decay=0.9` in the short run's `TrainConfig`; rebuild its EMA network as section 3 does and its raw one
 #   the same way from `run["model"]`, sample both with `generate` from the same seed, and compare.
 # - The command behind each shipped checkpoint is in the README ("Shipped checkpoints"); with `--resume`, a run
@@ -530,13 +545,15 @@ print(f"KID floor for 5 draws of {n} training images: {', '.join(f'{v:.3g}' for 
 #   simplification of the variational bound (derived in notebook 03, section 6). Label dropout to a null class
 #   makes one network both conditional and unconditional.
 # - The best network predicts $\mathbb{E}[\varepsilon \mid x_t]$, not $\varepsilon$, so the loss has a floor above 0. The loss is
-#   largest at small $t$, where noise and texture look alike.
+#   largest at small $t$, where noise and texture look alike and a small error in the image is a large one in the
+#   noise.
 # - $\hat x_0$ multiplies the error of $\hat\varepsilon$ by $\sqrt{(1-\bar\alpha_t)/\bar\alpha_t}$, 2,540 at $t = 299$: there even a
 #   tiny error turns $\hat x_0$ into saturated specks, not the blurry average that $\mathbb{E}[x_0 \mid x_t]$ would be.
 # - A training loop worth trusting checkpoints atomically every epoch, resumes exactly, and keeps an EMA; a decay
 #   $d$ averages over about $1/(1-d)$ steps (1,000 for the shipped checkpoint).
 # - The EMA weights sample much better than the raw ones: FID 28.6 against 63.5 and KID 15.3 against 54.3 at
-#   $n = 500$, a difference far beyond the noise (the KID floor's std over five draws of training images is 4.3).
+#   $n = 500$, a difference far beyond the noise (the KID floor's std over five class-balanced draws of training
+#   images is 1.3).
 # - FID at finite $n$ is biased upward (read it against the floor at the same $n$); KID is unbiased and comes with
 #   a standard error, though at $n = 500$ that s.e. understates how much KID moves from one draw of images to another.
 #

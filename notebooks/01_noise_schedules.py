@@ -335,9 +335,10 @@ fig = plot_schedules(report_by_T, quantities=("alphas_cumprod", "log_snr"), norm
 # finer cut starts closer to the clean image, with one step of $\beta_0 = 0.3/T$ and
 # $\log\mathrm{SNR}_0 \approx \log(T/0.3)$ (6.91 at $T = 300$, 8.11 at $T = 1000$ in the table of section 3). At the end,
 # $\log(1-\beta) \approx -\beta$ is further off for the larger $\beta$ of a coarser cut: $T = 300$ ends at a log-SNR
-# about 0.5 below $T = 4000$'s. $T = 50$ sits visibly lower, for both reasons: in mid-curve mostly the one-index shift
-# (one index is 0.02 of the axis at $T = 50$, on a steep part of the curve), and at the end its $\beta$ reach 0.6, where
-# that approximation is furthest off (it ends at $\bar\alpha_{T-1} = 2.7\times10^{-9}$ in the table above, about 100 times
+# about 0.5 below $T = 4000$'s. $T = 50$ sits visibly lower, for both reasons: in the $\bar\alpha$ panel
+# ($t/T \approx 0.1$–0.4) mostly the one-index shift (one index is 0.02 of the axis at $T = 50$, on a steep part of the
+# curve), and in the log-SNR panel from about $t/T = 0.5$ on mostly that approximation: its $\beta$ reach 0.6, where it
+# is furthest off (it ends at $\bar\alpha_{T-1} = 2.7\times10^{-9}$ in the table above, about 100 times
 # below $T = 4000$'s).
 #
 # ## 5. Where $\bar\alpha$ reaches 0, and why it matters

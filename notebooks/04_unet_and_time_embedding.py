@@ -345,9 +345,9 @@ print(format_table(parameter_table(seed_colour, order=traces["seed, 32×32 colou
 #
 # A second difference, from guided-diffusion only: Dhariwal & Nichol (2021, §3) inject the embedding by
 # **adaptive group normalisation** (AdaGN, guided-diffusion's `use_scale_shift_norm=True`): each block's Linear
-# puts out $2c_\text{out}$ numbers, a scale $\gamma$ and a shift $\beta$ (not the noise schedule's), applied after the
-# block's second GroupNorm, $\mathrm{GN}(h)\,(1 + \gamma) + \beta$ in guided-diffusion's code ($\gamma\,\mathrm{GN}(h) + \beta$
-# in the paper's notation), so the embedding multiplies the features as well as shifting them; their
+# puts out $2c_\text{out}$ numbers, a scale $y_s$ and a shift $y_b$ (their names; here $y$ is not the class label),
+# applied after the block's second GroupNorm, $\mathrm{GN}(h)\,(1 + y_s) + y_b$ in guided-diffusion's code
+# ($y_s\,\mathrm{GroupNorm}(h) + y_b$ in the paper), so the embedding multiplies the features as well as shifting them; their
 # ablation (their Table 3) found it lowers FID. DDPM adds the projection after the first convolution, as ours
 # does (its code; Ho et al. 2020, Appendix B, says only that the embedding is added into each residual block).
 #

@@ -151,10 +151,13 @@ print(f"trained in {meta['train_minutes']:.0f} min on {meta['hardware']}")
 # error. The network aims at $\mathbb{E}[\varepsilon \mid x_t]$, not at $\varepsilon$ itself, which it cannot know: at small
 # $t$ the noise is faint beside the image, and a speck of noise and a speck of texture look alike, so its error is
 # largest there and follows the garment's edges and pattern. Part of that is a change of units: an error in the
-# image, $\hat x_0 - x_0$, is an error in the noise multiplied by $\sqrt{\bar\alpha_t/(1-\bar\alpha_t)}$ (section 5), which
-# is 31.6 at $t = 0$ and 5.8 at $t = 10$, so at small $t$ a tiny error in the image is a large one in $\hat\varepsilon$. At
+# noise is the error in the image multiplied by $\sqrt{\bar\alpha_t/(1-\bar\alpha_t)}$,
+# $\hat\varepsilon - \varepsilon = -\sqrt{\bar\alpha_t/(1-\bar\alpha_t)}\,(\hat x_0 - x_0)$ (section 5's equation, solved for
+# $\hat\varepsilon - \varepsilon$), a factor of 31.6 at $t = 0$, 9.5 at $t = 5$ and 5.8 at $t = 10$, so at small $t$ a tiny
+# error in the image is a large one in $\hat\varepsilon$. At
 # large $t$ the image is faint and $x_t$ is nearly $\varepsilon$ itself, so the error almost vanishes. The error row
-# is shown at its own scale (×1, clipped to $[-1, 1]$), three times the scale of the rows above it.
+# is shown at its own scale (×1, clipped to $[-1, 1]$), three times the scale of the ε and ε̂ rows (the $x_t$ row is
+# also ×1).
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -390,8 +393,8 @@ print(f"rms distance of the packaged images from their mean image: {(x0_all - x0
 # %% [markdown]
 # At $t$ = 10 and 50, $\hat x_0$ is nearly the image. From $t$ = 100 to 200 it grows blurrier, the detail gone and by
 # $t = 200$ little more than a silhouette: the kind of average that $\mathbb{E}[x_0 \mid x_t]$ is. Its error (rms 0.32 to 0.51 in the
-# table) is, on these four images, about the size of the spread of the images around their mean image (rms 0.59,
-# from 500 images); for one of them, the shirt, it is not below it. At $t$ = 250 and 299 it is no
+# table) is below the spread of the images around their mean image (rms 0.59, from 500 images) from $t = 100$ to 150,
+# and approaches it by $t = 200$ (0.51 over these four images, two of which reach it on their own). At $t$ = 250 and 299 it is no
 # average at all but specks: grey and white at $t = 250$ (21% of its pixels beyond $\pm 1.5$), saturated black and
 # white at $t = 299$. The table shows why: the network's error in $\hat\varepsilon$ there
 # is tiny (rms 0.004), but the factor $\sqrt{(1-\bar\alpha_t)/\bar\alpha_t}$ is 239 at $t = 250$ and 2,540 at $t = 299$, so
@@ -399,8 +402,9 @@ print(f"rms distance of the packaged images from their mean image: {(x0_all - x0
 # clipping, and clipping turns them into the specks at $\pm 1$. The ideal $\mathbb{E}[x_0 \mid x_t]$ is on average no further
 # from $x_0$ than the mean image is (rms 0.59): to get there at $t = 299$, $\hat\varepsilon$ would have to be right to about
 # $0.59/2{,}540 \approx 2 \cdot 10^{-4}$ rms, nearly twenty times finer than the 0.004 it reaches (whose square,
-# $\approx 2 \cdot 10^{-5}$, is where the loss curve of section 2 flattens). This is why the DDPM and DDIM samplers of notebooks 06–07,
-# which start from these large $t$, clip $\hat x_0$ by default.
+# $\approx 2 \cdot 10^{-5}$, is where the loss curve of section 2 flattens). This is why DDIM (notebook 07), which carries
+# $\hat x_0$ forward almost unscaled, clips it by default; one DDPM step multiplies $\hat x_0$ by the tiny coef$_1$
+# (notebook 03), so there the clip matters little.
 
 # %% [markdown]
 # ## 6. What the EMA changes
@@ -412,7 +416,7 @@ print(f"rms distance of the packaged images from their mean image: {(x0_all - x0
 #
 # is a weighted average of the past weights: unrolled, the weights of $k$ updates ago carry the weight $(1-d)\,d^k$.
 # A decay $d$ therefore averages over a time constant of $1/(1-d)$ steps, and the last $1/(1-d)$ steps hold $1 - d^{1/(1-d)} \approx 1 - e^{-1} = 63\%$ of the weight. `helpers`'
-# `EMA` also warms the decay up, $\min\big(d, (1+k)/(10+k)\big)$ after $k$ updates, so that the random initial weights
+# `EMA` also warms the decay up, $\min\big(d, (1+m)/(10+m)\big)$ after $m$ updates, so that the random initial weights
 # are forgotten early. For the shipped checkpoint:
 
 # %%
@@ -510,8 +514,8 @@ print(f"floor for 5 class-balanced draws of {n} training images: FID {', '.join(
 # The two metrics agree. The EMA weights are much closer to the test set than the raw ones (FID 28.6 against 63.5,
 # KID 15.3 against 54.3), and only the EMA weights beat the grain reference (FID 47.8, KID 35.4). Neither reaches the
 # floor: FID's floor, 13.7 here and 10.4–13.7 over five class-balanced draws, is mostly sample-size bias (real images
-# against real images), so read the EMA's 28.6 against it, not against 0. FID comes with no error bar here, so its
-# differences are read only where KID, which has one, agrees. KID's floor is −3.4 ± 0.8 here, a little below 0
+# against real images), so read the EMA's 28.6 against it, not against 0. FID's only measure of spread here is the
+# floor's over five draws (std 1.3); its differences are read where KID agrees. KID's floor is −3.4 ± 0.8 here, a little below 0
 # because the draw is class-balanced (notebook 09); five draws of 500 training images give −6.7 to −3.4 (std 1.3,
 # itself rough from five draws), about the size of the printed s.e. (0.8 to 2.2). (Random draws vary more, mostly
 # through their class counts: notebook 09.) Read KID differences against that spread: a difference of two
@@ -554,7 +558,8 @@ print(f"floor for 5 class-balanced draws of {n} training images: FID {', '.join(
 # - The EMA weights sample much better than the raw ones: FID 28.6 against 63.5 and KID 15.3 against 54.3 at
 #   $n = 500$, a difference far beyond the noise (the KID floor's std over five class-balanced draws of training
 #   images is 1.3).
-# - FID at finite $n$ is biased upward (read it against the floor at the same $n$); KID is unbiased and comes with
-#   a standard error, though at $n = 500$ that s.e. understates how much KID moves from one draw of images to another.
+# - FID at finite $n$ is biased upward (read it against the floor at the same $n$); KID is unbiased for independently
+#   drawn images (a class-balanced draw scores a little below 0) and comes with a standard error; at $n = 500$ the
+#   class-balanced floor's spread over five draws (1.3) is about that s.e.
 #
 # Next: [06 · DDPM sampling](06_ddpm_sampling.ipynb).

@@ -1,5 +1,8 @@
 """Sample quality of a checkpoint: FID in classifier space (and class accuracy for a conditional
-model) on N samples, DDIM (η = 0) or DDPM (all T steps), beside the real-image references at the same N.
+model) on N samples, DDIM (η = 0) or DDPM (all T steps), beside the real-image references at the same N. A
+conditional model's samples are drawn for the labels 0, 1, …, 9, 0, …, and its references hold the same classes
+(``references_balanced``); an unconditional model's are random draws of training images. Files written before
+2026-12-05 hold random references for the conditional models too.
 
     python -m benchmarks.quality --model fashion-mnist-cfg --n 2000 --steps 50 --guidance 3
     python -m benchmarks.quality --model fashion-mnist-cfg --n 2000 --sampler ddpm --guidance 1
@@ -101,9 +104,10 @@ def pool(draws: list[dict], seeds) -> dict:
     return row
 
 
-def references(ev, n, seeds) -> tuple[dict, list[dict]]:
-    """The real-image references at n for each seed (a new draw of training images each), and their means."""
-    per_seed = [{k: round(v, 3) for k, v in ev.references(n, seed=seed).items()} for seed in seeds]
+def references(ev, n, seeds, labels=None) -> tuple[dict, list[dict]]:
+    """The real-image references at n for each seed (a new draw of training images each), and their means;
+    ``labels`` [n]: drawn class by class like a conditional model's samples (``QualityEvaluator.references``)."""
+    per_seed = [{k: round(v, 3) for k, v in ev.references(n, seed=seed, labels=labels).items()} for seed in seeds]
     return {k: round(statistics.fmean(r[k] for r in per_seed), 3) for k in per_seed[0]}, per_seed
 
 
@@ -115,7 +119,7 @@ def earlier_draws(files: list[Path], args: argparse.Namespace, weights: str,
                   classifier: dict) -> tuple[dict, list[dict]]:
     """The draws in ``files`` (results of this script) as ``({(guidance, seed): draw}, provenance)``, each checked
     to be a draw of ``args``'s settings, of the same ``weights``, scored by the same ``classifier`` (``{"sha256",
-    "test_accuracy", "references": {seed: references}}``: FID is measured in its feature space), at a seed of
+    "test_accuracy", "references": {seed: random references}}``: FID is measured in its feature space), at a seed of
     ``args.seed`` no other draw holds. A file's rows at guidance scales not among ``args.guidance`` are left out
     (a file must hold at least one that is), so that scales drawn apart, or a join of fewer scales, pool alike."""
     done, provenance = {}, []
@@ -172,7 +176,8 @@ REFERENCE_TOLERANCE = 0.01  # a stored reference (3 places) redrawn on other har
 def _check_classifier(res: dict, seeds: list[int], classifier: dict, file: Path) -> None:
     """Refuse a results file scored by another classifier: by its sha256, or for older files, which do not record
     it, by the classifier's accuracy on the real test set and the real-image references at the file's seeds (the
-    same training images at the same seed, so only the classifier, or the data, can move them)."""
+    same training images at the same seed, so only the classifier, or the data, can move them; such files predate
+    class-balanced references, so theirs are random draws, for a conditional model too)."""
     def refuse(what, theirs, ours):
         raise SystemExit(f"--draws {file}: scored by another classifier ({what} {theirs}, here {ours}), whose feature "
                          "space gives other FIDs")
@@ -263,10 +268,14 @@ def main(argv=None):
         p.error(f"--out {out}: one of the --draws files, which the results would overwrite; give --out another path")
     weights = weights_sha256(model)
     ev = QualityEvaluator(metadata["dataset"], device=args.device)
-    refs, refs_per_seed = references(ev, args.n, args.seed)
+    # a conditional model samples the labels 0, 1, …, 9, 0, … (generate): its references hold the same classes
+    labels = torch.arange(args.n) % model.num_classes if model.num_classes else None
+    refs, refs_per_seed = references(ev, args.n, args.seed, labels)
     clf = ev.classifier.metadata
+    # files that predate the classifier's sha256 are recognised by their (random) references
+    fingerprint = refs_per_seed if labels is None else references(ev, args.n, args.seed)[1] if args.draws else []
     classifier = {"sha256": weights_sha256(ev.classifier), "test_accuracy": clf["test_accuracy"],
-                  "references": dict(zip(args.seed, refs_per_seed))}
+                  "references": dict(zip(args.seed, fingerprint))}
     done, provenance = earlier_draws(args.draws, args, weights, classifier)
     print(f"hardware: {hardware(args.device)}")
     rows, ev = evaluate(model, schedule, metadata, args.n, args.steps, args.guidance, args.seed, args.batch,
@@ -282,7 +291,8 @@ def main(argv=None):
         "epochs": metadata.get("epochs"), "train_minutes": metadata.get("train_minutes"),
         "train_hardware": metadata.get("hardware"),
         **({"init_from": metadata["init_from"]} if "init_from" in metadata else {}), "sampler": sampler,
-        "references": refs, **extra, "classifier_test_accuracy": clf["test_accuracy"],
+        "references": refs, **extra, "references_balanced": labels is not None,
+        "classifier_test_accuracy": clf["test_accuracy"],
         "classifier_sha256": classifier["sha256"], "rows": rows,
     }, path=out, device=args.device)
 

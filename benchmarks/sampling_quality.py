@@ -14,7 +14,8 @@ Sweeps: "steps" (DDIM steps, then DDPM), "guidance" (scales at --scale-steps DDI
 "ddpm_variants" (posterior/beta variance, clipping), "ddim_variants" (η, spacing at --variant-steps).
 Each row also holds KID ± s.e. (``QualityEvaluator.kid``, subsets drawn from --seed) and, for a
 conditional model, the accuracy's binomial s.e. √(p(1−p)/n); "references_kid" holds the references'
-KID at the same n.
+KID at the same n. The references are real training images, for a conditional model of the samples' classes
+(``references_balanced``; random draws before 2026-12-05).
 """
 
 from __future__ import annotations
@@ -52,14 +53,16 @@ def main(argv=None):
     conditional = bool(model.num_classes)
     print(f"hardware: {hardware()}", flush=True)
     ev = QualityEvaluator(metadata["dataset"])
-    refs = {k: round(v, 4) for k, v in ev.references(args.n, seed=args.seed).items()}
+    # a conditional model samples the labels 0, 1, …, 9, 0, … (generate): its references hold the same classes
+    labels = torch.arange(args.n) % model.num_classes if conditional else None
+    refs = {k: round(v, 4) for k, v in ev.references(args.n, seed=args.seed, labels=labels).items()}
     refs_kid = {k: [round(v, 4) for v in est_se]
-                for k, est_se in ev.references(args.n, seed=args.seed, metric="kid").items()}
+                for k, est_se in ev.references(args.n, seed=args.seed, metric="kid", labels=labels).items()}
     print(f"references at n = {args.n}:", refs, "KID (estimate, s.e.):", refs_kid, flush=True)
 
     results = {
         "model": args.model, "epochs": metadata.get("epochs"), "n": args.n, "seed": args.seed, "batch": args.batch,
-        "references": refs, "references_kid": refs_kid,
+        "references": refs, "references_kid": refs_kid, "references_balanced": conditional,
         "classifier_test_accuracy": ev.classifier.metadata.get("test_accuracy"),
         "steps_sweep": {"guidance_scale": args.steps_guidance if conditional else None,
                         "sampler": "DDIM trailing, eta=0 (and DDPM, posterior variance)", "rows": []},

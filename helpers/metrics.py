@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from ._checks import check_choice
+from ._checks import check_choice, check_int
 from .classifier import Classifier, load_classifier, predict
 from .data import load_dataset, to_float
 
@@ -170,6 +170,28 @@ def gaussian_blur(x: torch.Tensor, sigma: float = 1.0) -> torch.Tensor:
                     groups=c)
 
 
+def reference_indices(train_labels: torch.Tensor, n: int, generator: torch.Generator,
+                      labels: torch.Tensor | None = None) -> torch.Tensor:
+    """Which n training images a reference holds: the first n of a random permutation (drawn with
+    ``generator``), or with ``labels`` [n] image i of class ``labels[i]``, each class's images taken in the
+    order of the same permutation."""
+    check_int(n, "n", 1)
+    perm = torch.randperm(len(train_labels), generator=generator)
+    if labels is None:
+        return perm[:n]
+    if not isinstance(labels, torch.Tensor) or labels.shape != (n,):
+        raise ValueError(f"labels must be a tensor of shape [{n}] (one class per reference image), got "
+                         f"{tuple(labels.shape) if isinstance(labels, torch.Tensor) else type(labels).__name__}")
+    idx = torch.empty(n, dtype=torch.long)
+    for c in labels.unique():
+        want = (labels == c).nonzero().flatten()
+        have = perm[train_labels[perm] == c]
+        if len(have) < len(want):
+            raise ValueError(f"labels: class {int(c)} asked for {len(want)} images, the training set holds {len(have)}")
+        idx[want] = have[:len(want)]
+    return idx
+
+
 class QualityEvaluator:
     """FID and KID in classifier space against a dataset's real test set, with the references beside them.
 
@@ -210,18 +232,20 @@ class QualityEvaluator:
         return torch.bincount(predict(self.classifier, images), minlength=self.classifier.config["num_classes"])
 
     def references(self, n: int, seed: int = 0, noise_std: float = 0.05, blur_sigma: float | None = None,
-                   metric: str = "fid", **kid_options) -> dict:
+                   metric: str = "fid", labels: torch.Tensor | None = None, **kid_options) -> dict:
         """Scores of real images at sample size ``n``: "floor" (n training images), "grain" (the same
         with N(0, noise_std²) added, clamped to [−1, 1]) and, if ``blur_sigma``, "blur".
 
+        ``labels``: None draws the images at random (for an unconditional model's samples); a conditional
+        model's samples are drawn for labels (``generate``: 0, 1, …, 9, 0, …), and ``labels`` [n] gives the
+        references the same classes (``reference_indices``), since unequal class counts alone move a score.
         ``metric``: "fid" (each value a float) or "kid" (each value ``(estimate, s.e.)``, subsets drawn
         with a generator seeded by ``seed``; ``kid_options``: ``num_subsets``, ``subset_size``).
         """
         check_choice(metric, ("fid", "kid"), "metric")
         train = load_dataset(self.dataset, "train")
         gen = torch.Generator().manual_seed(seed)
-        idx = torch.randperm(len(train), generator=gen)[:n]
-        real = to_float(train.images[idx])
+        real = to_float(train.images[reference_indices(train.labels, n, gen, labels)])
         images = {"floor": real, "grain": (real + noise_std * torch.randn(real.shape, generator=gen)).clamp(-1, 1)}
         if blur_sigma:
             images["blur"] = gaussian_blur(real, blur_sigma)

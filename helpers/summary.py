@@ -20,7 +20,7 @@ import torch
 from ._checks import check_int
 from .data import load_dataset, to_float
 from .evaluation import sample_quality
-from .metrics import gaussian_blur, memorisation_check
+from .metrics import gaussian_blur, memorisation_check, reference_indices
 
 STEPS = (10, 20, 50, 100)
 ETAS = (0.0, 1.0)
@@ -52,23 +52,9 @@ def reference_images(dataset: str, n: int, seed: int = 0, labels: torch.Tensor |
     ``QualityEvaluator.references``, which these sets then equal. ``labels`` [n]: class-balanced like the
     samples; image i has class ``labels[i]``, taken in the order of the same permutation.
     """
-    check_int(n, "n", 1)
     train = load_dataset(dataset, "train")
     gen = torch.Generator().manual_seed(seed)
-    perm = torch.randperm(len(train), generator=gen)
-    if labels is None:
-        idx = perm[:n]
-    else:
-        if labels.shape != (n,):
-            raise ValueError(f"labels must have shape [{n}], got {tuple(labels.shape)}")
-        idx = torch.empty(n, dtype=torch.long)
-        for c in labels.unique():
-            want = (labels == c).nonzero().flatten()
-            have = perm[train.labels[perm] == c]
-            if len(have) < len(want):
-                raise ValueError(f"class {int(c)}: {len(want)} images asked for, the training set holds {len(have)}")
-            idx[want] = have[:len(want)]
-    real = to_float(train.images[idx])
+    real = to_float(train.images[reference_indices(train.labels, n, gen, labels)])
     grain = (real + noise_std * torch.randn(real.shape, generator=gen)).clamp(-1, 1)
     return {"floor": real, "grain": grain, "blur": gaussian_blur(real, blur_sigma)}
 

@@ -379,7 +379,8 @@ for i in range(len(x0)):
     eps_err.append(eps_hat - noise)
     x0_err.append(x0_hat - xi)
     x0_hats.append(x0_hat)
-fig = plot_image_table(torch.stack(rows), row_labels=[f"{k} {i}" for i in range(len(x0)) for k in ("x_t", "x̂_0")],
+row_names = [f"image {i}: {k}" for i in range(len(x0)) for k in ("x_t", "x̂_0")]
+fig = plot_image_table(torch.stack(rows), row_labels=row_names,
                        col_labels=[f"t = {t}" for t in ts], title="x_t and the network's one-step x̂_0 (clipped)")
 eps_err, x0_err, x0_hats = torch.stack(eps_err), torch.stack(x0_err), torch.stack(x0_hats)  # [image, t, C, H, W]
 rms_eps, rms_x0 = eps_err.pow(2).mean(dim=(0, 2, 3, 4)).sqrt(), x0_err.pow(2).mean(dim=(0, 2, 3, 4)).sqrt()  # per t

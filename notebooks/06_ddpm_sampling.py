@@ -99,8 +99,6 @@ print("quick mode" if QUICK else "full mode")
 # deviation belongs).
 
 # %%
-import math
-
 import torch
 
 
@@ -145,8 +143,6 @@ show_source(ddpm_step)
 # $\hat x_0$: the two routes must agree at every $t$, $t = 0$ included (where $\mu_\theta$ is $\hat x_0$ itself).
 
 # %%
-import math
-
 import torch
 
 
@@ -415,6 +411,7 @@ for ax, metric in zip(axes, ("FID", "KID")):
         v = spread[metric][ref]
         ax.axvspan(v.mean() - v.std(), v.mean() + v.std(), color=f"C{k + 1}", alpha=0.25,
                    label=f"real {ref}: mean ± sd over {len(draws)} draws")
+        ax.axvline(v[0], color=f"C{k + 1}", ls="--", lw=1, label=f"real {ref}: seed 0 (the table's reference)")
     values = [rows[m][metric.lower()] for m in names] if metric == "FID" else [rows[m]["kid"][0] for m in names]
     errors = None if metric == "FID" else [rows[m]["kid"][1] for m in names]
     ax.errorbar(values, ypos, xerr=errors, fmt="o", color="C0", capsize=3,
@@ -447,7 +444,7 @@ fig.tight_layout(rect=(0, 0.1, 1, 1))
 # in these scores at all needs a larger $n$: `python -m benchmarks.sampling_quality --ddpm-variants --steps --scales
 # --n 48` draws the same samples and prints the same FIDs and accuracies (`--steps` and `--scales` with no values
 # skip its DDIM and guidance sweeps), and with a larger `--n` it measures them with less noise. Its references are
-# a random draw of real images, not class-balanced, so on average they sit higher than the floor here (notebook 09).
+# drawn as here, class-balanced from seed 0, so at `--n 48` they are this notebook's seed-0 references.
 #
 # The samples themselves, from the same $x_T$ and the same $z$ (one column per class):
 
@@ -461,16 +458,18 @@ fig = plot_image_table(torch.stack([s[:10] for s in samples.values()]), row_labe
 # What differs, measured per image. Because all three samplers start from the same noise, image $i$ of one can be
 # compared with image $i$ of another, which removes most of the sampling noise: the cell prints each measure's
 # mean over the $n$ images and its difference from the report's sampler, ± the standard error of that paired
-# difference. "Grain" is the mean squared Laplacian $\Delta^2$ of the pixels (`laplacian_energy`): white noise of
-# standard deviation $\sigma$ adds $20\sigma^2$ to it, so a difference $d$ is what noise of $\sigma = \sqrt{d/20}$
-# would add. Real images (the floor) are measured the same way.
+# difference. The **Laplacian energy** $E$ is the mean over interior pixels of $(\Delta x)^2$, the squared discrete
+# Laplacian $\Delta x = x_\uparrow + x_\downarrow + x_\leftarrow + x_\rightarrow - 4x$ (`laplacian_energy`, notebook
+# 07 uses it too): it measures pixel-scale texture. White noise of standard deviation $\sigma$ adds $20\sigma^2$ to
+# it, so a difference $d$ is what noise of $\sigma = \sqrt{d/20}$ would add. Real images (the floor) are measured
+# the same way.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 images = {**samples, "real (floor)": reference_images("fashion-mnist", n, labels=labels)["floor"]}
 report = samples["posterior, clip (report)"]
 base = laplacian_energy(report)
-print(f"{'':>26} {'grain Δ²':>9} {'Δ² − report ± s.e.':>19} {'as noise σ':>10} {'RMS to report':>13} "
+print(f"{'':>26} {'energy E':>9} {'E − report ± s.e.':>19} {'as noise σ':>10} {'RMS to report':>13} "
       f"{'|x| > 1':>8} {'|x| > 1.05':>10}")
 for name, x in images.items():
     g = laplacian_energy(x)
@@ -490,11 +489,11 @@ print(f"without clipping: largest |x| {x.abs().max():.3f}; pixels below −1 {(x
 # What the differences are:
 #
 # - **Fixed large ($\sigma_t^2 = \beta_t$) leaves grain.** Its samples are speckled where the report's are smooth
-#   (the T-shirt, dress, coat, shirt and bag in the figure); image for image, their $\Delta^2$ is higher by
+#   (the T-shirt, dress, coat, shirt and bag in the figure); image for image, their energy $E$ is higher by
 #   $0.0531 \pm 0.0050$, as much as white noise of $\sigma \approx 0.05$ would add, and they are 0.031 RMS from the
 #   report's images. Real images have pixel-scale energy of the same order (0.688 for this draw of 48, against the
 #   report's 0.623: an unpaired comparison of 48 images with 48, without an error bar, which we do not read as a
-#   difference), so a higher $\Delta^2$ is not by itself worse; the figure shows it as speckle, not as texture. We think the cause is
+#   difference), so a higher $E$ is not by itself worse; the figure shows it as speckle, not as texture. We think the cause is
 #   the last steps: there $\sqrt{\beta_t}$ adds up to 1.5 times the noise of $\sqrt{\tilde\beta_t}$ (0.0365 against
 #   0.0239 at $t = 1$), more than the posterior says is left to remove, while the network, told $t$, removes the
 #   amount it expects at $t$, and the step at $t = 0$ returns $\hat x_0$ without correcting the excess.
@@ -502,7 +501,7 @@ print(f"without clipping: largest |x| {x.abs().max():.3f}; pixels below −1 {(x
 #   all of them below $-1$ (29.42%), by 0.0052 on average; only 0.03% are beyond 1.05, and the largest $|x|$ is
 #   1.198. The data's background is exactly $-1$, the edge of the range, so an estimate that is not clipped
 #   scatters to both sides of it; with clipping no pixel leaves $[-1, 1]$. Otherwise the two samplers' images
-#   are nearly the same: 0.0069 RMS apart, $\Delta^2$ higher by $0.0028 \pm 0.0005$. For this network clipping changes almost nothing
+#   are nearly the same: 0.0069 RMS apart, $E$ higher by $0.0028 \pm 0.0005$. For this network clipping changes almost nothing
 #   in the final image; we have not measured how much it matters for other checkpoints.
 #
 # ## 5. What a sample costs

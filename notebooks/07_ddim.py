@@ -257,7 +257,7 @@ for name, s in seconds.items():
 #
 # $n$ is 160 in full mode to keep this notebook within a few minutes on two CPU cores, so the scores carry
 # sampling noise (section 4 reads them against a sampler's own seed spread, from notebook 09); the floor is drawn five
-# times to show how much a random draw of real images moves. The numbers come from
+# times, each draw class-balanced like the samples, to show how much a draw of real images moves. The numbers come from
 # `helpers.evaluation.sample_quality` (`generate` + `QualityEvaluator`), as in
 # `python -m benchmarks.sampling_quality`: `--n 160` reproduces them exactly, and `--n 2000` draws the same
 # curves (with DDPM added) with far less noise.
@@ -275,16 +275,18 @@ for steps in step_list:
     sweep[steps] = row
     print(f"{steps:4d} steps: FID {row['fid']:6.1f}, KID {row['kid']:5.1f} ± {row['kid_se']:.1f}, "
           f"accuracy {row['accuracy']:.3f} ± {row['accuracy_se']:.3f}, {row['seconds_per_image']:.3f} s per image")
-references = evaluator.references(n)
-references_kid = evaluator.references(n, metric="kid")
+balanced = torch.arange(n) % 10  # the samples' labels (generate): the references hold the same classes
+references = evaluator.references(n, labels=balanced)
+references_kid = evaluator.references(n, metric="kid", labels=balanced)
 real_accuracy = evaluator.classifier.metadata["test_accuracy"]
 for name, fid in references.items():
     print(f"reference at n = {n}, {name:>5}: FID {fid:6.1f}, KID {references_kid[name][0]:5.1f} ± "
           f"{references_kid[name][1]:.1f}")
 print(f"classifier on the real test set (10,000 images): accuracy {real_accuracy:.3f}")
-floor_draws = {seed: (evaluator.references(n, seed=seed)["floor"],
-                      evaluator.references(n, seed=seed, metric="kid")["floor"][0]) for seed in range(5)}
-print(f"floor over 5 draws of {n} training images: FID " + ", ".join(f"{f:.1f}" for f, _ in floor_draws.values())
+floor_draws = {seed: (evaluator.references(n, seed=seed, labels=balanced)["floor"],
+                      evaluator.references(n, seed=seed, metric="kid", labels=balanced)["floor"][0])
+               for seed in range(5)}
+print(f"floor over 5 class-balanced draws of {n} training images: FID " + ", ".join(f"{f:.1f}" for f, _ in floor_draws.values())
       + "; KID " + ", ".join(f"{k:.1f}" for _, k in floor_draws.values()))
 
 # %%
@@ -299,7 +301,7 @@ fig.axes[1].errorbar(step_list, [r["kid"] for r in sweep.values()], yerr=[r["kid
                      fmt="none", ecolor="C0", capsize=3)
 for ax, draws in zip(fig.axes, (floor_fids, floor_kids)):
     ax.axhspan(min(draws), max(draws), color="C1", alpha=0.15,
-               label="random training images, range over 5 draws (class counts vary)")
+               label="training images, class-balanced, range over 5 draws")
     ax.set_ylim(min(0, min(draws)), None)
     ax.get_legend().remove()
 fig.legend(*fig.axes[0].get_legend_handles_labels(), loc="lower center", ncol=4, fontsize=8)
@@ -321,23 +323,22 @@ fig.axes[0].legend(fontsize=8, loc="lower right")
 # How to read these at $n = 160$:
 #
 # - **FID is biased upwards at small n**, for samples and references alike, by an amount that falls like $1/n$:
-#   that is why real training images score about 54 against the test set here, and 9.0 at $n = 1{,}000$
-#   (section 10; $54 \times 160/1000 \approx 8.7$). These references are random draws of training images, while the
-#   samples are class-balanced (16 of each class); notebook 09 (section 2) shows that a class-balanced floor sits
-#   about 19 lower at this $n$ (36.5 against 55.4 on average over ten draws), and notebook 08 reads the 20-step
-#   samples against it (floor 30.7 at seed 0; 30.3–42.4 over six draws). Samples from 50 and 100 steps land a little
-#   *below* this random floor and above the balanced one: they are not better than real images. For the noise, the
+#   that is why real training images score 36.9 against the test set here on average over the five draws, and 5.9
+#   at $n = 1{,}000$ (section 10; $36.9 \times 160/1000 \approx 5.9$). The references hold the samples' classes (16
+#   of each): a random draw of training images would have unequal class counts, which alone raise a small-$n$ FID
+#   (notebook 09, section 2: 55.4 against 36.5 on average over ten draws at this $n$). Samples from 50 and 100 steps
+#   (51.0 and 47.8) land above all five floor draws (30.3 to 42.4): nothing here says they match real images, and
+#   at this $n$ the gap is not well measured (section 10 scores them at $n = 1{,}000$). For the noise, the
 #   yardstick is a sampler's own spread: notebook 09 drew the 20-step setting from five seeds, and its FID varied
 #   with an s.d. of 6.6, so the difference of two independent draws has an s.d. of about 9. Read no FID difference
 #   smaller than about 19 here (notebook 09's rule, $2\sqrt2$ times a draw's spread); draws that share $x_T$, as
-#   these step counts do, are probably less noisy. (The random floor varies more, from 38.0 to 63.3 over the five
-#   draws printed above, because its class counts vary.)
+#   these step counts do, are probably less noisy.
 # - **KID is unbiased** for independently drawn images: its expected value does not depend on $n$, so a small $n$
 #   does not push it up. Its printed s.e. is smaller than its real uncertainty: at $n = 160$ every one of the 100
 #   subsets holds all 160 samples, so the s.e. counts only which test images are drawn. One draw of real images
-#   moves it far more: the five random floors printed above run from −22.6 to 23.1 (at $n = 1{,}000$, section 10,
-#   1.6 ± 0.5), and a class-balanced floor's KID averages −14.7, with an s.d. of 7.4 over ten draws at this $n$
-#   (notebook 09). The sampler's own KID had an s.d. of 5.1 over notebook 09's five seeds; read no KID difference
+#   moves it far more: the five floors printed above run from −27.3 to −4.4 (at $n = 1{,}000$, section 10, from
+#   −4.4 to −0.7), and over ten draws at this $n$ the class-balanced floor's KID averages −14.7, with an s.d. of 7.4
+#   (notebook 09; below 0 because a class-balanced draw is not an independent one, notebook 09, section 2). The sampler's own KID had an s.d. of 5.1 over notebook 09's five seeds; read no KID difference
 #   below about 21 here ($2\sqrt2 \times 7.4$, from the larger of the balanced floor's spread and the sampler's).
 # - **Accuracy** has s.e. ≈ 0.03 at this $n$: it sits at 0.825–0.837 for every step count, below the
 #   classifier's 0.918 on real test images by about three standard errors.
@@ -410,7 +411,7 @@ for ax, (key, label) in zip(axes, panels):
     ax.minorticks_off()
     ax.grid(alpha=0.3)
 axes[0].axhspan(min(floor_kids), max(floor_kids), color="C1", alpha=0.15,
-                label=f"random training images\n(n = {n}), range over 5 draws")
+                label=f"training images, class-balanced\n(n = {n}), range over 5 draws")
 axes[1].axhline(real_accuracy, ls="--", color="C1", label="classifier on real test images")
 axes[2].axhline(real_energy.mean(), ls="--", color="C1", label=f"real test images ({len(real)})")
 kid_low = min([min(floor_kids)] + [r["kid"] - r["kid_se"] for r in eta_rows.values()])
@@ -653,7 +654,8 @@ for name, (net, sched, meta) in checkpoints.items():
 # against their own grain references of 13.8 and 15.0. The Fashion-MNIST checkpoints score 20.7 ± 0.8
 # (`fashion-mnist`: the mean ± s.e. of seventeen draws of 2,000 samples, seeds 0–16, the same command with
 # `--seed`) and 16.0 ± 0.3 (`fashion-mnist-cfg`: twenty-nine draws, seeds 0–28) against grain references of 37.5 and
-# 37.4 (the means of seventeen and twenty-nine draws of real images). `fashion-mnist`'s seed-0 score ranged
+# 36.0 (the means of seventeen random and twenty-nine class-balanced draws of real images, as each model's samples
+# fall). `fashion-mnist`'s seed-0 score ranged
 # between 24.0 and 28.2 at a constant learning rate (epochs 40, 47, 50, 55 and 62; differences the noise measured
 # below does not resolve) and fell to 21.8 by the end of a decay to 0 over epochs 63–72, from the same $x_T$ each
 # time (one draw of samples per checkpoint). One
@@ -762,14 +764,16 @@ else:
 # NBVAL_IGNORE_OUTPUT
 art_refs_kid = None
 if art is not None and not QUICK:
-    art_refs = evaluator.references(art["n"])
-    art_refs_kid = evaluator.references(art["n"], metric="kid")
+    art_labels = torch.arange(art["n"]) % 10  # the benchmark's class-balanced labels
+    art_refs = evaluator.references(art["n"], labels=art_labels)
+    art_refs_kid = evaluator.references(art["n"], metric="kid", labels=art_labels)
     for name, fid in art_refs.items():
         print(f"reference at n = {art['n']}, {name:>5}: FID {fid:6.1f}, KID {art_refs_kid[name][0]:5.1f} ± "
               f"{art_refs_kid[name][1]:.1f}")
-    draws = [(evaluator.references(art["n"], seed=seed)["floor"],
-              evaluator.references(art["n"], seed=seed, metric="kid")["floor"][0]) for seed in range(5)]
-    print(f"floor over 5 draws of {art['n']} training images: FID " + ", ".join(f"{f:.1f}" for f, _ in draws)
+    draws = [(evaluator.references(art["n"], seed=seed, labels=art_labels)["floor"],
+              evaluator.references(art["n"], seed=seed, metric="kid", labels=art_labels)["floor"][0])
+             for seed in range(5)]
+    print(f"floor over 5 class-balanced draws of {art['n']} training images: FID " + ", ".join(f"{f:.1f}" for f, _ in draws)
           + "; KID " + ", ".join(f"{k:.1f}" for _, k in draws))
 else:
     print("computed in full mode only (quick mode scores against a subset of the test set)")
@@ -781,7 +785,7 @@ if art is not None:
     fig, axes = plt.subplots(1, 4, figsize=(15, 0.45 * len(shown) + 1.8), sharey=True)
     panels = [("accuracy", 1, "class accuracy", real_accuracy, "classifier, real test set", (0.5, 1.0)),
               ("kid", 1, "KID in classifier space", art_refs_kid["floor"][0] if art_refs_kid else None,
-               f"real training images (n = {art['n']})", (0, None)),
+               f"training images, class-balanced (n = {art['n']})", (0, None)),
               ("specks", 100, "speck fraction (% of pixels)", 100 * real_gauges["specks"], "real test images",
                (0, None)),
               ("laplacian", 1, "Laplacian energy", real_gauges["laplacian"], "real test images", (0, None))]
@@ -790,10 +794,10 @@ if art is not None:
                     xerr=[scale * art_rows[s][key + "_se"] for s in shown], fmt="o", capsize=3, color="C0")
         if reference is not None:
             ax.axvline(reference, ls="--", color="C1", label=reference_label)
-            ax.legend(fontsize=8, loc="best")
-        if limits[1] is None:  # from 0 to a little past the largest bar end or reference
+            ax.legend(fontsize=8, loc="lower center", bbox_to_anchor=(0.5, 1.0))  # above the panel, off the points
+        if limits[1] is None:  # from 0 (or a negative reference) to a little past the largest bar end or reference
             ends = [scale * (art_rows[s][key] + art_rows[s][key + "_se"]) for s in shown] + [reference or 0]
-            limits = (0, 1.15 * max(ends))
+            limits = (min(0, (reference or 0) - 0.05 * max(ends)), 1.15 * max(ends))
         ax.set(xlabel=label, xlim=limits)
         ax.grid(alpha=0.3)
     axes[0].set_yticks(range(len(shown)))
@@ -826,11 +830,13 @@ if art is not None and "trajectory" in art:
     fig.tight_layout()
 
 # %% [markdown]
-# The yardstick for FID and KID below is the real-image draws above: five draws of 1,000 real images score FID
-# 6.0 to 9.1, an s.d. of 1.25, and KID −2.5 to 1.6. The real-image spread can understate a model's. At
-# $n = 2{,}000$ one draw's FID varies 3.3 times as much as real images' (an s.d. of 3.5 against 1.05) with DDIM
-# $\eta = 0$ on the unconditional `fashion-mnist`, 1.8 times (an s.d. of 1.8) with DDIM $\eta = 0$ on this
-# checkpoint, 2.0 times (2.1) with DDPM on `fashion-mnist`, and about as much (1.0) with DDPM on this checkpoint
+# The real-image draws above are one yardstick for FID and KID below: five class-balanced draws of 1,000 real images
+# score FID 5.1 to 7.3, an s.d. of about 1.0, and KID −4.4 to −0.7. The real-image spread can understate a model's,
+# and on Fashion-MNIST it did in all four rows measured. At
+# $n = 2{,}000$ one draw's FID has an s.d. of 1.84 with DDIM $\eta = 0$ on this checkpoint and 1.03 with DDPM, 5.3
+# and 3.0 times the 0.35 of class-balanced real images (against 1.00 for random draws: fixing the class counts
+# removes most of the real images' spread), and 3.5 with DDIM $\eta = 0$ and 2.1 with DDPM on the
+# unconditional `fashion-mnist`, 3.3 and 2.0 times the 1.05 of random draws, its samples' classes being random too
 # (the README's quality rows, over 11–29 seeds; docs/maintaining.md). So it depends on the model and the sampler;
 # the spreads at $n = 1{,}000$ are not measured.
 #
@@ -846,8 +852,8 @@ if art is not None and "trajectory" in art:
 #   against 0.605) and the worst KID and FID (24.3 and 42.1) of the table. So the gap comes with the deterministic
 #   sampler itself, not with clipping, the re-derived $\hat\varepsilon$, the spacing or the number of steps.
 #   Some options do move FID and KID: without clipping and with 100 steps the default's KID of 12.9 drops to 8.4
-#   and 8.2 (drops of 4.5 and 4.7, a little more than the real-image draw-to-draw spread of 2 to 4, itself probably
-#   a lower bound: not settled), near DDPM's 7.0, while keeping the
+#   and 8.2 (drops of 4.5 and 4.7, about as wide as the real-image draws' whole range above, 3.7, which probably
+#   understates a sampler's spread: not settled), near DDPM's 7.0, while keeping the
 #   model's $\hat\varepsilon$ raises it to 17.1 and FID to 28.5.
 # - **The speck gauge does not find the specks.** In the final images every sampler has *fewer* speck pixels
 #   than real test images (1.13–1.58 % against 1.92 %: real clothes have bright seams and prints), and the default
@@ -907,9 +913,11 @@ else:
 # its standard error of about 0.013), KID 6.1 and 7.0, FID 21.3 and 20.0; DDIM-50 with $\eta = 1$ 0.905 and 0.912,
 # KID 21.2 and 24.3, FID 39.5 and 42.1 (the KID and FID differences within the draw-to-draw spread above, or about
 # at it). DDIM with $\eta = 0$ moves a lot: KID 34.6 → 12.9 and FID 35.1 → 22.5. The FID fall, 12.6, is about
-# 4.0 times $\sqrt 2 \cdot 1.8 \cdot 1.25 \approx 3.2$, the s.d. of a difference of two independent draws if the
-# model's spread at this $n$ is 1.8 times real images', as at $n = 2{,}000$ and 40 epochs (not measured here; a
-# rough yardstick, as both spreads come from 5–29 draws; the two $\eta = 0$ draws share their $x_T$, and in three
+# 3.4 times $3.7 = \sqrt 2 \cdot 1.84 \cdot \sqrt 2$, the s.d. of a difference of two independent draws if one
+# draw's s.d. at this $n$ is the 1.84 of $n = 2{,}000$ and 40 epochs (29 seeds) times $\sqrt{2000/1000}$: for a
+# model not at FID 0, FID's sampling noise is led by a term that scales as $1/\sqrt n$; its $1/n$ terms grow faster
+# as $n$ halves, so this may understate the spread (not measured here; a rough yardstick; the two
+# $\eta = 0$ draws share their $x_T$, and in three
 # seed-paired differences between epochs 62 and 72 of `fashion-mnist` the s.d. was 2.3 against 5.3 for
 # independent draws (√2 times the s.d. of the first six draws, 3.7; 4.9 from all seventeen's 3.5), only roughly
 # known; if that carries over, the yardstick is generous). The
@@ -985,8 +993,8 @@ for key in ("ddim-eta0", "ddim-eta0-noclip", "ddim-eta0-karras", "ddim-eta0-100"
 # has 0.87, from seeds 0–4. So the difference of two single draws has an s.d. of about 2.0 between the two
 # samplers, and about 2.5 between two $\eta = 0$ draws. The $\eta = 0$ settings share their $x_T$, so their
 # differences are probably less noisy; this is not measured. The KID s.e. counts only the test subsets, and no
-# real-image KID was drawn for `mnist` at this $n$. On `fashion-mnist-cfg`, real-image KID moved by 2 to 4 from
-# one draw of 1,000 to the next.
+# real-image KID was drawn for `mnist` at this $n$. On `fashion-mnist-cfg`, five class-balanced draws of 1,000 real
+# images gave KIDs from −4.4 to −0.7.
 #
 # - **At DDPM's own 300 timesteps, $\eta = 0$ still falls short.** DDPM is DDIM with $\eta = 1$ on all 300 indices
 #   (section 1), so DDIM-300 $\eta = 0$ against DDPM changes $\eta$ alone. It scores FID 18.6 against 13.8, about

@@ -274,9 +274,8 @@ fig = plot_image_table(grid, row_labels=FASHION_MNIST_CLASSES,
 # $n$ is 160 per scale in full mode, to stay within a few minutes on two CPU cores. The numbers come from
 # `helpers.evaluation.sample_quality`, as in `python -m benchmarks.sampling_quality`: `--n 160` reproduces the
 # samples' scores exactly (benchmarks/results/sampling_quality.json; the $s = 1$ row also equals notebook 07's
-# 20-step row; its references are a random draw of real images, not class-balanced: the class-balanced ones
-# below are those of `python -m benchmarks.evaluation --n 160`, notebook 09's), and `--n 2000` measures the same
-# with far less sampling noise.
+# 20-step row), and its references too: class-balanced, the same as those of `python -m benchmarks.evaluation
+# --n 160` (notebook 09's) used below. `--n 2000` measures the same with far less sampling noise.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -409,7 +408,7 @@ for (ax0, ax1), key, name in zip(axes, ["fid", "kid"], ["FID in classifier space
     ax1.errorbar([acc[s] for s in guided], [rows[s][key] for s in guided], xerr=[acc_se[s] for s in guided],
                  yerr=[y_se[s] for s in guided] if y_se else None, marker="o", ms=4, capsize=3, color="C0")
     for s in guided:
-        ax1.annotate(f"s = {s:g}", (acc[s], rows[s][key]), textcoords="offset points", xytext=(-34, 3), fontsize=7)
+        ax1.annotate(f"s = {s:g}", (acc[s], rows[s][key]), textcoords="offset points", xytext=(-34, 6), fontsize=7)
     ax0.errorbar([acc[0.0]], [rows[0.0][key]], xerr=[acc_se[0.0]], yerr=[y_se[0.0]] if y_se else None, marker="s",
                  ms=6, mfc="none", capsize=3, color="k")
     ax0.set_xlim(acc[0.0] - 0.12, acc[0.0] + 0.12)

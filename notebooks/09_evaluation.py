@@ -104,11 +104,12 @@ show_source(frechet_distance)
 #
 # **KID is not.** The Kernel Inception Distance (Bińkowski et al., 2018) compares the two feature sets through a
 # kernel, $k(u, v) = (u^\top v / d + 1)^3$ for $d$-dimensional features, with the unbiased estimate of the squared
-# maximum mean discrepancy (for $m$ samples $g_i$ and $n'$ real images $r_j$):
+# maximum mean discrepancy (for $n_g$ samples $g_i$ and $n_r$ real images $r_j$; `mmd2_unbiased`, below, calls
+# them m and n):
 #
 # $$
-# \mathrm{KID} = \frac{1}{m(m-1)}\sum_{i \ne j} k(g_i, g_j) + \frac{1}{n'(n'-1)}\sum_{i \ne j} k(r_i, r_j)
-# - \frac{2}{m n'}\sum_{i, j} k(g_i, r_j).
+# \mathrm{KID} = \frac{1}{n_g(n_g-1)}\sum_{i \ne j} k(g_i, g_j) + \frac{1}{n_r(n_r-1)}\sum_{i \ne j} k(r_i, r_j)
+# - \frac{2}{n_g n_r}\sum_{i, j} k(g_i, r_j).
 # $$
 #
 # Leaving out the $i = j$ terms makes each average an unbiased estimate of its expectation, so when samples and
@@ -320,7 +321,8 @@ for key in ("fid", "kid", "accuracy"):
 
 # %% [markdown]
 # The figure: FID, KID and class accuracy against the steps, with the cost. KID carries its s.e. (over test
-# subsets; the seed spread above is larger), accuracy its binomial s.e. $\sqrt{p(1-p)/n}$. The dashed lines are the
+# subsets; the seed spread above is larger), accuracy its binomial s.e. $\sqrt{p(1-p)/n}$. In each of the three
+# score panels a pale bar just left of the 20-step $\eta = 0$ point spans the values of the five seeds drawn above. The dashed lines are the
 # class-balanced floor and grain; the blur reference is far above the plotted range and is printed in the title.
 
 # %%
@@ -350,6 +352,10 @@ for key, ax in zip(("fid", "kid", "accuracy"), axes.flat):
               label="DDPM, all T steps")
     if key != "accuracy":
         plot_references(ax, key)
+    # the spread of one setting over the seeds drawn above: how far a single point may move
+    spread = [r[key] for r in again]
+    ax.plot([base["steps"] * 0.9] * 2, [min(spread), max(spread)], color="C0", lw=7, alpha=0.3,
+            solid_capstyle="butt", label=f"DDIM, η = 0, {base['steps']} steps: range over {len(again)} seeds")
 axes[1, 0].axhline(results["classifier_test_accuracy"], ls=":", color="k", lw=1,
                    label="classifier on real test images")
 for eta, color in [(0.0, "C0"), (1.0, "C1")]:

@@ -36,8 +36,9 @@ class FakeEvaluator:
     def _right(images, labels):
         return images.flatten(1).mean(1) > labels / 10 - 0.5
 
-    def references(self, n, seed=0):
-        return {"floor": 1.0 + seed + n / 1000, "grain": 30.0 - seed}
+    def references(self, n, seed=0, labels=None):
+        balanced = labels is not None and labels.tolist() == (torch.arange(n) % 10).tolist()  # generate's labels
+        return {"floor": 1.0 + seed + n / 1000 - 0.5 * balanced, "grain": 30.0 - seed}
 
 
 SCHEDULE = DiffusionSchedule.from_name("report", 100)
@@ -144,9 +145,17 @@ def test_quality_table_pools_a_conditional_row_and_says_so(tmp_path, monkeypatch
     assert f"(gap +2.0 ± {se * 100:.1f}, {1 / (se * 100):.2f} s.e. below 3): yes" in ddim_line
     assert "| 15.00 |" in ddpm_line and f"91.0% ± {accuracy_se(0.91, 2000):.1%}" in ddpm_line
     assert "A row of k seeds draws n samples per seed" in table
+    # neither file says its references were class-balanced (written before they were): both are marked
+    assert "| 4.00† | 37.50† |" in ddim_line and "| 4.00† | 37.50† |" in ddpm_line and "† Random draws" in table
     (tmp_path / "quality-toy-cfg.json").write_text(json.dumps(
-        {**common, "sampler": "DDIM, 50 steps, trailing, eta=0", "rows": [ddpm]}))
-    assert "A row of k seeds" not in readme_tables.table_quality()  # no pooled row, no note
+        {**common, "sampler": "DDIM, 50 steps, trailing, eta=0", "rows": [ddpm], "references_balanced": True}))
+    table = readme_tables.table_quality()
+    assert "A row of k seeds" not in table  # no pooled row, no note
+    ddim_line, ddpm_line = [line for line in table.splitlines() if line.startswith("| toy-cfg")]
+    assert "| 4.00 | 37.50 |" in ddim_line and "| 4.00† | 37.50† |" in ddpm_line and "† Random draws" in table
+    (tmp_path / "quality-toy-cfg-ddpm.json").write_text(json.dumps(
+        {**common, "sampler": "DDPM, 300 steps", "rows": [ddpm], "references_balanced": True}))
+    assert "†" not in readme_tables.table_quality()
 
 
 def test_evaluate_takes_one_seed_as_an_int(tiny_cond_unet):
@@ -173,6 +182,7 @@ def test_quality_table_counts_a_started_from_networks_epochs_and_minutes_first(t
     (tmp_path / "quality-toy.json").write_text(json.dumps(res))  # a run from scratch: its own numbers only
     line = next(line for line in readme_tables.table_quality().splitlines() if line.startswith("| toy"))
     assert line.startswith("| toy | 3 | 30 (x86_64 CPU, 2 threads) |")
+    assert "| 6.50 | 14.20 |" in line  # unconditional: random references are the right ones, unmarked
 
 
 def test_a_start_whose_file_keeps_no_record_is_named_not_counted():
@@ -488,6 +498,14 @@ def test_main_writes_a_draw_to_out_and_a_join_of_joins_keeps_every_command(tiny_
     assert j["rows"][0]["seconds_per_seed"][1] == 1234.5 == jj["rows"][0]["seconds_per_seed"][1]
     assert jj["rows"][0]["sampling_seconds"] == pytest.approx(sum(jj["rows"][0]["seconds_per_seed"]), abs=0.2)
     assert d3["classifier_sha256"] == weights_sha256_of(classifier)
+    # a conditional model's references hold the samples' classes (0, 1, …, 9, 0, 1 at n = 12)
+    assert d3["references_balanced"] and d3["references"] == {"floor": 3.512, "grain": 27.0}
+    assert jj["references_per_seed"] == [{"floor": round(0.512 + s, 3), "grain": 30.0 - s} for s in (0, 3, 7)]
+    # a file older than the classifier's sha256 is still recognised, by its references, which were random draws
+    old = {k: v for k, v in d3.items() if k not in ("classifier_sha256", "references_balanced")}
+    (tmp_path / "old.json").write_text(json.dumps({**old, "references": {"floor": 4.012, "grain": 27.0}}))
+    main(f"{run} --seed 3 5 --draws {tmp_path / 'old.json'} --out {tmp_path / 'o.json'}")
+    assert json.loads((tmp_path / "o.json").read_text())["rows"][0]["fid_per_seed"][0] == 99.0
     (outer,) = jj["draws_from"]
     assert outer["seeds"] == [0, 3] and outer["command"] == j["command"]
     assert [d["command"] for d in outer["draws_from"]] == [d3["command"]]

@@ -270,6 +270,11 @@ def test_notebook_08_guidance_sweep_agrees_with_the_benchmark():
     floor, grain = map(float, re.search(r"class-balanced references at n = 160: FID floor ([\d.]+), grain ([\d.]+)",
                                         text).groups())
     assert balanced["n"] == 160 and balanced["seed"] == 0 and balanced["references_balanced"]
+    # the benchmark's own references are drawn the same way (class-balanced, seed 0), so they are the same numbers
+    assert results["references_balanced"] and results["seed"] == 0
+    for name, fid in results["references"].items():
+        assert fid == pytest.approx(balanced["references"][name], abs=1e-4)
+        assert results["references_kid"][name] == pytest.approx(balanced["references_kid"][name], abs=1e-4)
     assert floor == pytest.approx(balanced["references"]["floor"], abs=0.006)
     assert grain == pytest.approx(balanced["references"]["grain"], abs=0.006)
     kid_floor = float(re.search(r"KID floor (-?[\d.]+) ±", text).group(1))

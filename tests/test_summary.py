@@ -124,5 +124,13 @@ def test_reference_images_follow_the_labels_or_the_evaluators_random_draw():
     kid = ev.references(20, seed=3, blur_sigma=1.0, metric="kid")
     assert references(ev, 20, seed=3) == (ev.references(20, seed=3, blur_sigma=1.0),
                                           {name: list(v) for name, v in kid.items()})
-    with pytest.raises(ValueError, match="labels must have shape"):
+    # with labels: the same class-balanced draw as QualityEvaluator.references(labels=...), unlike the random one
+    balanced = torch.arange(20) % 10
+    kid = ev.references(20, seed=3, blur_sigma=1.0, metric="kid", labels=balanced)
+    fid = ev.references(20, seed=3, blur_sigma=1.0, labels=balanced)
+    assert references(ev, 20, seed=3, labels=balanced) == (fid, {name: list(v) for name, v in kid.items()})
+    assert fid != ev.references(20, seed=3, blur_sigma=1.0)
+    with pytest.raises(ValueError, match=r"labels must be a tensor of shape \[8\]"):
         reference_images("fashion-mnist", 8, labels=labels[:5])
+    with pytest.raises(ValueError, match=r"labels: class 0 asked for 6001 images, the training set holds 6000"):
+        ev.references(6001, labels=torch.zeros(6001, dtype=torch.long))

@@ -338,7 +338,8 @@ fig.axes[0].legend(fontsize=8, loc="lower right")
 #   subsets holds all 160 samples, so the s.e. counts only which test images are drawn. One draw of real images
 #   moves it far more: the five floors printed above run from −27.3 to −4.4 (at $n = 1{,}000$, section 10, from
 #   −4.4 to −0.7), and over ten draws at this $n$ the class-balanced floor's KID averages −14.7, with an s.d. of 7.4
-#   (notebook 09; below 0 because a class-balanced draw is not an independent one, notebook 09, section 2). The sampler's own KID had an s.d. of 5.1 over notebook 09's five seeds; read no KID difference
+#   (notebook 09; below 0, we think because a class-balanced draw is not an independent one, notebook 09,
+#   section 2). The sampler's own KID had an s.d. of 5.1 over notebook 09's five seeds; read no KID difference
 #   below about 21 here ($2\sqrt2 \times 7.4$, from the larger of the balanced floor's spread and the sampler's).
 # - **Accuracy** has s.e. ≈ 0.03 at this $n$: it sits at 0.825–0.837 for every step count, below the
 #   classifier's 0.918 on real test images by about three standard errors.
@@ -651,11 +652,12 @@ for name, (net, sched, meta) in checkpoints.items():
 # --threads 1`, and the same with `--model mnist-cfg`): FID in classifier space 20.5 for `mnist` and 9.7 for
 # `mnist-cfg` (seed 0), against 14.2 for real MNIST images with $\mathcal N(0, 0.05^2)$ grain and 6.5 for real
 # training images drawn at the same seed; seeds 1 and 2 give `mnist` 19.7 and 23.1 and `mnist-cfg` 8.9 and 8.9,
-# against their own grain references of 13.8 and 15.0. The Fashion-MNIST checkpoints score 20.7 ± 0.8
+# against their own grain references of 13.8 and 15.0 (random draws for both MNIST models, older files: marked † in
+# the README for `mnist-cfg`, whose samples are class-balanced). The Fashion-MNIST checkpoints score 20.7 ± 0.8
 # (`fashion-mnist`: the mean ± s.e. of seventeen draws of 2,000 samples, seeds 0–16, the same command with
 # `--seed`) and 16.0 ± 0.3 (`fashion-mnist-cfg`: twenty-nine draws, seeds 0–28) against grain references of 37.5 and
-# 36.0 (the means of seventeen random and twenty-nine class-balanced draws of real images, as each model's samples
-# fall). `fashion-mnist`'s seed-0 score ranged
+# 36.0 (means of seventeen and twenty-nine draws of real images: random for the unconditional model,
+# class-balanced for the conditional one, like each model's samples). `fashion-mnist`'s seed-0 score ranged
 # between 24.0 and 28.2 at a constant learning rate (epochs 40, 47, 50, 55 and 62; differences the noise measured
 # below does not resolve) and fell to 21.8 by the end of a decay to 0 over epochs 63–72, from the same $x_T$ each
 # time (one draw of samples per checkpoint). One
@@ -756,9 +758,9 @@ else:
 
 # %% [markdown]
 # The real-image references at the same $n$ (the accuracy's is the classifier on all 10,000 test images, above),
-# and how far a real-image score moves from one draw of 1,000 training images to the next: the yardstick for
-# FID and KID here, since KID's printed s.e. again counts only the test-set subsets (every subset holds all
-# 1,000 samples).
+# and how far a real-image score moves from one class-balanced draw of 1,000 training images to the next: one
+# yardstick for FID and KID here (a lower bound for a sampler's, as the next text says), since KID's printed s.e.
+# again counts only the test-set subsets (every subset holds all 1,000 samples).
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -834,11 +836,11 @@ if art is not None and "trajectory" in art:
 # score FID 5.1 to 7.3, an s.d. of about 1.0, and KID −4.4 to −0.7. The real-image spread can understate a model's,
 # and on Fashion-MNIST it did in all four rows measured. At
 # $n = 2{,}000$ one draw's FID has an s.d. of 1.84 with DDIM $\eta = 0$ on this checkpoint and 1.03 with DDPM, 5.3
-# and 3.0 times the 0.35 of class-balanced real images (against 1.00 for random draws: fixing the class counts
+# and 3.0 times the 0.35 of class-balanced real images (against 0.99 for random draws: fixing the class counts
 # removes most of the real images' spread), and 3.5 with DDIM $\eta = 0$ and 2.1 with DDPM on the
 # unconditional `fashion-mnist`, 3.3 and 2.0 times the 1.05 of random draws, its samples' classes being random too
-# (the README's quality rows, over 11–29 seeds; docs/maintaining.md). So it depends on the model and the sampler;
-# the spreads at $n = 1{,}000$ are not measured.
+# (the README's quality rows, over 11–29 seeds; docs/maintaining.md). So how much depends on the model and the
+# sampler; the spreads at $n = 1{,}000$ are not measured.
 #
 # What the benchmark shows (accuracy ± binomial s.e.):
 #
@@ -852,8 +854,8 @@ if art is not None and "trajectory" in art:
 #   against 0.605) and the worst KID and FID (24.3 and 42.1) of the table. So the gap comes with the deterministic
 #   sampler itself, not with clipping, the re-derived $\hat\varepsilon$, the spacing or the number of steps.
 #   Some options do move FID and KID: without clipping and with 100 steps the default's KID of 12.9 drops to 8.4
-#   and 8.2 (drops of 4.5 and 4.7, about as wide as the real-image draws' whole range above, 3.7, which probably
-#   understates a sampler's spread: not settled), near DDPM's 7.0, while keeping the
+#   and 8.2 (drops of 4.5 and 4.7, a little wider than the whole range of the five real-image KIDs above, −4.4 to
+#   −0.7, which probably understates a sampler's spread: not settled), near DDPM's 7.0, while keeping the
 #   model's $\hat\varepsilon$ raises it to 17.1 and FID to 28.5.
 # - **The speck gauge does not find the specks.** In the final images every sampler has *fewer* speck pixels
 #   than real test images (1.13–1.58 % against 1.92 %: real clothes have bright seams and prints), and the default
@@ -911,12 +913,15 @@ else:
 # training.** Between
 # epochs 13 and 40 the two stochastic ones barely change: DDPM's accuracy 0.911 and 0.913 (a difference well inside
 # its standard error of about 0.013), KID 6.1 and 7.0, FID 21.3 and 20.0; DDIM-50 with $\eta = 1$ 0.905 and 0.912,
-# KID 21.2 and 24.3, FID 39.5 and 42.1 (the KID and FID differences within the draw-to-draw spread above, or about
-# at it). DDIM with $\eta = 0$ moves a lot: KID 34.6 → 12.9 and FID 35.1 → 22.5. The FID fall, 12.6, is about
+# KID 21.2 and 24.3, FID 39.5 and 42.1 (FID changes of 1.3 and 2.6, within the yardstick for a difference of two
+# $\eta = 0$ draws that follows, about 3.7, and DDPM's 1.3 within the same yardstick built from its own 1.03, about
+# 2.1; KID changes of 0.9 and 3.1, no larger than the spread of the five real-image KIDs above, −4.4 to −0.7). DDIM with $\eta = 0$ moves a lot: KID 34.6 → 12.9 and FID 35.1 → 22.5. The FID fall, 12.6, is about
 # 3.4 times $3.7 = \sqrt 2 \cdot 1.84 \cdot \sqrt 2$, the s.d. of a difference of two independent draws if one
 # draw's s.d. at this $n$ is the 1.84 of $n = 2{,}000$ and 40 epochs (29 seeds) times $\sqrt{2000/1000}$: for a
 # model not at FID 0, FID's sampling noise is led by a term that scales as $1/\sqrt n$; its $1/n$ terms grow faster
-# as $n$ halves, so this may understate the spread (not measured here; a rough yardstick; the two
+# as $n$ halves, so this may understate the spread (class-balanced real images' FID s.d. is 1.0 at $n = 1{,}000$
+# over the five draws above and 0.35 at $n = 2{,}000$ over 29, a factor near 3 rather than $\sqrt 2$, though five
+# draws pin an s.d. only loosely; not measured for the model; a rough yardstick; the two
 # $\eta = 0$ draws share their $x_T$, and in three
 # seed-paired differences between epochs 62 and 72 of `fashion-mnist` the s.d. was 2.3 against 5.3 for
 # independent draws (√2 times the s.d. of the first six draws, 3.7; 4.9 from all seventeen's 3.5), only roughly
@@ -1139,9 +1144,10 @@ for key in arms:
 # - DDIM re-noises the guess $\hat x_0$ with the predicted noise itself; with $\eta = 0$ the sampler is deterministic
 #   and can skip most of the $T$ steps, with the network unchanged. Song et al.'s processes $q_\sigma$ share the
 #   forward marginals $q(x_t \mid x_0)$, which is all training sees.
-# - Time is about linear in the steps. Here FID improves from 10 to 50 steps (KID points the same way, within the
-#   noise of $n = 160$) and then flattens within that noise, while class accuracy stays at 0.825–0.837, below real images' 0.918. Read scores with
-#   their noise: FID below the real-image floor at small $n$ is sampling bias and noise, not better-than-real.
+# - Time is about linear in the steps. Here FID and KID improve from 10 to 50 steps, beyond the noise of
+#   $n = 160$, and then flatten within that noise, while class accuracy stays at 0.825–0.837, below real images'
+#   0.918. Read scores with their noise and beside references drawn like the samples (here class-balanced): at
+#   small $n$ FID's bias dominates, and a random draw of real images would score worse than a balanced one.
 # - $\eta = 1$ at few steps, on `fashion-mnist-cfg`: worse FID and KID, better accuracy (on `mnist`, section 10, a
 #   better FID and KID at 50 steps). Its samples are *smoother*, not noisier: the
 #   last step goes to $\bar\alpha = 1$ with $\sigma_t = 0$, and the Laplacian energy rules out leftover noise.

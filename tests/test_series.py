@@ -117,8 +117,13 @@ def test_notebook_09_summary_agrees_with_the_benchmark():
 
 def test_notebook_memory_is_recorded_and_under_binders_limit():
     res = json.loads((ROOT / "benchmarks" / "results" / "notebooks.json").read_text())
-    assert sorted(res["quick"]) == NAMES
-    assert all(row["peak_mb"] < 2048 for row in res["quick"].values())
+    # Binder allows 2,048 MB in all; the Jupyter server takes about 100 MB, and a kernel's peak moved by up to
+    # 80 MB between two runs of the same notebook (07: 1,603 and 1,687 MB), so a recorded peak must leave both
+    budget = 2048 - 100 - 80
+    for mode in ("quick", "full"):
+        assert sorted(res[mode]) == NAMES
+        over = {name: row["peak_mb"] for name, row in res[mode].items() if row["peak_mb"] >= budget}
+        assert not over, f"{mode} mode: peaks at or above {budget} MB, too close to Binder's 2 GB: {over}"
 
 
 def _readme_tables():

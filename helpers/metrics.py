@@ -175,7 +175,7 @@ def reference_indices(train_labels: torch.Tensor, n: int, generator: torch.Gener
     """Which n training images a reference holds: the first n of a random permutation (drawn with
     ``generator``), or with ``labels`` [n] image i of class ``labels[i]``, each class's images taken in the
     order of the same permutation."""
-    check_int(n, "n", 1)
+    check_int(n, "n", 1, len(train_labels))  # more would silently give fewer images than asked for
     perm = torch.randperm(len(train_labels), generator=generator)
     if labels is None:
         return perm[:n]

@@ -132,6 +132,9 @@ def test_reference_images_follow_the_labels_or_the_evaluators_random_draw():
     assert fid != ev.references(20, seed=3, blur_sigma=1.0)
     with pytest.raises(ValueError, match=r"labels must be a tensor of shape \[8\]"):
         reference_images("fashion-mnist", 8, labels=labels[:5])
+    with pytest.raises(ValueError, match=rf"n must be an int with 1 <= n <= {len(train)}"):
+        ev.references(len(train) + 1)
     held = int((train.labels == 0).sum())  # 6,000, or fewer in the packaged subset a machine without the data uses
-    with pytest.raises(ValueError, match=rf"labels: class 0 asked for {held + 1} images, the training set holds {held}"):
+    too_many = rf"labels: class 0 asked for {held + 1} images, the training set holds {held}$"
+    with pytest.raises(ValueError, match=too_many):
         ev.references(held + 1, labels=torch.zeros(held + 1, dtype=torch.long))

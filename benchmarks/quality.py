@@ -48,7 +48,7 @@ from pathlib import Path
 import torch
 
 from benchmarks.common import RESULTS, checkpoint_sha256, hardware, weights_sha256, write_results
-from helpers.evaluation import sample_quality
+from helpers.evaluation import balanced_labels, sample_quality
 from helpers.metrics import QualityEvaluator
 from helpers.pretrained import load_checkpoint, load_pretrained
 
@@ -269,7 +269,7 @@ def main(argv=None):
     weights = weights_sha256(model)
     ev = QualityEvaluator(metadata["dataset"], device=args.device)
     # a conditional model samples the labels 0, 1, …, 9, 0, … (generate): its references hold the same classes
-    labels = torch.arange(args.n) % model.num_classes if model.num_classes else None
+    labels = balanced_labels(args.n, model.num_classes) if model.num_classes else None
     refs, refs_per_seed = references(ev, args.n, args.seed, labels)
     clf = ev.classifier.metadata
     # files that predate the classifier's sha256 are recognised by their (random) references

@@ -25,7 +25,7 @@ import math
 import torch
 
 from benchmarks.common import checkpoint_parser, hardware, write_results
-from helpers.evaluation import sample_quality
+from helpers.evaluation import balanced_labels, sample_quality
 from helpers.metrics import QualityEvaluator
 from helpers.pretrained import load_pretrained
 
@@ -54,7 +54,7 @@ def main(argv=None):
     print(f"hardware: {hardware()}", flush=True)
     ev = QualityEvaluator(metadata["dataset"])
     # a conditional model samples the labels 0, 1, …, 9, 0, … (generate): its references hold the same classes
-    labels = torch.arange(args.n) % model.num_classes if conditional else None
+    labels = balanced_labels(args.n, model.num_classes) if conditional else None
     refs = {k: round(v, 4) for k, v in ev.references(args.n, seed=args.seed, labels=labels).items()}
     refs_kid = {k: [round(v, 4) for v in est_se]
                 for k, est_se in ev.references(args.n, seed=args.seed, metric="kid", labels=labels).items()}

@@ -19,7 +19,7 @@ import torch
 
 from ._checks import check_int
 from .data import load_dataset, to_float
-from .evaluation import sample_quality
+from .evaluation import balanced_labels, sample_quality
 from .metrics import gaussian_blur, memorisation_check, reference_indices
 
 STEPS = (10, 20, 50, 100)
@@ -107,7 +107,7 @@ def evaluate(model, schedule, evaluator, n: int, seed: int = 0, batch: int = 64,
     data = evaluator.dataset
     memorisation = memorisation_check(images_of[mem_key], load_dataset(data, "train").images,
                                       load_dataset(data, "test").images[:n])
-    labels = torch.arange(n) % model.num_classes if conditional else None  # generate's labels
+    labels = balanced_labels(n, model.num_classes) if conditional else None  # generate's labels
     ref_fid, ref_kid = references(evaluator, n, seed=seed, labels=labels)
     return {"n": n, "seed": seed, "batch": batch, "conditional": conditional,
             "references": ref_fid, "references_kid": ref_kid, "references_balanced": conditional,

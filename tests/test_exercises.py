@@ -423,6 +423,30 @@ def test_toy_samples_rejects_spread(mixture):
         check_toy_samples(wide.sample(2000, generator=torch.Generator().manual_seed(1)), mixture)
 
 
+def test_halo_share_of_the_mixtures_own_draws_is_the_level(mixture):
+    from helpers.exercises.toy import HALO_LEVEL, halo_share
+
+    n = 20_000  # binomial s.e. √(0.01 · 0.99 / n) = 0.0007; the level's own estimate from 100,000 draws adds 0.0003
+    share = halo_share(mixture.sample(n, generator=torch.Generator().manual_seed(3)), mixture,
+                       torch.Generator().manual_seed(4))
+    assert abs(share - HALO_LEVEL) < 4 * math.sqrt(HALO_LEVEL * (1 - HALO_LEVEL) / n + 0.0003**2)
+
+
+def test_toy_samples_rejects_a_halo_the_energy_distance_misses(mixture):
+    from helpers.exercises.toy import energy_distance
+
+    gen = torch.Generator().manual_seed(5)
+    x = mixture.sample(2000, generator=gen)
+    x[:120] = torch.rand(120, 2, generator=gen) * 2 - 1  # 6 % uniform on [−1, 1]², inside the ring of modes
+    ref = mixture.sample(2000, generator=gen)
+    assert energy_distance(x, ref) < 0.01  # a thin halo moves the energy distance little (its share squared)
+    # 6 % placed plus the mixture's own 1 % or so; the energy distance alone would have passed them
+    halo = r"^[78]\.[0-9]% of your samples lie where .* a halo off the modes"
+    with pytest.raises(AssertionError, match=halo) as info:
+        check_toy_samples(x, mixture)
+    assert "energy distance" not in str(info.value)
+
+
 @pytest.mark.parametrize("samples, phrase", [
     (torch.full((100, 2), float("nan")), "NaN"),
     (torch.zeros(100, 3), r"shape \[n, 2\]"),

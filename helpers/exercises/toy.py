@@ -12,6 +12,13 @@ from ._harness import call, check_tensor, expect, generator, keep_rng, passed, s
 
 REPEATS = 12  # mixture-vs-mixture distances that set the limit
 SIGMAS = 6.0  # limit = their mean + SIGMAS × their standard deviation
+# The halo: samples where the mixture's density is below that of 99 % of its own draws. The data put 1 % there
+# (± 0.22 % at n = 2,000); at the checker's seeds 0–2, the exact denoiser through ddpm_sample (T = 300) puts
+# 0.35–0.5 % there, notebook 10's exercise solution 2.2–2.7 %, and section 3's network, which the exercise asks to
+# beat, 7.0–9.4 %. Energy distance hardly sees a thin halo (it grows as the square of its share), so the share is
+# checked on its own.
+HALO_LEVEL = 0.01
+HALO_LIMIT = 0.04
 TRY = ("Try: train longer or with more hidden units, compare your ε̂ with mixture.exact_eps(schedule, x_t, t), "
        "and sample with clip_x0=False (the mixture is not confined to [−1, 1]).")
 
@@ -66,31 +73,47 @@ def _diagnosis(x: torch.Tensor, ref: torch.Tensor, mixture) -> list[str]:
     return notes[:4]
 
 
-def _grade(x: torch.Tensor, mixture, seed: int) -> tuple[float, float, list[str]]:
-    """(energy distance of x to n mixture draws, the limit, what went wrong: [] when it passes)."""
+def halo_share(x: torch.Tensor, mixture, generator=None) -> float:
+    """The share of x where log p(x) is below its ``HALO_LEVEL`` quantile over 100,000 draws of the mixture."""
+    draws = mixture.sample(100_000, generator=generator).double()
+    level = torch.quantile(mixture.log_prob(draws), HALO_LEVEL)
+    return float((mixture.log_prob(x.double()) < level).double().mean())
+
+
+def _grade(x: torch.Tensor, mixture, seed: int) -> tuple[float, float, float, list[str]]:
+    """(energy distance of x to n mixture draws, its limit, the halo share, what went wrong: [] when it passes). It
+    passes if the distance is within the limit and at most ``HALO_LIMIT`` of x lies in the mixture's 1 % of least
+    density."""
     n, gen = len(x), generator(seed)
     ref = mixture.sample(n, generator=gen).double()
     null = torch.tensor([energy_distance(mixture.sample(n, generator=gen), mixture.sample(n, generator=gen))
                          for _ in range(REPEATS)])
     limit = float(null.mean() + SIGMAS * null.std())
-    d = energy_distance(x, ref)
-    if d <= limit:
-        return d, limit, []
-    lines = [f"your {n} samples are too far from the mixture: energy distance {d:.4f}, while two samples of the "
-             f"mixture itself are {float(null.mean()):.4f} ± {float(null.std()):.4f} apart (limit {limit:.4f})"]
-    return d, limit, lines + _diagnosis(x, ref, mixture)
+    d, halo = energy_distance(x, ref), halo_share(x, mixture, gen)
+    lines = []
+    if d > limit:
+        lines.append(f"your {n} samples are too far from the mixture: energy distance {d:.4f}, while two samples "
+                     f"of the mixture itself are {float(null.mean()):.4f} ± {float(null.std()):.4f} apart "
+                     f"(limit {limit:.4f})")
+    if halo > HALO_LIMIT:
+        lines.append(f"{halo:.1%} of your samples lie where the mixture's density is below that of "
+                     f"{1 - HALO_LEVEL:.0%} of its own draws (the mixture puts {HALO_LEVEL:.0%} there; limit "
+                     f"{HALO_LIMIT:.0%}): a halo off the modes")
+    return d, limit, halo, (lines + _diagnosis(x, ref, mixture)) if lines else []
 
 
 @keep_rng
 def check_toy_samples(samples, mixture, seed: int = 0) -> None:
     """Pass if ``samples`` [n, D] are as close to ``mixture`` (a ``helpers.toy.GaussianMixture``) as a second sample
     of the mixture would be: the energy distance to n mixture draws stays below the mean + 6 standard deviations
-    of that distance between two independent n-samples of the mixture."""
+    of that distance between two independent n-samples of the mixture, and at most ``HALO_LIMIT`` (4 %) of the
+    samples lie where the mixture's density is below its ``HALO_LEVEL`` (1 %) quantile."""
     x = _as_points(samples, int(getattr(mixture, "D", 2)))
-    d, limit, failures = _grade(x, mixture, seed)
+    d, limit, halo, failures = _grade(x, mixture, seed)
     if failures:
         raise AssertionError("; ".join(failures) + ". " + TRY)
-    passed("toy samples", f"energy distance {d:.4f} to the mixture, limit {limit:.4f} at n = {len(x)}")
+    passed("toy samples", f"energy distance {d:.4f} to the mixture, limit {limit:.4f} at n = {len(x)}; "
+                          f"{halo:.1%} off the modes, limit {HALO_LIMIT:.0%}")
 
 
 class _AsImages(nn.Module):
@@ -166,11 +189,11 @@ def check_toy_training(fn, n: int = 2000, seed: int = 0) -> None:
         got = "None (missing `return model`?)" if model is None else type(model).__name__
         raise AssertionError(f"the training function should return the trained network, got {got}")
     x = _sample(model, mixture, s, n, seed, clip_x0=False)
-    d, limit, failures = _grade(x.double(), mixture, seed)
+    d, limit, halo, failures = _grade(x.double(), mixture, seed)
     if failures:
         raise AssertionError("; ".join(failures) + ". " + TRAIN_TRY)
-    passed("toy training", f"{n} DDPM samples of your network are within the energy-distance limit "
-                           f"{limit:.4f} of the mixture")
+    passed("toy training", f"{n} DDPM samples of your network: energy distance {d:.4f} to the mixture, limit "
+                           f"{limit:.4f}; {halo:.1%} off its modes, limit {HALO_LIMIT:.0%}")
 
 
 def _mixture_eps(x, abar, means, stds, weights, *, sqrt_abar=True, noise_factor=True, power=1.0, var="right",

@@ -113,8 +113,8 @@ print("quick mode" if QUICK else "full mode")
 # Write `my_drop_labels(y, p_uncond, null_label, generator)`: given labels `y` (a LongTensor $[B]$), return new
 # labels in which each $y_i$, independently, is replaced by `null_label` ($\varnothing$, the index `num_classes`)
 # with probability $p_\text{uncond}$ and kept otherwise. Draw the random numbers with `generator`, so that a
-# training run can be replayed. The checker measures the dropped fraction at several $p_\text{uncond}$ and names
-# the usual mistakes: the whole batch dropped at once, $p_\text{uncond}$ used as the probability of *keeping* a
+# training run can be replayed. The checker measures the dropped fraction at several $p_\text{uncond}$, and its
+# spread over many batches of 8 (a fixed number dropped per batch is not independent), and names the usual mistakes: the whole batch dropped at once, $p_\text{uncond}$ used as the probability of *keeping* a
 # label, a wrong null index, `y` changed in place.
 
 # %%

@@ -303,6 +303,10 @@ LOSS_MISTAKES = {
                          "x_t built with 1 − ᾱ_t"),
     "item": (lambda m, s, x0, t, n: loss_ok(m, s, x0, t, n).item(), "no .item()"),
     "detached": (lambda m, s, x0, t, n: loss_ok(m, s, x0, t, n).detach(), "no gradient"),
+    "detached, then requires_grad_": (lambda m, s, x0, t, n: loss_ok(m, s, x0, t, n).detach().requires_grad_(),
+                                      "gradient is not the model's"),
+    "model output detached": (lambda m, s, x0, t, n: F.mse_loss(m(q_sample(s, x0, t, n), t).detach(), n)
+                              .requires_grad_(), "gradient is not the model's"),
     "not reduced": (lambda m, s, x0, t, n: F.mse_loss(m(q_sample(s, x0, t, n), t), n, reduction="none"),
                     "return a scalar"),
     "stub": (stub, NOT_IMPLEMENTED),
@@ -369,6 +373,10 @@ STEP_MISTAKES = {
     "t below T - 1": (step_with(high=lambda T: T - 1), "never drew T − 1"),
     "global rng": (step_with(use_gen=False), "same generator"),
     "uniform noise": (step_with(draw=torch.rand), r"N\(0, I\)"),
+    "one noise value per image": (step_with(draw=lambda shape, generator: torch.randn(
+        shape[0], 1, 1, 1, generator=generator).expand(shape)), "shared across pixels or channels"),
+    "noise shared across channels": (step_with(draw=lambda shape, generator: torch.randn(
+        shape[0], 1, *shape[2:], generator=generator).expand(shape)), "shared across pixels or channels"),
     "loss after step": (step_with(ret="after"), "after optimizer.step"),
     "no step": (step_with(step=False), "unchanged"),
     "zero_grad between": (step_with(order="zero_between"), "unchanged"),

@@ -23,6 +23,11 @@ def test_accepts_the_diffusers_formula_cut_to_steps_entries(capsys):
     assert "✓" in capsys.readouterr().out
 
 
+def test_accepts_pythons_round_which_also_breaks_ties_to_even(capsys):
+    check_ddim_timesteps(lambda T, steps: torch.tensor([round(T - k * T / steps) - 1 for k in range(steps)]))
+    assert "✓" in capsys.readouterr().out
+
+
 def leading(T, steps):
     return (torch.arange(steps) * (T // steps)).flip(0)
 
@@ -40,6 +45,11 @@ def floor(T, steps):
     return torch.floor(T - k * T / steps).long() - 1
 
 
+def half_up(T, steps):
+    k = torch.arange(steps, dtype=torch.float64)
+    return torch.floor(T - k * T / steps + 0.5).long() - 1
+
+
 def float_arange(T, steps):
     return torch.round(torch.arange(T, 0, -T / steps, dtype=torch.float64)).long() - 1
 
@@ -51,6 +61,7 @@ MISTAKES = {
     "leading": (leading, "'leading' spacing"),
     "linspace": (linspace, "'linspace' spacing"),
     "floor": (floor, r"rounded down \(floor\)"),
+    "ties rounded up": (half_up, r"T = 300, steps = 8.*ties rounded up|ties rounded up.*T = 300, steps = 8"),
     "-1 appended": (lambda T, steps: torch.cat([trailing(T, steps), torch.tensor([-1])]), "goes to t' = −1 by itself"),
     "float arange": (float_arange, r"extra entry −1 at the end.*float arange\(T, 0, −T/steps\) can overshoot"),
     "float dtype": (lambda T, steps: trailing(T, steps).double(), "return a LongTensor"),

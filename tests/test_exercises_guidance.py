@@ -73,6 +73,17 @@ def _by_class(y, p_uncond, null_label, generator):  # the right overall rate, bu
     return torch.where(drop, torch.full_like(y, null_label), y)
 
 
+def _max_plus_one(y, p_uncond, null_label, generator):  # right whenever y holds every class
+    drop = torch.rand(y.shape, generator=generator) < p_uncond
+    return torch.where(drop, torch.full_like(y, int(y.max()) + 1), y)
+
+
+def _fixed_count(y, p_uncond, null_label, generator):  # exactly round(p·B) dropped, at random places
+    out = y.clone()
+    out[torch.randperm(len(y), generator=generator)[:round(p_uncond * len(y))]] = null_label
+    return out
+
+
 def _stub(y, p_uncond, null_label, generator):
     raise NotImplementedError("exercise")
 
@@ -101,6 +112,8 @@ def test_the_reference_is_recognised_draw_for_draw(capsys):
     (_nothing, "no label was dropped"),
     (_half_rate, "expected p_uncond = 0.1"),
     (_by_class, "depends on the class"),
+    (_max_plus_one, r"became \[7\] with null_label = 10"),
+    (_fixed_count, "not a fixed number of them"),
     (_stub, "not implemented yet"),
 ])
 def test_rejects_each_named_mistake(fn, words):

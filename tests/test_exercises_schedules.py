@@ -27,6 +27,7 @@ CUMPROD_MISTAKES = {
     "sqrt": (lambda b: torch.cumprod(1 - b, 0).sqrt(), "that is √ᾱ_t"),
     "backwards": (lambda b: torch.cumprod((1 - b).flip(0), 0).flip(0), "runs backwards"),
     "float32": (lambda b: torch.cumprod(1 - b.float(), 0), "float64"),
+    "float32, cast back": (lambda b: torch.cumprod(1 - b.float(), 0).double(), "Close but not exact.*float32"),
     "whole product": (lambda b: torch.prod(1 - b), r"shape \[\], expected \[300\].*one value per index"),
     "in place": (lambda b: torch.cumprod(b.mul_(-1).add_(1), 0), "in place"),
     "missing return": (lambda b: None, "missing `return`"),
@@ -37,6 +38,10 @@ CUMPROD_MISTAKES = {
 def test_alphas_cumprod_accepts_correct(capsys):
     check_alphas_cumprod(cumprod_ok)
     assert "✓ alphas_cumprod is correct" in capsys.readouterr().out
+
+
+def test_alphas_cumprod_accepts_another_float64_order():
+    check_alphas_cumprod(lambda b: torch.exp(torch.cumsum(torch.log1p(-b), 0)))  # float64 rounding only
 
 
 def test_alphas_cumprod_accepts_a_loop():
@@ -98,6 +103,7 @@ REPORT_MISTAKES = {
                     "the last β is missing"),
     "reversed": (lambda T: report_with()(T).flip(0), "reversed"),
     "float32": (report_with(dtype=torch.float32), r"torch.linspace\(…, dtype=torch.float64\)"),
+    "float32, cast back": (lambda T: report_with(dtype=torch.float32)(T).double(), "Close but not exact.*float32"),
     "T + 1 values": (lambda T: torch.linspace(0.3 / T, 30 / T, T + 1, dtype=torch.float64), "one value per index"),
     "stub": (stub, NOT_IMPLEMENTED),
 }

@@ -96,7 +96,9 @@ def _explain(label: str, err: Exception):
 
 def close(a: torch.Tensor, b: torch.Tensor, rtol=None) -> bool:
     low = torch.float32 in (a.dtype, b.dtype) or torch.float16 in (a.dtype, b.dtype)
-    rtol = rtol if rtol is not None else (2e-4 if low else 1e-6)
+    # float64 rounds at about 1e-16, so any order of float64 operations agrees far within 1e-9, while one float32
+    # step in between leaves errors of 1e-8 to 1e-4: with the former 1e-6 such answers passed (an audit, 2026-12-06)
+    rtol = rtol if rtol is not None else (2e-4 if low else 1e-9)
     scale = max(1.0, float(b.detach().abs().max())) if b.numel() else 1.0
     return torch.allclose(a.detach().double(), b.detach().double(), rtol=rtol, atol=rtol * 0.1 * scale)
 

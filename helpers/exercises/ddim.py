@@ -7,8 +7,11 @@ import torch
 from .. import ddim_timesteps
 from ._harness import keep_rng, passed, student_code
 
-# (T, steps): T/steps whole (300/10, 300/50), fractional without rounding ties (300/7, 300/13, 1000/30), one step
-TIMESTEP_CASES = [(300, 10), (300, 7), (300, 50), (1000, 30), (300, 13), (300, 1)]
+# (T, steps): T/steps whole (300/10, 300/50), fractional (300/7, 300/13, 1000/30), one step, and exact ties
+# (300/8: 262.5, 187.5, …), which torch.round, np.round and Python's round break to even, as diffusers does. Where
+# np.arange's float error moves a tie (300/56: 262.50…01), the formula computed directly disagrees with diffusers,
+# so those are left out.
+TIMESTEP_CASES = [(300, 10), (300, 7), (300, 50), (1000, 30), (300, 13), (300, 1), (300, 8)]
 TRAILING = "trailing: τ_k = round(T − k·T/steps) − 1 for k = 0 … steps − 1"
 
 
@@ -22,6 +25,7 @@ def _timestep_variants(T: int, steps: int) -> list[tuple[str, list[int]]]:
     k = torch.arange(steps, dtype=torch.float64)
     no_shift = _as_list(torch.round(T - k * T / steps).long())
     floor = _as_list(torch.floor(T - k * T / steps).long() - 1)
+    half_up = _as_list(torch.floor(T - k * T / steps + 0.5).long() - 1)
     return [
         ("ascending: the sampler runs from noise to image, so the sequence starts at T − 1 and descends",
          ref[::-1]),
@@ -31,6 +35,8 @@ def _timestep_variants(T: int, steps: int) -> list[tuple[str, list[int]]]:
         (f"that is the 'linspace' spacing, round(linspace(0, T − 1, steps)) reversed; {TRAILING}",
          _as_list(ddim_timesteps(T, steps, "linspace"))),
         (f"rounded down (floor) where diffusers rounds to the nearest integer; {TRAILING}", floor),
+        ("ties rounded up (floor(x + 0.5)): torch.round, np.round and diffusers round a tie such as 262.5 to the "
+         f"even neighbour, 262; {TRAILING}", half_up),
         (f"the −1 is missing, and the sequence ascends; {TRAILING}", no_shift[::-1]),
         ("an extra entry −1 at the end: the step after the last entry goes to t' = −1 by itself (ᾱ = 1), so "
          "the sequence holds exactly `steps` entries (a float arange(T, 0, −T/steps) can overshoot by one value: "

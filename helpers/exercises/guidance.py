@@ -63,7 +63,7 @@ def check_drop_labels(fn) -> None:
     y = torch.arange(n) % classes
 
     # 1. every output label is the input's or the null label
-    for p, nl, cls in [(0.3, null, classes), (0.5, 5, 5)]:
+    for p, nl, cls in [(0.3, null, classes), (0.5, 5, 5), (0.5, 10, 7)]:  # the last: null_label ≠ y.max() + 1
         yy = torch.arange(n) % cls
         out = _run(fn, yy, p, nl, 0)
         wrong = (out != yy) & (out != nl)
@@ -108,6 +108,17 @@ def check_drop_labels(fn) -> None:
     if (per_class - 0.3).abs().max() > 5 * se:
         raise AssertionError(f"drop_labels: the rate depends on the class ({[round(v, 2) for v in per_class.tolist()]}"
                              f" at p_uncond = 0.3): drop each example with the same probability, whatever its label")
+
+    # 7. independent per example: in batches of 8 at p = 0.5 the count dropped is Binomial(8, 0.5), variance 2;
+    # a fixed count (randperm(B)[:round(p·B)]) has variance 0. Over 1,000 batches the sample variance has an s.e.
+    # of √((μ₄ − σ⁴)/1000) = √(7/1000) ≈ 0.084
+    small = torch.arange(8) % classes
+    counts = torch.tensor([float((_run(fn, small, 0.5, null, 1000 + i) == null).sum()) for i in range(1000)])
+    if abs(float(counts.var()) - 2.0) > 6 * math.sqrt(7 / 1000):
+        raise AssertionError(f"drop_labels: in 1,000 batches of 8 at p_uncond = 0.5 the number dropped has variance "
+                             f"{float(counts.var()):.2f}, where independent draws give 8·p(1 − p) = 2: drop each "
+                             "example on its own uniform draw, torch.rand(y.shape, generator=generator) < p_uncond, "
+                             "not a fixed number of them")
 
     exact = torch.equal(out, drop_labels(y, 0.3, null, generator(4)))
     passed("drop_labels", "p_uncond = 0, 0.1, 0.3, 0.5, 0.8, 1; per example, from the generator"

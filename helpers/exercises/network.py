@@ -112,6 +112,13 @@ def check_diffusion_loss(fn) -> None:
         expect(out, ref, _mse_variants(model, s, x0, t, noise, eps_hat), "diffusion_loss", describe(x0, t=t))
         if not out.requires_grad:
             raise AssertionError("diffusion_loss has no gradient: don't detach it or compute it under torch.no_grad()")
+        params = list(model.parameters())
+        grads = torch.autograd.grad(out, params, allow_unused=True) if out.grad_fn is not None else [None]
+        if any(g is None for g in grads) or not all(close(g, r, rtol=2e-3)
+                                                    for g, r in zip(grads, torch.autograd.grad(ref, params))):
+            raise AssertionError("diffusion_loss has the right value, but its gradient is not the model's: it must "
+                                 "be computed from model(x_t, t) with its graph kept (no .detach(), .item() or "
+                                 ".requires_grad_() on the way)")
     passed("diffusion_loss", "the mean ε-MSE, t from 0 to T−1")
 
 
@@ -174,9 +181,9 @@ def check_training_step(fn) -> None:
     with ``generator``, L_simple, zero_grad, backward, step. The loss returned is the one before the step."""
     label, T = "training_step", 20
     s = DiffusionSchedule(linear_beta_schedule(T, 1e-3, 0.2))
-    model = TinyEps(1, T, seed=8)
+    model = TinyEps(2, T, seed=8)  # two channels, so that noise shared across channels shows
     optimizer = torch.optim.SGD(model.parameters(), lr=LR)
-    x0 = images((16, 1, 4, 4), torch.float32, generator(8))
+    x0 = images((16, 2, 4, 4), torch.float32, generator(8))
 
     before, grads, _, _ = _step(fn, model, optimizer, s, x0, 1, label)
     moved = _moved(before, model)
@@ -221,4 +228,10 @@ def check_training_step(fn) -> None:
     if abs(float(eps.mean())) > 0.05 or abs(float(eps.std()) - 1) > 0.05:
         raise AssertionError(f"{label}: the ε behind x_t should be N(0, I) (torch.randn); it has mean "
                              f"{float(eps.mean()):.2f}, std {float(eps.std()):.2f}: check the noise and x_t")
+    # independent elements: over 640 images, the correlation of two of the 32 positions has an s.e. of 0.04
+    corr = torch.corrcoef(eps.flatten(1).T.double()) - torch.eye(eps[0].numel(), dtype=torch.float64)
+    if float(corr.abs().max()) > 0.5:
+        raise AssertionError(f"{label}: the ε behind x_t is shared across pixels or channels (correlation "
+                             f"{float(corr.abs().max()):.2f} between two positions over many images): draw one "
+                             "number per element, torch.randn(x0.shape, generator=generator)")
     passed(label, "loss before the step, zero_grad, one step, t uniform on 0 … T−1, ε ~ N(0, I)")

@@ -109,7 +109,8 @@ show_source(diffusion_loss, drop_labels)
 # (float64: cast it to `x0`'s dtype and shape it $[B, 1, 1, 1]$), and return the mean over every element of
 # $(\varepsilon - \varepsilon_\theta(x_t, t))^2$, with $\varepsilon_\theta(x_t, t)$ = `model(x_t, t)`, as a tensor that keeps its
 # gradient. `diffusion_loss` above draws $t$ and $\varepsilon$ itself; here they are given, so the checker can compare
-# exactly, the value and its gradient with respect to the model's parameters. It names the usual mistakes ($x_0$ as the target, $x_0$ fed to the model, a sum instead of a mean,
+# the value, and its gradient with respect to the model's parameters, with the reference's (to float32 precision).
+# It names the usual mistakes ($x_0$ as the target, $x_0$ fed to the model, a sum instead of a mean,
 # $1-\bar\alpha_t$ where $\sqrt{1-\bar\alpha_t}$ belongs).
 
 # %%
@@ -231,8 +232,8 @@ show_source(lr_factor)
 # $t$ (`torch.randint`) and $\varepsilon$ (`torch.randn`) with `generator`, so that a step can be replayed; clear the old
 # gradients, backpropagate, step. The checker runs it with plain SGD on a tiny network and checks that the parameters
 # moved by exactly one step along $\nabla L_\text{simple}$, that $t$ covers $0$ and $T-1$ uniformly and $\varepsilon$ is standard
-# normal, one independent number per element, and names the usual mistakes (gradients that accumulate, `randint(1, T)` or `randint(0, T - 1)`, the loss
-# returned after the step).
+# normal, a number of its own for every pixel, channel and image, and names the usual mistakes (gradients that
+# accumulate, `randint(1, T)` or `randint(0, T - 1)`, the loss returned after the step).
 
 # %%
 import torch

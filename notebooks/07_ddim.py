@@ -188,10 +188,10 @@ for steps in [7, 40]:
 #
 # Write `my_trailing_timesteps(T, steps)` → the trailing $\tau$ as a descending LongTensor of `steps` indices:
 # $\tau_k = \operatorname{round}(T - kT/\text{steps}) - 1$, $k = 0, \dots, \text{steps} - 1$ (round to the nearest
-# integer, a tie such as 262.5 to the even neighbour, as `torch.round`, NumPy and diffusers do). The checker tries
-# $T/\text{steps}$ whole (300/10), fractional (300/7, 1000/30) and with ties (300/8), and recognises the leading
-# and linspace spacings, a missing $-1$, an ascending sequence, rounding down, ties rounded up, and an extra entry
-# at the end.
+# integer, and a tie such as 262.5 to the even neighbour, 262, as `torch.round`, NumPy and diffusers do).
+# The checker tries $T/\text{steps}$ whole (300/10), fractional (300/7, 1000/30) and with ties (300/8), and
+# recognises the leading and linspace spacings, a missing $-1$, an ascending sequence, rounding down, ties rounded
+# up, and an extra entry at the end.
 
 # %%
 import torch

@@ -113,9 +113,11 @@ print("quick mode" if QUICK else "full mode")
 # Write `my_drop_labels(y, p_uncond, null_label, generator)`: given labels `y` (a LongTensor $[B]$), return new
 # labels in which each $y_i$, independently, is replaced by `null_label` ($\varnothing$, the index `num_classes`)
 # with probability $p_\text{uncond}$ and kept otherwise. Draw the random numbers with `generator`, so that a
-# training run can be replayed. The checker measures the dropped fraction at several $p_\text{uncond}$, and its
-# spread over many batches of 8 (a fixed number dropped per batch is not independent), and names the usual mistakes: the whole batch dropped at once, $p_\text{uncond}$ used as the probability of *keeping* a
-# label, a wrong null index, `y` changed in place.
+# training run can be replayed. The checker measures the dropped fraction at several $p_\text{uncond}$ and, at
+# $p_\text{uncond} = 0.5$, how much the number dropped varies over 1,000 batches of 8 (independent drops give a
+# Binomial(8, ½) count, variance 2; dropping exactly $p_\text{uncond} \cdot B$ labels per batch, with `randperm`
+# say, gives variance 0), and names the usual mistakes: the whole batch dropped at once, $p_\text{uncond}$ used as
+# the probability of *keeping* a label, a wrong null index, `y` changed in place.
 
 # %%
 import torch

@@ -228,6 +228,14 @@ def check_training_step(fn) -> None:
     if abs(float(eps.mean())) > 0.05 or abs(float(eps.std()) - 1) > 0.05:
         raise AssertionError(f"{label}: the ε behind x_t should be N(0, I) (torch.randn); it has mean "
                              f"{float(eps.mean()):.2f}, std {float(eps.std()):.2f}: check the noise and x_t")
+    # a fresh ε for every image: 16 independent rows of 32 N(0, 1) lie about √64 = 8 apart, a copy within the
+    # float32 error of solving ε from x_t (about 1e-5)
+    for step_eps in epss:
+        rows = step_eps.flatten(1).double()
+        gaps = torch.cdist(rows, rows) + torch.eye(len(rows), dtype=torch.float64) * 1e9
+        if float(gaps.min()) < 1e-3:
+            raise AssertionError(f"{label}: two images of a batch got the same ε: draw it for the whole batch at "
+                                 "once, torch.randn(x0.shape, generator=generator), one number per element")
     # independent elements: over 640 images, the correlation of two of the 32 positions has an s.e. of 0.04
     corr = torch.corrcoef(eps.flatten(1).T.double()) - torch.eye(eps[0].numel(), dtype=torch.float64)
     if float(corr.abs().max()) > 0.5:

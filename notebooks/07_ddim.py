@@ -652,9 +652,11 @@ for name, (net, sched, meta) in checkpoints.items():
 # set's own test set (`python -m benchmarks.quality --model mnist --n 2000 --steps 50 --guidance 1 --batch 250
 # --threads 1`, and the same with `--model mnist-cfg`): FID in classifier space 20.5 for `mnist` and 9.7 for
 # `mnist-cfg` (seed 0), against 14.2 for real MNIST images with $\mathcal N(0, 0.05^2)$ grain and 6.5 for real
-# training images drawn at the same seed; seeds 1 and 2 give `mnist` 19.7 and 23.1 and `mnist-cfg` 8.9 and 8.9,
-# against their own grain references of 13.8 and 15.0 (random draws for both MNIST models, older files: marked † in
-# the README for `mnist-cfg`, whose samples are class-balanced). The Fashion-MNIST checkpoints score 20.7 ± 0.8
+# training images drawn at random at the same seed (their classes as free as `mnist`'s samples'), and 17.2 and 6.1
+# for real images drawn class by class, as `mnist-cfg`'s samples are; seeds 1 and 2 give `mnist` 19.7 and 23.1 against grain references of 13.8 and
+# 15.0, and `mnist-cfg` 8.9 and 8.9 against 16.7 and 17.3. (On MNIST a class-balanced grain scores higher than a
+# random one, at each of seeds 0–4, probably because MNIST's test set is not class-balanced, 8.92 % fives to 11.35 %
+# ones; docs/maintaining.md.) The Fashion-MNIST checkpoints score 20.7 ± 0.8
 # (`fashion-mnist`: the mean ± s.e. of seventeen draws of 2,000 samples, seeds 0–16, the same command with
 # `--seed`) and 16.0 ± 0.3 (`fashion-mnist-cfg`: twenty-nine draws, seeds 0–28) against grain references of 37.5 and
 # 36.0 (means of seventeen and twenty-nine draws of real images: random for the unconditional model,

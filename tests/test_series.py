@@ -455,3 +455,15 @@ def test_a_result_that_names_its_checkpoints_hash_scored_the_shipped_file():
     for model, res in scored:
         if "checkpoint_sha256" in res and model in available():
             assert res["checkpoint_sha256"] == registry()[model]["sha256"], f"{model}: re-run its benchmarks"
+
+
+def test_a_conditional_models_quality_results_draw_class_balanced_references():
+    """A class-conditional model is sampled on balanced labels, so its floor and grain must be drawn class by class
+    too (benchmarks.quality records ``references_balanced``): a random draw moves the bar (on Fashion-MNIST down, on
+    MNIST up)."""
+    files = sorted((ROOT / "benchmarks" / "results").glob("quality-*.json"))
+    conditional = [(f, res) for f, res in zip(files, map(json.loads, map(Path.read_text, files)))
+                   if "accuracy" in res["rows"][0]]
+    assert conditional, "no quality result of a class-conditional model"
+    for f, res in conditional:
+        assert res.get("references_balanced"), f"{f.name}: random references; re-draw it with benchmarks.quality"

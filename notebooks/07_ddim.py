@@ -655,8 +655,9 @@ for name, (net, sched, meta) in checkpoints.items():
 # training images drawn at random at the same seed (their classes as free as `mnist`'s samples'), and 17.2 and 6.1
 # for real images drawn class by class, as `mnist-cfg`'s samples are; seeds 1 and 2 give `mnist` 19.7 and 23.1 against grain references of 13.8 and
 # 15.0, and `mnist-cfg` 8.9 and 8.9 against 16.7 and 17.3. (On MNIST a class-balanced grain scores higher than a
-# random one, at each of seeds 0–4, probably because MNIST's test set is not class-balanced, 8.92 % fives to 11.35 %
-# ones; docs/maintaining.md.) The Fashion-MNIST checkpoints score 20.7 ± 0.8
+# random one, at each of seeds 0–4, mostly because MNIST's test set is not class-balanced, 8.92 % fives to 11.35 %
+# ones: a grain drawn in the test set's exact proportions scores 2.2 below the balanced one on average, 0.3 above
+# the random one; docs/maintaining.md.) The Fashion-MNIST checkpoints score 20.7 ± 0.8
 # (`fashion-mnist`: the mean ± s.e. of seventeen draws of 2,000 samples, seeds 0–16, the same command with
 # `--seed`) and 16.0 ± 0.3 (`fashion-mnist-cfg`: twenty-nine draws, seeds 0–28) against grain references of 37.5 and
 # 36.0 (means of seventeen and twenty-nine draws of real images: random for the unconditional model,
@@ -1150,7 +1151,8 @@ for key in arms:
 # - Time is about linear in the steps. Here FID and KID improve from 10 to 50 steps, beyond the noise of
 #   $n = 160$, and then flatten within that noise, while class accuracy stays at 0.825–0.837, below real images'
 #   0.918. Read scores with their noise and beside references drawn like the samples (here class-balanced): at
-#   small $n$ FID's bias dominates, and a random draw of real images would score worse than a balanced one.
+#   small $n$ FID's bias dominates, and on Fashion-MNIST a random draw of real images would score worse than a
+#   balanced one.
 # - $\eta = 1$ at few steps, on `fashion-mnist-cfg`: worse FID and KID, better accuracy (on `mnist`, section 10, a
 #   better FID and KID at 50 steps). Its samples are *smoother*, not noisier: the
 #   last step goes to $\bar\alpha = 1$ with $\sigma_t = 0$, and the Laplacian energy rules out leftover noise.

@@ -459,8 +459,8 @@ def test_a_result_that_names_its_checkpoints_hash_scored_the_shipped_file():
 
 def test_a_conditional_models_quality_results_draw_class_balanced_references():
     """A class-conditional model is sampled on balanced labels, so its floor and grain must be drawn class by class
-    too (benchmarks.quality records ``references_balanced``): a random draw moves the bar (on Fashion-MNIST down, on
-    MNIST up)."""
+    too (benchmarks.quality records ``references_balanced``): a random draw moves the bar (on Fashion-MNIST up, on
+    MNIST down)."""
     files = sorted((ROOT / "benchmarks" / "results").glob("quality-*.json"))
     conditional = [(f, res) for f, res in zip(files, map(json.loads, map(Path.read_text, files)))
                    if "accuracy" in res["rows"][0]]

@@ -114,7 +114,7 @@ class ModernUNet(nn.Module):
 
     def forward(self, x: torch.Tensor, t, y=None) -> torch.Tensor:
         t, y = check_network_inputs(self, x, t, y)
-        emb = self.time_mlp(timestep_embedding(t, self.base_channels))
+        emb = self.time_mlp(timestep_embedding(t, self.base_channels).to(x.dtype))  # the sinusoids are float32
         if self.class_embed is not None:
             emb = emb + self.class_embed(y)
         h = self.conv_in(x)

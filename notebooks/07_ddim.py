@@ -653,8 +653,8 @@ for name, (net, sched, meta) in checkpoints.items():
 # --threads 1`, and the same with `--model mnist-cfg`): FID in classifier space 20.5 for `mnist` and 9.7 for
 # `mnist-cfg` (seed 0), against 14.2 for real MNIST images with $\mathcal N(0, 0.05^2)$ grain and 6.5 for real
 # training images drawn at random at the same seed (their classes as free as `mnist`'s samples'), and 17.2 and 6.1
-# for real images drawn class by class, as `mnist-cfg`'s samples are; seeds 1 and 2 give `mnist` 19.7 and 23.1 against grain references of 13.8 and
-# 15.0, and `mnist-cfg` 8.9 and 8.9 against 16.7 and 17.3. (On MNIST a class-balanced grain scores higher than a
+# for real images drawn class by class, as `mnist-cfg`'s samples are; seeds 1 and 2 give `mnist` 19.7 and 23.1
+# against grain references of 13.8 and 15.0, and `mnist-cfg` 8.9 and 8.9 against 16.7 and 17.3. (On MNIST a class-balanced grain scores higher than a
 # random one, at each of seeds 0–4, mostly because MNIST's test set is not class-balanced, 8.92 % fives to 11.35 %
 # ones: a grain drawn in the test set's exact proportions scores 2.2 below the balanced one on average, 0.3 above
 # the random one; docs/maintaining.md.) The Fashion-MNIST checkpoints score 20.7 ± 0.8

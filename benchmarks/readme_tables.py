@@ -206,9 +206,10 @@ def table_quality() -> str | None:
             if pooled else "")
     note += ("\n\nA class-conditional model's samples are class-balanced (labels 0, 1, …, 9, 0, …), and so are its "
              "floor and grain: real training images of the same classes."
-             + (" † Random draws of training images instead (results written before 2026-12-05), which score higher: "
-                "on fashion-mnist-cfg's seeds 0–28 at n = 2,000 the class-balanced floor and grain average 3.18 and "
-                "35.96, the random ones 4.53 and 37.43 (the rows' earlier references, in the history of "
+             + (" † Random draws of training images instead (results written before 2026-12-05); on Fashion-MNIST "
+                "they score higher: on fashion-mnist-cfg's seeds 0–28 at n = 2,000 the class-balanced floor and "
+                "grain average 3.18 and 35.96, the random ones 4.53 and 37.43 (the rows' earlier references, in the "
+                "history of "
                 "benchmarks/results/quality-fashion-mnist-cfg.json)." if random_refs else ""))
     return "\n".join(lines) + note + "\n\nCommands: " + "; ".join(footers) + "."
 

@@ -98,7 +98,7 @@ class SeedUNet(nn.Module):
             skips.append(h)
             h = norm_act(down(h))
             skips.append(h)
-        # t (and y) enter here, once: the encoder and the middle block never see them
+        # t (and y) enter here, once: the encoder and the middle block never see them (the sinusoids are float32)
         emb = F.relu(self.time_embed(timestep_embedding(t, self.base_channels).to(x.dtype)))
         if self.class_embed is not None:
             emb = emb + self.class_embed(y)

@@ -353,6 +353,9 @@ print(format_table(parameter_table(seed_colour, order=traces["seed, 32×32 colou
 #
 # This project trains it at `base_channels=32` (the training default) with its default channel multipliers
 # (1, 2, 2): 32 channels at 28 × 28, 64 at 14 × 14 and at 7 × 7.
+#
+# Both forwards cast the float32 embedding to `x`'s dtype (`.to(x.dtype)`), so a network converted with `.double()`
+# runs in float64 too (the tests check in float64 that a batch's rows do not affect each other).
 
 # %%
 show_source(ResBlock, ModernUNet.forward)

@@ -1017,7 +1017,7 @@ print(f"class 1 at s = 1, std of x[0]: data {sd_1:.3f}, after the last step's av
 # | `fashion-mnist-cfg`, $s = 1$ | class accuracy | 88.7 ± 0.1 % | 91.2 ± 0.1 % | | 29 seeds: a gap of 2.5 ± 0.2 points |
 # | `fashion-mnist-cfg`, $s = 1$ | FID | **16.0 ± 0.3** | 18.3 ± 0.2 | 3.2 | 29 seeds: DDIM better |
 # | `mnist-cfg` after 8 epochs | FID | 29.8 | 10.8 | 6.1 | one draw each (seed 0) |
-# | `mnist-cfg` after 35 epochs | FID | 9.2 ± 0.3 | 7.1 | 6.7 and 6.1 | seeds 0–2 (notebook 07 section 9) and seed 0 |
+# | `mnist-cfg` after 35 epochs | FID | 9.2 ± 0.3 | 7.1 | 6.7 and 6.1 | seeds 0–2 (notebook 07 section 9; mean and floors: docs/maintaining.md) and seed 0 |
 #
 # (The class-conditional models' floors are drawn class by class, as their samples are.)
 #
@@ -1027,8 +1027,9 @@ print(f"class 1 at s = 1, std of x[0]: data {sd_1:.3f}, after the last step's av
 # 2.5; docs/maintaining.md). Notebook 07 (section 10) found that no option of the deterministic sampler (spacing,
 # clipping, more steps) closes the gap, while fresh noise ($\eta = 1$) closes it and more training narrows it; its
 # reading is that a deterministic path carries the
-# network's errors to the end, while fresh noise lets later steps correct them. On images that reading can only be
-# guessed at, since the network's error is unknown; here it can be chosen.
+# network's errors to the end, while fresh noise lets later steps correct them. On images that reading is untested
+# (notebook 07 says how it could be tested), and a network's error against the exact denoiser cannot be computed;
+# here the denoiser's error is known and can be set.
 #
 # `mixture.as_model(schedule, temperature=τ)` keeps each component's own field $\mathbb E[\varepsilon \mid x_t, k]$
 # exact and blurs only the responsibilities:
